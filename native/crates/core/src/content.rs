@@ -97,11 +97,7 @@ fn check_size(text: &str) -> Result<()> {
 
 /// The key named by `kid`, else the current key (the first).
 pub fn select_key<'k>(keys: &[&'k RoomKey], kid: &str) -> Result<&'k RoomKey> {
-    keys.iter()
-        .find(|key| key.kid() == kid)
-        .or_else(|| keys.first())
-        .copied()
-        .ok_or(Error::UnknownKid)
+    keys.iter().find(|key| key.kid() == kid).or_else(|| keys.first()).copied().ok_or(Error::UnknownKid)
 }
 
 /// Encrypts a payload (the UTF-8 of its EJSON text) as a v2 envelope under `key`.

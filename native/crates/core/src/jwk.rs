@@ -61,8 +61,8 @@ pub(crate) struct OctJwk {
 impl OctJwk {
     /// Parses and returns the `alg` and the key bytes.
     pub fn parse(json: &str) -> Result<(String, Zeroizing<Vec<u8>>)> {
-        let jwk: OctJwk =
-            serde_json::from_str(json).map_err(|_| Error::BadKey("not a symmetric JWK (JSON object with kty, alg, k)"))?;
+        let jwk: OctJwk = serde_json::from_str(json)
+            .map_err(|_| Error::BadKey("not a symmetric JWK (JSON object with kty, alg, k)"))?;
         if jwk.kty != "oct" {
             return Err(Error::BadKey("JWK kty is not oct"));
         }

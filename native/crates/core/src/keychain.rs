@@ -96,7 +96,8 @@ pub fn wrap_private_key(key: &RsaPrivateKey, password: &str, user_id: &str) -> R
     // The JWK is ASCII, so its UTF-8 bytes are its latin1 bytes.
     let mut buffer = Zeroizing::new(jwk.as_bytes().to_vec());
     let iv: [u8; 12] = random::iv();
-    let aead = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, derived.as_slice()).map_err(|_| Error::Internal("AES key"))?);
+    let aead =
+        LessSafeKey::new(UnboundKey::new(&AES_256_GCM, derived.as_slice()).map_err(|_| Error::Internal("AES key"))?);
     aead.seal_in_place_append_tag(Nonce::assume_unique_for_key(iv), Aad::empty(), &mut *buffer)
         .map_err(|_| Error::Internal("AES-GCM seal"))?;
 

@@ -6,10 +6,7 @@
 //! (`rc-e2ee-keystore`) are thin layers over this crate. Every function returns a typed
 //! [`Error`]; none panics on bad input. Secret material lives in zeroizing containers, and no
 //! `Display`/`Debug` output contains key bytes or plaintext.
-#![cfg_attr(
-    test,
-    allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)
-)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic))]
 
 pub mod b64;
 pub mod content;

@@ -30,7 +30,9 @@ pub fn decrypt_message(keys: &[&RoomKey], message: &MessageRef<'_>) -> Result<Ze
     match message.t {
         Some(TYPE_PINNED_E2E) => match message.pinned_content {
             Some(content) if content.is_recognised() => decrypt_content(keys, &content),
-            Some(content) => decrypt_content(keys, &content).and(Err(Error::BadEnvelope("pinned content is malformed"))),
+            Some(content) => {
+                decrypt_content(keys, &content).and(Err(Error::BadEnvelope("pinned content is malformed")))
+            }
             None => Err(Error::BadEnvelope("pinned message has no encrypted attachment")),
         },
         Some(TYPE_E2E) => match (message.content, message.msg) {

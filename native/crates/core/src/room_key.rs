@@ -179,15 +179,14 @@ impl fmt::Debug for RoomKey {
 /// Opens an `E2EKey` (or `E2ESuggestedKey`, or an old key's `E2EKey`) with the member's
 /// private key. The kid is the prefix before the last 344 characters.
 pub fn unwrap_room_key(private_key: &RsaPrivateKey, e2e_key: &str) -> Result<RoomKey> {
-    let split = e2e_key
-        .len()
-        .checked_sub(E2E_KEY_BODY_CHARS)
-        .ok_or(Error::BadKey("E2EKey shorter than 344 characters"))?;
+    let split =
+        e2e_key.len().checked_sub(E2E_KEY_BODY_CHARS).ok_or(Error::BadKey("E2EKey shorter than 344 characters"))?;
     let (kid, body) = e2e_key
         .split_at_checked(split)
         .filter(|(_, body)| body.is_ascii())
         .ok_or(Error::BadKey("E2EKey does not end in 344 base64 characters"))?;
-    let ciphertext = b64::decode(body, "E2EKey body is not base64").map_err(|_| Error::BadKey("E2EKey body is not base64"))?;
+    let ciphertext =
+        b64::decode(body, "E2EKey body is not base64").map_err(|_| Error::BadKey("E2EKey body is not base64"))?;
     if ciphertext.len() != MODULUS_BYTES {
         return Err(Error::BadKey("E2EKey body is not one 256-byte RSA block"));
     }

@@ -105,7 +105,8 @@ pub struct RsaPrivateKey {
 impl RsaPrivateKey {
     /// A fresh 2048-bit key pair with exponent 65537.
     pub fn generate() -> Result<Self> {
-        let key = PrivateDecryptingKey::generate(KeySize::Rsa2048).map_err(|_| Error::Internal("RSA key generation"))?;
+        let key =
+            PrivateDecryptingKey::generate(KeySize::Rsa2048).map_err(|_| Error::Internal("RSA key generation"))?;
         Self::from_aws_key(key)
     }
 
@@ -147,8 +148,8 @@ impl RsaPrivateKey {
 
     /// Imports an unencrypted PKCS#8 document, as produced by [`Self::to_pkcs8_der`].
     pub fn from_pkcs8_der(der: &[u8]) -> Result<Self> {
-        let key =
-            PrivateDecryptingKey::from_pkcs8(der).map_err(|_| Error::BadKey("RSA private key parameters are invalid"))?;
+        let key = PrivateDecryptingKey::from_pkcs8(der)
+            .map_err(|_| Error::BadKey("RSA private key parameters are invalid"))?;
         Self::from_aws_key(key)
     }
 
@@ -157,7 +158,8 @@ impl RsaPrivateKey {
             return Err(Error::BadKey("RSA key is not 2048 bits"));
         }
         let der = Self::pkcs8_of(&key)?;
-        let public = with_pkcs1(&der, |k| RsaPublicKey::from_components(k.modulus.as_bytes(), k.public_exponent.as_bytes()))?;
+        let public =
+            with_pkcs1(&der, |k| RsaPublicKey::from_components(k.modulus.as_bytes(), k.public_exponent.as_bytes()))?;
         Ok(Self { key, public })
     }
 
@@ -173,10 +175,8 @@ impl RsaPrivateKey {
         }
         let oaep = OaepPrivateDecryptingKey::new(self.key.clone()).map_err(|_| Error::Internal("RSA private key"))?;
         let mut out = Zeroizing::new(vec![0u8; oaep.min_output_size()]);
-        let len = oaep
-            .decrypt(&OAEP_SHA256_MGF1SHA256, ciphertext, &mut out, None)
-            .map_err(|_| Error::DecryptFailed)?
-            .len();
+        let len =
+            oaep.decrypt(&OAEP_SHA256_MGF1SHA256, ciphertext, &mut out, None).map_err(|_| Error::DecryptFailed)?.len();
         out.truncate(len);
         Ok(out)
     }
@@ -200,12 +200,9 @@ impl RsaPrivateKey {
             out.push_str("{\"alg\":\"");
             out.push_str(RSA_ALG);
             out.push('"');
-            for (name, value) in [
-                ("d", k.private_exponent),
-                ("dp", k.exponent1),
-                ("dq", k.exponent2),
-                ("e", k.public_exponent),
-            ] {
+            for (name, value) in
+                [("d", k.private_exponent), ("dp", k.exponent1), ("dq", k.exponent2), ("e", k.public_exponent)]
+            {
                 push_member(&mut out, name, value.as_bytes());
             }
             out.push_str(",\"ext\":true,\"key_ops\":[\"decrypt\"],\"kty\":\"RSA\"");

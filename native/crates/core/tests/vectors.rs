@@ -69,13 +69,15 @@ fn private_keys_unwrap_to_the_published_public_keys() {
         assert_eq!(key.public_key(), &expected, "{}", user_vector["role"]);
     }
     let legacy = &keys["legacy_private_key_v1"];
-    let key = unwrap_private_key(s(&legacy["private_key_blob"]), s(&legacy["passphrase"]), s(&legacy["userId"])).unwrap();
+    let key =
+        unwrap_private_key(s(&legacy["private_key_blob"]), s(&legacy["passphrase"]), s(&legacy["userId"])).unwrap();
     let plain = RsaPrivateKey::from_jwk(s(&legacy["private_key_plain"])).unwrap();
     assert_eq!(key.public_key(), plain.public_key());
 
     for name in ["keychain_spec_pwdv1web", "keychain_spec_pwdv2web"] {
         let fixture = &keys["upstream_fixtures"][name];
-        let key = unwrap_private_key(s(&fixture["persisted"]), s(&fixture["passphrase"]), s(&fixture["userId"])).unwrap();
+        let key =
+            unwrap_private_key(s(&fixture["persisted"]), s(&fixture["passphrase"]), s(&fixture["userId"])).unwrap();
         let expected = RsaPublicKey::from_rc_string(s(&fixture["public_key"])).unwrap();
         assert_eq!(key.public_key(), &expected, "{name}");
     }
@@ -242,7 +244,10 @@ fn expected_outcome(id: &str) -> Result<&'static str, &'static str> {
         | "neg-truncated-iv-8"
         | "neg-truncated-ciphertext"
         | "neg-e2ekey-corrupt-rsa" => Err("E2EE_DECRYPT_FAILED"),
-        "neg-empty-iv" | "neg-empty-kid" | "neg-base64-invalid-char" | "neg-base64-misplaced-padding"
+        "neg-empty-iv"
+        | "neg-empty-kid"
+        | "neg-base64-invalid-char"
+        | "neg-base64-misplaced-padding"
         | "neg-base64url-alphabet" => Err("E2EE_BAD_ENVELOPE"),
         "neg-unknown-algorithm-message" | "neg-unknown-algorithm-decode" | "neg-megolm-algorithm-decode" => {
             Err("E2EE_UNSUPPORTED_ALGORITHM")

@@ -1,0 +1,89 @@
+/**
+ * Every error rc-e2ee throws is an `E2EEError` with a stable `code`. Messages are fixed texts
+ * chosen by the library: they never contain key material, passwords or plaintext.
+ */
+
+/** Codes of the stateless codec (native/crates/core `Error::code`). */
+export const E2EE_CODES = [
+  'E2EE_BAD_INPUT',
+  'E2EE_BAD_ENVELOPE',
+  'E2EE_UNSUPPORTED_ALGORITHM',
+  'E2EE_BAD_KEY',
+  'E2EE_BAD_PASSWORD',
+  'E2EE_DECRYPT_FAILED',
+  'E2EE_UNKNOWN_KID',
+  'E2EE_BAD_PAYLOAD',
+  'E2EE_TOO_LARGE',
+  'E2EE_INTERNAL',
+] as const;
+
+export type E2EECode = (typeof E2EE_CODES)[number];
+
+const KNOWN = new Set<string>(E2EE_CODES);
+
+/** napi-rs's own codes for arguments it could not convert: the caller passed a wrong type. */
+const ARGUMENT_CODES = new Set([
+  'InvalidArg',
+  'ObjectExpected',
+  'StringExpected',
+  'NameExpected',
+  'FunctionExpected',
+  'NumberExpected',
+  'BooleanExpected',
+  'ArrayExpected',
+  'BigintExpected',
+  'DateExpected',
+  'ArrayBufferExpected',
+  'DetachableArraybufferExpected',
+]);
+
+export class E2EEError extends Error {
+  readonly code: E2EECode;
+
+  constructor(code: E2EECode, message: string) {
+    super(message);
+    this.name = 'E2EEError';
+    this.code = code;
+  }
+}
+
+/** Throws an `E2EE_BAD_INPUT` error; `what` is a fixed description, never the value. */
+export function badInput(what: string): never {
+  throw new E2EEError('E2EE_BAD_INPUT', `invalid input: ${what}`);
+}
+
+/**
+ * Turns whatever the native layer threw into an `E2EEError`. Synchronous native calls carry the
+ * code in `err.code`; background tasks can only carry it as a `CODE: ` message prefix. napi-rs's
+ * own argument errors quote the offending value, so their message is replaced.
+ */
+export function toE2EEError(error: unknown): E2EEError {
+  if (error instanceof E2EEError) return error;
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  const text = typeof message === 'string' ? message : '';
+  if (typeof code === 'string' && KNOWN.has(code)) return new E2EEError(code as E2EECode, text);
+  const prefixed = /^([A-Z0-9_]+): ([\s\S]*)$/.exec(text);
+  if (prefixed && KNOWN.has(prefixed[1])) return new E2EEError(prefixed[1] as E2EECode, prefixed[2]);
+  if (typeof code === 'string' && ARGUMENT_CODES.has(code)) {
+    return new E2EEError('E2EE_BAD_INPUT', 'invalid input: an argument has the wrong type');
+  }
+  return new E2EEError('E2EE_INTERNAL', 'internal error');
+}
+
+/** Runs a native call and normalizes what it throws. */
+export function call<T>(body: () => T): T {
+  try {
+    return body();
+  } catch (error) {
+    throw toE2EEError(error);
+  }
+}
+
+/** Awaits a native background task and normalizes its rejection. */
+export async function callAsync<T>(body: () => Promise<T>): Promise<T> {
+  try {
+    return await body();
+  } catch (error) {
+    throw toE2EEError(error);
+  }
+}

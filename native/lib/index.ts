@@ -1,0 +1,26 @@
+/**
+ * rc-e2ee: Rocket.Chat's end-to-end encryption for server-side participants.
+ *
+ * Stateless codec (interop, tests, tools): key handles, room-key wrapping, message and file
+ * encryption, byte-exact with the Rocket.Chat web client. Private and room keys never leave
+ * the native addon as bytes.
+ */
+export { E2EEError, E2EE_CODES, type E2EECode } from './errors';
+export { RsaPrivateKey, RoomKey, RoomKeyRing, unwrapRoomKey, wrapRoomKey, type JwkInput, type RoomKeys } from './keys';
+export {
+  decryptContent,
+  decryptContentBatch,
+  decryptMessage,
+  encryptContent,
+  parsePayload,
+  type EncryptedContent,
+  type MessagePayload,
+} from './content';
+export { decryptFile, encryptFile, type EncryptedFile } from './files';
+
+import native = require('./binding');
+
+/** Codes the native layer can produce (for tests that keep the lists equal). */
+export function nativeErrorCodes(): string[] {
+  return native.errorCodes();
+}

@@ -1,0 +1,174 @@
+/**
+ * Key handles. A private or room key lives inside the native addon; JavaScript holds a handle
+ * that can be used but never read. `toJSON` and `util.inspect` show only public facts.
+ */
+import { inspect } from 'node:util';
+
+import native = require('./binding');
+import { badInput, call, callAsync } from './errors';
+
+const rsaHandles = new WeakMap<RsaPrivateKey, native.RsaPrivateKey>();
+const roomHandles = new WeakMap<RoomKey, native.RoomKey>();
+const ringHandles = new WeakMap<RoomKeyRing, native.RoomKeyRing>();
+
+function requireString(value: unknown, what: string): string {
+  if (typeof value !== 'string') badInput(`${what} must be a string`);
+  return value;
+}
+
+/** A JWK given as an object or as its JSON text. */
+export type JwkInput = string | object;
+
+function jwkText(jwk: unknown, what: string): string {
+  if (typeof jwk === 'string') return jwk;
+  if (jwk !== null && typeof jwk === 'object' && !Array.isArray(jwk)) return JSON.stringify(jwk);
+  return badInput(`${what} must be a JWK object or JSON string`);
+}
+
+/** A Rocket.Chat user's (or app's) RSA-OAEP-2048 private key. */
+export class RsaPrivateKey {
+  readonly #publicKey: string;
+
+  private constructor(handle: native.RsaPrivateKey) {
+    rsaHandles.set(this, handle);
+    this.#publicKey = handle.publicKey();
+  }
+
+  /** A new key pair, generated off the event loop. */
+  static async generate(): Promise<RsaPrivateKey> {
+    return new RsaPrivateKey(await callAsync(() => native.RsaPrivateKey.generate()));
+  }
+
+  /** Imports a private JWK as WebCrypto exports it. */
+  static fromJwk(jwk: JwkInput): RsaPrivateKey {
+    const text = jwkText(jwk, 'jwk');
+    return new RsaPrivateKey(call(() => native.RsaPrivateKey.fromJwk(text)));
+  }
+
+  /**
+   * Opens `users.e2e.private_key` (current `{iv,ciphertext,salt,iterations}` blob or legacy
+   * `{"$binary"}` blob) with the user's E2E password, off the event loop.
+   */
+  static async unwrapFromPassword(blob: string, password: string, userId: string): Promise<RsaPrivateKey> {
+    requireString(blob, 'blob');
+    requireString(password, 'password');
+    requireString(userId, 'userId');
+    return new RsaPrivateKey(await callAsync(() => native.RsaPrivateKey.unwrapFromPassword(blob, password, userId)));
+  }
+
+  /** Rocket.Chat's public-key string, as stored in `users.e2e.public_key`. */
+  publicKey(): string {
+    return this.#publicKey;
+  }
+
+  /** The current blob format for `users.e2e.private_key`, under a fresh salt. */
+  async wrapWithPassword(password: string, userId: string): Promise<string> {
+    requireString(password, 'password');
+    requireString(userId, 'userId');
+    const handle = rsaHandle(this);
+    return callAsync(() => handle.wrapWithPassword(password, userId));
+  }
+
+  toJSON(): { publicKey: string } {
+    return { publicKey: this.#publicKey };
+  }
+
+  [inspect.custom](): string {
+    return 'RsaPrivateKey { <sealed> }';
+  }
+}
+
+/** A room key (`A256GCM`, or `A128CBC` in legacy rooms) and its kid. */
+export class RoomKey {
+  readonly kid: string;
+  readonly algorithm: 'A256GCM' | 'A128CBC';
+
+  private constructor(handle: native.RoomKey) {
+    roomHandles.set(this, handle);
+    this.kid = handle.kid;
+    this.algorithm = handle.algorithm;
+  }
+
+  /** A new AES-GCM-256 room key with a fresh UUID kid. */
+  static generate(): RoomKey {
+    return new RoomKey(call(() => native.RoomKey.generate()));
+  }
+
+  /** Imports a room-key JWK under the kid the room knows it by (`rooms.e2eKeyId`). */
+  static fromJwk(jwk: JwkInput, kid: string): RoomKey {
+    const text = jwkText(jwk, 'jwk');
+    requireString(kid, 'kid');
+    return new RoomKey(call(() => native.RoomKey.fromJwk(text, kid)));
+  }
+
+  /** @internal */
+  static fromHandle(handle: native.RoomKey): RoomKey {
+    return new RoomKey(handle);
+  }
+
+  toJSON(): { kid: string; algorithm: string } {
+    return { kid: this.kid, algorithm: this.algorithm };
+  }
+
+  [inspect.custom](): string {
+    return `RoomKey { kid: ${JSON.stringify(this.kid)}, algorithm: '${this.algorithm}' }`;
+  }
+}
+
+/**
+ * A room's keys: the current key first, then old keys (from `oldRoomKeys`). Content is
+ * decrypted with the key its kid names, else with the current key.
+ */
+export class RoomKeyRing {
+  readonly kids: readonly string[];
+
+  constructor(keys: readonly RoomKey[]) {
+    if (!Array.isArray(keys)) badInput('keys must be an array of RoomKey');
+    const handle = new native.RoomKeyRing();
+    for (const key of keys) handle.add(roomHandle(key));
+    ringHandles.set(this, handle);
+    this.kids = Object.freeze(keys.map((key) => key.kid));
+  }
+
+  [inspect.custom](): string {
+    return `RoomKeyRing { kids: ${JSON.stringify(this.kids)} }`;
+  }
+}
+
+/** What functions that decrypt accept as keys. */
+export type RoomKeys = RoomKey | readonly RoomKey[] | RoomKeyRing;
+
+export function rsaHandle(key: unknown): native.RsaPrivateKey {
+  const handle = key instanceof RsaPrivateKey ? rsaHandles.get(key) : undefined;
+  return handle ?? badInput('privateKey must be an RsaPrivateKey');
+}
+
+export function roomHandle(key: unknown): native.RoomKey {
+  const handle = key instanceof RoomKey ? roomHandles.get(key) : undefined;
+  return handle ?? badInput('roomKey must be a RoomKey');
+}
+
+/** A native ring for any accepted form of keys. */
+export function ringHandle(keys: unknown): native.RoomKeyRing {
+  if (keys instanceof RoomKeyRing) return ringHandles.get(keys) ?? badInput('keys must be a RoomKeyRing');
+  if (keys instanceof RoomKey || Array.isArray(keys)) {
+    const ring = new native.RoomKeyRing();
+    for (const key of keys instanceof RoomKey ? [keys] : keys) ring.add(roomHandle(key));
+    return ring;
+  }
+  return badInput('keys must be a RoomKey, an array of RoomKey or a RoomKeyRing');
+}
+
+/** Opens an `E2EKey` / `E2ESuggestedKey` / old-key string, off the event loop. */
+export async function unwrapRoomKey(privateKey: RsaPrivateKey, e2eKey: string): Promise<RoomKey> {
+  const handle = rsaHandle(privateKey);
+  requireString(e2eKey, 'e2eKey');
+  return RoomKey.fromHandle(await callAsync(() => native.unwrapRoomKey(handle, e2eKey)));
+}
+
+/** Wraps a room key for a member, given their public-key string: their `E2EKey`. */
+export function wrapRoomKey(roomKey: RoomKey, publicKey: string): string {
+  const handle = roomHandle(roomKey);
+  requireString(publicKey, 'publicKey');
+  return call(() => native.wrapRoomKey(handle, publicKey));
+}

@@ -1,0 +1,175 @@
+#!/usr/bin/env node
+// rc-e2ee benchmark: the addon against Node's own crypto, same inputs, same process, same run.
+// Implementations of one operation run interleaved round by round, so machine noise hits both;
+// the table shows the median round and the ratio Node time / addon time (above 1 = faster).
+// This is a benchmark, not a test: nothing here asserts a speed.
+import { createDecipheriv, createCipheriv, createPrivateKey, generateKeyPair, pbkdf2, privateDecrypt, randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { promisify } from 'node:util';
+
+const require = createRequire(import.meta.url);
+const e2ee = require('../native');
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
+const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? 150);
+
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+/** Calls `fn` (sync or async) enough times to fill about ROUND_MS; returns ns per call. */
+async function sample(fn, iterations) {
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < iterations; i++) {
+    const result = fn();
+    if (result && typeof result.then === 'function') await result;
+  }
+  return Number(process.hrtime.bigint() - start) / iterations;
+}
+
+async function calibrate(fn) {
+  let iterations = 1;
+  for (;;) {
+    const ns = await sample(fn, iterations);
+    if (ns * iterations > ROUND_MS * 1e6 / 4 || iterations >= 1 << 22) return Math.max(1, Math.round((ROUND_MS * 1e6) / ns));
+    iterations *= 4;
+  }
+}
+
+/** Runs the named implementations interleaved; returns median ns per call for each. */
+async function compare(cases, { perCall = 1 } = {}) {
+  const plan = [];
+  for (const [name, fn] of Object.entries(cases)) plan.push([name, fn, await calibrate(fn)]);
+  const samples = Object.fromEntries(plan.map(([name]) => [name, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [name, fn, iterations] of plan) samples[name].push((await sample(fn, iterations)) / perCall);
+  }
+  return Object.fromEntries(Object.entries(samples).map(([name, values]) => [name, median(values)]));
+}
+
+/** Slow one-shot operations (keygen): many single samples, interleaved. */
+async function compareShots(cases, shots) {
+  const samples = Object.fromEntries(Object.keys(cases).map((name) => [name, []]));
+  for (let i = 0; i < shots; i++) {
+    for (const [name, fn] of Object.entries(cases)) samples[name].push(await sample(fn, 1));
+  }
+  return Object.fromEntries(Object.entries(samples).map(([name, values]) => [name, median(values)]));
+}
+
+const rows = [];
+function report(operation, result, addon, node) {
+  const format = (ns) => (ns >= 1e6 ? `${(ns / 1e6).toFixed(2)} ms` : ns >= 1e3 ? `${(ns / 1e3).toFixed(2)} µs` : `${ns.toFixed(0)} ns`);
+  rows.push([operation, format(result[addon]), format(result[node]), `${(result[node] / result[addon]).toFixed(2)}×`]);
+  console.error(`  ${operation}: addon ${format(result[addon])}, node ${format(result[node])}`);
+}
+
+// --- Fixtures: one room key known to both sides, a 200 B and a 64 KiB message --------------
+const rawKey = randomBytes(32);
+const roomKey = e2ee.RoomKey.fromJwk({ kty: 'oct', alg: 'A256GCM', k: rawKey.toString('base64url') }, crypto.randomUUID());
+const payload = (size) => JSON.stringify({ msg: 'x'.repeat(size - 10) });
+const small = e2ee.encryptContent(roomKey, payload(200));
+const large = e2ee.encryptContent(roomKey, payload(64 * 1024));
+
+/** Node's path from the same envelope to the same string. */
+function nodeDecrypt(content) {
+  const iv = Buffer.from(content.iv, 'base64');
+  const data = Buffer.from(content.ciphertext, 'base64');
+  const decipher = createDecipheriv('aes-256-gcm', rawKey, iv);
+  decipher.setAuthTag(data.subarray(data.length - 16));
+  return Buffer.concat([decipher.update(data.subarray(0, data.length - 16)), decipher.final()]).toString('utf8');
+}
+
+function nodeEncrypt(text) {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', rawKey, iv);
+  const body = Buffer.concat([cipher.update(text, 'utf8'), cipher.final(), cipher.getAuthTag()]);
+  return { algorithm: 'rc.v2.aes-sha2', kid: roomKey.kid, iv: iv.toString('base64'), ciphertext: body.toString('base64') };
+}
+
+if (e2ee.decryptContent(roomKey, small) !== nodeDecrypt(small) || e2ee.decryptContent(roomKey, nodeEncrypt(payload(200))) !== payload(200)) {
+  throw new Error('addon and Node disagree; refusing to benchmark');
+}
+
+console.error(`rc-e2ee bench: ${ROUNDS} interleaved rounds of ~${ROUND_MS} ms per implementation`);
+
+report('v2 decrypt 200 B → string', await compare({ addon: () => e2ee.decryptContent(roomKey, small), node: () => nodeDecrypt(small) }), 'addon', 'node');
+
+const batch = Array.from({ length: 1000 }, () => e2ee.encryptContent(roomKey, payload(200)));
+report(
+  'v2 decrypt 200 B, batch of 1000 (per message)',
+  await compare(
+    {
+      addon: () => e2ee.decryptContentBatch(roomKey, batch),
+      node: () => {
+        for (const content of batch) nodeDecrypt(content);
+      },
+    },
+    { perCall: 1000 },
+  ),
+  'addon',
+  'node',
+);
+
+report('v2 decrypt 64 KiB → string', await compare({ addon: () => e2ee.decryptContent(roomKey, large), node: () => nodeDecrypt(large) }), 'addon', 'node');
+
+const text200 = payload(200);
+report('v2 encrypt 200 B (with IV)', await compare({ addon: () => e2ee.encryptContent(roomKey, text200), node: () => nodeEncrypt(text200) }), 'addon', 'node');
+
+// --- RSA ------------------------------------------------------------------------------------
+const member = await e2ee.RsaPrivateKey.generate();
+const e2eKey = e2ee.wrapRoomKey(roomKey, member.publicKey());
+// Node gets the same private key, parsed once, as the addon caches its parsed key.
+const blob = await member.wrapWithPassword('bench password', 'bench-user');
+const jwkFromBlob = await unwrapBlobWithNode(blob, 'bench password');
+const nodeKey = createPrivateKey({ key: jwkFromBlob, format: 'jwk' });
+const body = Buffer.from(e2eKey.slice(-344), 'base64');
+report(
+  'RSA-OAEP unwrap of a room key (awaited)',
+  await compare({
+    addon: () => e2ee.unwrapRoomKey(member, e2eKey),
+    node: () => privateDecrypt({ key: nodeKey, oaepHash: 'sha256' }, body),
+  }),
+  'addon',
+  'node',
+);
+
+const generate = promisify(generateKeyPair);
+report(
+  'RSA-2048 key generation (median of 41)',
+  await compareShots({ addon: () => e2ee.RsaPrivateKey.generate(), node: () => generate('rsa', { modulusLength: 2048, publicExponent: 65537 }) }, 41),
+  'addon',
+  'node',
+);
+
+// The addon's figure is a whole v2 private-key unwrap (PBKDF2 + AES-GCM + key import); Node's
+// is PBKDF2 alone, so the comparison is conservative.
+const pbkdf2Async = promisify(pbkdf2);
+report(
+  'PBKDF2-SHA256 100k (addon: whole password unwrap)',
+  await compareShots(
+    {
+      addon: () => e2ee.RsaPrivateKey.unwrapFromPassword(blob, 'bench password', 'bench-user'),
+      node: () => pbkdf2Async('bench password', 'v2:bench-user:00000000-0000-4000-8000-000000000000', 100000, 32, 'sha256'),
+    },
+    21,
+  ),
+  'addon',
+  'node',
+);
+
+/** Opens the addon's password blob with Node's crypto (to hand Node the same RSA key). */
+async function unwrapBlobWithNode(text, password) {
+  const { iv, ciphertext, salt, iterations } = JSON.parse(text);
+  const key = await pbkdf2Async(Buffer.from(password, 'latin1'), Buffer.from(salt, 'latin1'), iterations, 32, 'sha256');
+  const data = Buffer.from(ciphertext, 'base64');
+  const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64'));
+  decipher.setAuthTag(data.subarray(data.length - 16));
+  const plain = Buffer.concat([decipher.update(data.subarray(0, data.length - 16)), decipher.final()]).toString('latin1');
+  return JSON.parse(plain);
+}
+
+const header = ['operation', 'rc-e2ee', 'Node crypto', 'Node / rc-e2ee'];
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+const line = (cells) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+console.log(`\nNode ${process.version}, ${(await import('node:os')).cpus().length} CPUs (${(await import('node:os')).cpus()[0]?.model ?? 'unknown'})\n`);
+console.log(line(header));
+console.log(line(widths.map((w) => '-'.repeat(w))));
+for (const row of rows) console.log(line(row));

@@ -1,0 +1,107 @@
+// `check-apply`: proves each series applies exactly (no 3-way, no fuzz) to the pre-images it
+// records, without a Rocket.Chat checkout. A throwaway repository is built from the verbatim
+// copies in <series>/pre-images/, each checked against its recorded blob id, and the series is
+// applied on top of it patch by patch.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+
+import { tryGit } from './git.mjs';
+import { PRE_IMAGES_DIR, TARGETS, UPSTREAM_FILE, blobId, loadSeries, upstreamProblems } from './series.mjs';
+import { count } from './text.mjs';
+
+// The scratch repository needs an identity and no signing whatever the machine's config, and
+// no line-ending or attribute conversion that would commit something other than the checked bytes.
+const SCRATCH_CONFIG = [
+  'user.name=rc-e2ee check-apply',
+  'user.email=check-apply@rc-e2ee.invalid',
+  'commit.gpgsign=false',
+  'core.hooksPath=/dev/null',
+  'core.autocrlf=false',
+  'core.attributesFile=/dev/null',
+  'init.defaultBranch=main',
+].flatMap((setting) => ['-c', setting]);
+
+/** Checks one line; returns `{ problems, summary }`. */
+export function checkApplyLine(root, line) {
+  const problems = [];
+  const summary = [];
+  for (const target of TARGETS) {
+    const series = loadSeries(root, target, line);
+    if (series.names.length === 0) {
+      summary.push(`${series.label}: no patches, nothing to check`);
+      continue;
+    }
+    const found = checkSeries(series);
+    problems.push(...found.map((message) => `${series.label}: ${message}`));
+    if (found.length === 0) {
+      const files = Object.keys(series.upstream.files).length;
+      summary.push(`${series.label}: ${count(series.names.length, 'patch', 'patches')} apply to ${count(files, 'recorded pre-image')}`);
+    }
+  }
+  return { problems, summary };
+}
+
+function checkSeries(series) {
+  if (!series.upstream) return [`${UPSTREAM_FILE} is missing`];
+  const schema = upstreamProblems(series.upstream, series.line);
+  if (schema.length > 0) return schema.map((message) => `${UPSTREAM_FILE}: ${message}`);
+  const scratch = mkdtempSync(join(tmpdir(), 'rc-e2ee-check-apply-'));
+  try {
+    const problems = writePreImages(series, scratch);
+    if (problems.length > 0) return problems;
+    return initScratch(scratch, series.upstream.files) ?? applyEach(series, scratch);
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+function writePreImages(series, scratch) {
+  const problems = [];
+  for (const [path, { blob }] of Object.entries(series.upstream.files)) {
+    const source = join(series.dir, PRE_IMAGES_DIR, path);
+    if (!existsSync(source)) {
+      problems.push(`${PRE_IMAGES_DIR}/${path} is missing (record it: scripts/patches/README.md)`);
+      continue;
+    }
+    const bytes = readFileSync(source);
+    const actual = blobId(bytes);
+    if (actual !== blob) {
+      problems.push(`${PRE_IMAGES_DIR}/${path} hashes to ${actual}, ${UPSTREAM_FILE} records ${blob}`);
+      continue;
+    }
+    mkdirSync(dirname(join(scratch, path)), { recursive: true });
+    writeFileSync(join(scratch, path), bytes);
+  }
+  return problems;
+}
+
+/** Commits the pre-images; null on success, else problems. */
+function initScratch(scratch, files) {
+  for (const args of [['init', '--quiet'], ['add', '--all'], ['commit', '--quiet', '--allow-empty', '-m', 'recorded pre-images']]) {
+    const result = tryGit(scratch, [...SCRATCH_CONFIG, ...args]);
+    if (!result.ok) return [`could not build the scratch repository: git ${args[0]}: ${result.stderr.trim()}`];
+  }
+  // Belt and braces: what git stored must be exactly the recorded blobs.
+  const problems = [];
+  for (const [path, { blob }] of Object.entries(files)) {
+    const stored = tryGit(scratch, ['rev-parse', `HEAD:${path}`]).stdout.trim();
+    if (stored !== blob) problems.push(`${path} was stored as ${stored || 'nothing'}, not ${blob}`);
+  }
+  return problems.length > 0 ? problems : null;
+}
+
+function applyEach(series, scratch) {
+  for (const name of series.names) {
+    const file = join(series.dir, name);
+    if (!existsSync(file)) return [`${name} is listed but missing`];
+    const check = tryGit(scratch, [...SCRATCH_CONFIG, 'apply', '--check', '--whitespace=nowarn', file]);
+    if (!check.ok) return [`${name} does not apply to the recorded pre-images:\n    ${check.stderr.trim().split('\n').join('\n    ')}`];
+    const am = tryGit(scratch, [...SCRATCH_CONFIG, 'am', '--keep-cr', '--keep', '--no-message-id', '--whitespace=nowarn', file]);
+    if (!am.ok) {
+      tryGit(scratch, ['am', '--abort']);
+      return [`git am of ${name} failed:\n    ${`${am.stdout}\n${am.stderr}`.trim().split('\n').join('\n    ')}`];
+    }
+  }
+  return [];
+}

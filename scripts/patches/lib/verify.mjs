@@ -1,0 +1,210 @@
+// `verify`: static checks of the series folders and overlays, no Rocket.Chat checkout needed.
+// Collects every problem instead of stopping at the first, so one run gives the whole to-do list.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { missingHeaderLabels, parsePatch } from './patchfile.mjs';
+import {
+  DEFAULT_ALLOWED_PATHS,
+  ORDER_FILE,
+  OVERLAY_DIR,
+  PRE_IMAGES_DIR,
+  TARGETS,
+  UPSTREAM_FILE,
+  ZERO_ID,
+  allowedPathsOf,
+  blobId,
+  isAllowed,
+  loadSeries,
+  overlayDir,
+  seriesFolder,
+  upstreamProblems,
+  walkFiles,
+} from './series.mjs';
+import { count } from './text.mjs';
+
+// Files a series folder may hold besides patches (pre-images/ is walked separately).
+const SERIES_METADATA = new Set([ORDER_FILE, UPSTREAM_FILE, 'README.md']);
+
+/**
+ * Verifies one release line; returns `{ problems, summary }` (lists of strings). With a null
+ * line (no series folders at all) only the overlays are checked, against default allowedPaths.
+ */
+export function verifyLine(root, line) {
+  const problems = [];
+  const summary = [];
+  const created = new Map(); // path -> "series/patch" that creates it
+  const recorded = new Map(); // upstream path -> series label
+  const allowed = { ...DEFAULT_ALLOWED_PATHS };
+  for (const target of line === null ? [] : TARGETS) {
+    const series = loadSeries(root, target, line);
+    allowed[target] = allowedPathsOf(series.upstream, target);
+    if (!series.exists) {
+      summary.push(`${series.label}: absent`);
+      continue;
+    }
+    const report = (message) => problems.push(`${series.label}: ${message}`);
+    const counts = verifySeries(series, report, created, recorded);
+    summary.push(`${series.label}: ${count(counts.patches, 'patch', 'patches')}, ${count(counts.files, 'recorded pre-image')}`);
+  }
+  const overlayCount = verifyOverlays(root, allowed, created, recorded, (message) => problems.push(message));
+  summary.push(`overlays: ${count(overlayCount, 'file')}`);
+  return { problems, summary };
+}
+
+function verifySeries(series, report, created, recorded) {
+  checkFolderContents(series, report);
+  const upstream = series.upstream;
+  if (upstream) for (const message of upstreamProblems(upstream, series.line)) report(`${UPSTREAM_FILE}: ${message}`);
+  else if (series.names.length > 0) report(`${UPSTREAM_FILE} is missing (every modified upstream file needs a recorded pre-image)`);
+  const allowedPaths = allowedPathsOf(upstream, series.target);
+  const files = upstream?.files && typeof upstream.files === 'object' ? upstream.files : {};
+  for (const path of Object.keys(files)) {
+    recorded.set(path, series.label);
+    if (!isAllowed(path, allowedPaths)) report(`${UPSTREAM_FILE}: ${path} is outside allowedPaths`);
+  }
+  const touched = checkPatches(series, files, allowedPaths, report, created);
+  for (const path of Object.keys(files)) {
+    if (!touched.has(path)) report(`${UPSTREAM_FILE}: ${path} is recorded but no patch modifies it`);
+  }
+  checkPreImages(series, files, report);
+  return { patches: series.names.length, files: Object.keys(files).length };
+}
+
+function checkFolderContents(series, report) {
+  if (series.order === null) {
+    if (series.patchFiles.length > 0) report(`${ORDER_FILE} is missing`);
+    return;
+  }
+  const seen = new Set();
+  for (const name of series.names) {
+    if (seen.has(name)) report(`${ORDER_FILE} lists ${name} more than once`);
+    seen.add(name);
+    if (!/^[^/\\\s]+\.patch$/.test(name)) report(`${ORDER_FILE} has a malformed entry ${JSON.stringify(name)}`);
+    else if (!series.patchFiles.includes(name)) report(`${ORDER_FILE} lists ${name}, which is missing from the folder`);
+  }
+  for (const name of series.patchFiles) {
+    if (!seen.has(name)) report(`${name} is not listed in ${ORDER_FILE}`);
+  }
+  for (const path of walkFiles(series.dir)) {
+    const top = path.split('/')[0];
+    if (path.endsWith('.patch') && !path.includes('/')) continue;
+    if (SERIES_METADATA.has(path) || top === PRE_IMAGES_DIR) continue;
+    report(`unexpected file ${path} (a series folder holds ${ORDER_FILE}, ${UPSTREAM_FILE}, *.patch and ${PRE_IMAGES_DIR}/)`);
+  }
+}
+
+/**
+ * Lints each listed patch and follows every file's blob id through the series: the first patch
+ * touching a file must start from the recorded pre-image, each later one from the previous
+ * patch's post-image. Returns the upstream paths the series modifies.
+ */
+function checkPatches(series, recordedFiles, allowedPaths, report, created) {
+  const current = new Map(Object.entries(recordedFiles).map(([path, entry]) => [path, { blob: entry?.blob, by: 'the recorded pre-image' }]));
+  const touched = new Set();
+  for (const name of series.names) {
+    if (!series.patchFiles.includes(name)) continue;
+    const text = readFileSync(join(series.dir, name), 'utf8');
+    const where = (message) => report(`${name}: ${message}`);
+    lintPatchText(text, where);
+    const patch = parsePatch(text.replaceAll('\r', ''));
+    for (const message of patch.problems) where(message);
+    if (patch.fromId !== null) lintMessage(patch, where);
+    for (const file of patch.files) {
+      checkFilePaths(file, allowedPaths, where);
+      followBlob(file, `${series.label}/${name}`, current, recordedFiles, touched, created, where);
+    }
+  }
+  return touched;
+}
+
+function lintPatchText(text, where) {
+  const lines = text.split('\n');
+  const withCr = lines.findIndex((line) => line.includes('\r'));
+  if (withCr !== -1) where(`line ${withCr + 1}: CR / CRLF line ending (patches must be LF only)`);
+  if (text !== '' && !text.endsWith('\n')) where('does not end with a newline');
+}
+
+function lintMessage(patch, where) {
+  if (patch.fromId !== ZERO_ID) where('From line carries a commit id (export with --zero-commit)');
+  if (patch.mails !== 1) where(`holds ${patch.mails} mails; one patch file must hold exactly one commit`);
+  for (const label of missingHeaderLabels(patch.messageLines)) {
+    where(`message lacks the "${label}" header line (needs Why:, Upstream:, Remove when:)`);
+  }
+  for (const { number, text } of [...patch.headerLines, ...patch.messageLines]) {
+    if (/[ \t]$/.test(text)) where(`line ${number}: trailing whitespace in the message`);
+  }
+}
+
+function checkFilePaths(file, allowedPaths, where) {
+  for (const path of new Set([file.oldPath, file.newPath])) {
+    if (!isAllowed(path, allowedPaths)) where(`touches ${path}, outside allowedPaths (${allowedPaths.join(', ')})`);
+  }
+  if (file.kind === 'renamed' || file.kind === 'copied') {
+    where(`${file.kind} ${file.oldPath} -> ${file.newPath}; export with --no-renames so every pre-image is a plain blob`);
+  }
+  if (file.oldBlob !== null && (file.oldBlob.length !== 40 || file.newBlob.length !== 40)) {
+    where(`index line of ${file.path} has abbreviated ids (export with --full-index)`);
+  }
+  for (const { number, text } of file.addedLines) {
+    if (/[ \t]$/.test(text)) where(`line ${number}: trailing whitespace on an added line in ${file.path}`);
+  }
+}
+
+function followBlob(file, patchLabel, current, recordedFiles, touched, created, where) {
+  const path = file.path;
+  if (file.kind === 'created') {
+    const existing = current.get(path);
+    if (existing) where(`creates ${path}, which already exists (${existing.by})`);
+    current.set(path, { blob: file.newBlob, by: `the post-image of ${patchLabel}` });
+    if (!(path in recordedFiles)) created.set(path, patchLabel);
+    return;
+  }
+  const state = current.get(path);
+  if (!state) {
+    where(`modifies ${path} but ${UPSTREAM_FILE} has no pre-image recorded for it`);
+    return;
+  }
+  if (path in recordedFiles) touched.add(path);
+  if (file.oldBlob === null) return; // mode-only change: no content ids to compare
+  if (file.oldBlob !== state.blob) {
+    where(`index line says ${path} starts from blob ${file.oldBlob}, expected ${state.blob} (${state.by})`);
+  }
+  if (file.kind === 'deleted') current.delete(path);
+  else current.set(path, { blob: file.newBlob, by: `the post-image of ${patchLabel}` });
+}
+
+// pre-images/ is optional, but a copy that is there must be the exact recorded blob.
+function checkPreImages(series, recordedFiles, report) {
+  for (const path of walkFiles(join(series.dir, PRE_IMAGES_DIR))) {
+    const entry = recordedFiles[path];
+    if (!entry) {
+      report(`${PRE_IMAGES_DIR}/${path} has no entry in ${UPSTREAM_FILE}`);
+      continue;
+    }
+    const actual = blobId(readFileSync(join(series.dir, PRE_IMAGES_DIR, path)));
+    if (actual !== entry.blob) report(`${PRE_IMAGES_DIR}/${path} hashes to ${actual}, ${UPSTREAM_FILE} records ${entry.blob}`);
+  }
+}
+
+/**
+ * Overlay files are copied into the checkout without overwriting, so they must not collide with
+ * each other, with files the patches create or with upstream files the series know of.
+ */
+function verifyOverlays(root, allowed, created, recorded, report) {
+  const owners = new Map();
+  let count = 0;
+  for (const target of TARGETS) {
+    const label = `${seriesFolder(target)}/${OVERLAY_DIR}`;
+    for (const path of walkFiles(overlayDir(root, target))) {
+      count++;
+      const allowedPaths = allowed[target] ?? DEFAULT_ALLOWED_PATHS[target];
+      if (!isAllowed(path, allowedPaths)) report(`${label}: ${path} is outside allowedPaths (${allowedPaths.join(', ')})`);
+      if (owners.has(path)) report(`${label}: ${path} is also in ${owners.get(path)}`);
+      owners.set(path, label);
+      if (created.has(path)) report(`${label}: ${path} is also created by ${created.get(path)}`);
+      if (recorded.has(path)) report(`${label}: ${path} is an upstream file recorded in ${recorded.get(path)}; patch it instead`);
+    }
+  }
+  return count;
+}
