@@ -48,10 +48,16 @@ export declare class RsaPrivateKey {
 }
 export type JsRsaPrivateKey = RsaPrivateKey
 
-/** Outcome of a batch: for each input, the plaintext or the error code. */
+/**
+ * Outcome of a batch: each plaintext, or `null` where that item failed; failures are listed
+ * apart (they are rare), so a healthy batch creates no per-item error values.
+ */
 export interface BatchResult {
-  plaintexts: Array<string | undefined | null>
-  codes: Array<string | undefined | null>
+  plaintexts: Array<string | null>
+  /** Indexes of the failed items, in order. */
+  failed: Array<number>
+  /** The error code of each failed item, parallel to `failed`. */
+  codes: Array<string>
 }
 
 /** Encrypted `content` members as strings; the facade leaves out members that are not strings. */
@@ -63,16 +69,20 @@ export interface ContentFields {
 }
 
 /**
- * Decrypts many v2/v1 contents on the thread pool. Inputs are parallel arrays (`kids`, `ivs`
- * may hold `null`); one bad item fails alone.
+ * Decrypts many contents on the thread pool; one bad item fails alone.
+ *
+ * The inputs are packed to cross N-API as few times as possible (each array element read costs
+ * a property lookup): `algorithms` is a byte per item (0 absent, 1 v1, 2 v2, 3 other, 4 not an object), kids
+ * are deduplicated into `kids` and referenced by `kidIndexes` (`0xffffffff` = absent), and the
+ * base64 members are read column by column into one buffer.
  */
-export declare function decryptContentBatch(ring: RoomKeyRing, algorithms: Array<string | undefined | null>, kids: Array<string | undefined | null>, ivs: Array<string | undefined | null>, ciphertexts: Array<string | undefined | null>): Promise<BatchResult>
+export declare function decryptContentBatch(ring: RoomKeyRing, algorithms: Uint8Array, kids: Array<string>, kidIndexes: Uint32Array, ivs: AsciiColumn, ciphertexts: AsciiColumn): Promise<BatchResult>
 
 /** Decrypts one `content` with one key to the exact plaintext (EJSON text). */
-export declare function decryptContentWithKey(key: RoomKey, algorithm?: string | undefined | null, kid?: string | undefined | null, iv?: string | undefined | null, ciphertext?: string | undefined | null): string
+export declare function decryptContentWithKey(key: RoomKey, algorithm: string | undefined, kid: string | undefined, iv: string | undefined, ciphertext: string | undefined): string
 
 /** Decrypts one `content` with a key ring. */
-export declare function decryptContentWithRing(ring: RoomKeyRing, algorithm?: string | undefined | null, kid?: string | undefined | null, iv?: string | undefined | null, ciphertext?: string | undefined | null): string
+export declare function decryptContentWithRing(ring: RoomKeyRing, algorithm: string | undefined, kid: string | undefined, iv: string | undefined, ciphertext: string | undefined): string
 
 /** Decrypts a file with the JWK (JSON string) and counter block from its metadata. */
 export declare function decryptFile(keyJwk: string, iv: string, data: Buffer): Promise<Buffer>

@@ -75,7 +75,7 @@ describe('browser → addon', () => {
     const results = await decryptContentBatch(roomKey, contents);
     PAYLOADS.forEach(([, payload], i) => expect(results[i]).toBe(EJSON.stringify(payload as never)));
     expect(results[PAYLOADS.length]).toMatchObject({ code: 'E2EE_DECRYPT_FAILED' });
-    expect(results[PAYLOADS.length + 1]).toMatchObject({ code: 'E2EE_BAD_ENVELOPE' });
+    expect(results[PAYLOADS.length + 1]).toMatchObject({ code: 'E2EE_BAD_INPUT' });
   });
 
   test('a browser-made private key imports as JWK and its password blob opens with a latin1 password', async () => {

@@ -13,5 +13,6 @@ mod errors;
 mod files;
 mod keys;
 mod messages;
+mod wire;
 
 pub use errors::{error_codes, internal_panic_probe, internal_panic_probe_in_background};

@@ -12,6 +12,7 @@ use zeroize::Zeroizing;
 
 use crate::errors::{guard, sync, Background, Code};
 use crate::keys::{JsRoomKey, JsRoomKeyRing};
+use crate::wire::{Ascii, AsciiColumn, PlainText, Text};
 
 /// Encrypted `content` members as strings; the facade leaves out members that are not strings.
 #[napi(object)]
@@ -45,11 +46,19 @@ pub struct MessageFields {
 
 /// The text the UTF-8 plaintext reads as; invalid sequences become U+FFFD as in the browser's
 /// `TextDecoder`.
-fn to_text(plaintext: Zeroizing<Vec<u8>>) -> String {
-    match std::str::from_utf8(&plaintext) {
-        Ok(text) => text.to_owned(),
-        Err(_) => String::from_utf8_lossy(&plaintext).into_owned(),
-    }
+fn to_text(mut plaintext: Zeroizing<Vec<u8>>) -> PlainText {
+    // Moves the buffer into the string when it is valid UTF-8 (the usual case): no copy, and the
+    // zeroizing wrapper travels with it.
+    let bytes = std::mem::take(&mut *plaintext);
+    PlainText(Zeroizing::new(match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(error) => {
+            let text = String::from_utf8_lossy(error.as_bytes()).into_owned();
+            let mut bytes = error.into_bytes();
+            zeroize::Zeroize::zeroize(&mut bytes);
+            text
+        }
+    }))
 }
 
 fn ring_of(key: &Arc<CoreRoomKey>) -> [&CoreRoomKey; 1] {
@@ -61,14 +70,14 @@ fn refs(keys: &[Arc<CoreRoomKey>]) -> Vec<&CoreRoomKey> {
 }
 
 /// Decrypts one `content` with one key to the exact plaintext (EJSON text).
-#[napi]
+#[napi(ts_return_type = "string")]
 pub fn decrypt_content_with_key(
     key: &JsRoomKey,
-    algorithm: Option<String>,
-    kid: Option<String>,
-    iv: Option<String>,
-    ciphertext: Option<String>,
-) -> Result<String, Code> {
+    #[napi(ts_arg_type = "string | undefined")] algorithm: Text,
+    #[napi(ts_arg_type = "string | undefined")] kid: Text,
+    #[napi(ts_arg_type = "string | undefined")] iv: Ascii,
+    #[napi(ts_arg_type = "string | undefined")] ciphertext: Ascii,
+) -> Result<PlainText, Code> {
     sync(|| {
         let content = ContentRef {
             algorithm: algorithm.as_deref(),
@@ -81,14 +90,14 @@ pub fn decrypt_content_with_key(
 }
 
 /// Decrypts one `content` with a key ring.
-#[napi]
+#[napi(ts_return_type = "string")]
 pub fn decrypt_content_with_ring(
     ring: &JsRoomKeyRing,
-    algorithm: Option<String>,
-    kid: Option<String>,
-    iv: Option<String>,
-    ciphertext: Option<String>,
-) -> Result<String, Code> {
+    #[napi(ts_arg_type = "string | undefined")] algorithm: Text,
+    #[napi(ts_arg_type = "string | undefined")] kid: Text,
+    #[napi(ts_arg_type = "string | undefined")] iv: Ascii,
+    #[napi(ts_arg_type = "string | undefined")] ciphertext: Ascii,
+) -> Result<PlainText, Code> {
     sync(|| {
         let content = ContentRef {
             algorithm: algorithm.as_deref(),
@@ -101,8 +110,8 @@ pub fn decrypt_content_with_ring(
 }
 
 /// Decrypts a whole message (v2, v1 in `content` or `msg`, mobile, pinned) to its payload text.
-#[napi]
-pub fn decrypt_message_fields(ring: &JsRoomKeyRing, message: MessageFields) -> Result<String, Code> {
+#[napi(ts_return_type = "string")]
+pub fn decrypt_message_fields(ring: &JsRoomKeyRing, message: MessageFields) -> Result<PlainText, Code> {
     sync(|| {
         let fields = MessageRef {
             t: message.t.as_deref(),
@@ -139,48 +148,87 @@ pub fn encrypt_content_text(key: &JsRoomKey, plaintext: String) -> Result<Encryp
     })
 }
 
-/// Outcome of a batch: for each input, the plaintext or the error code.
-#[napi(object)]
+/// Outcome of a batch: each plaintext, or `null` where that item failed; failures are listed
+/// apart (they are rare), so a healthy batch creates no per-item error values.
+#[napi(object, object_from_js = false)]
 pub struct BatchResult {
-    pub plaintexts: Vec<Option<String>>,
-    pub codes: Vec<Option<String>>,
+    #[napi(ts_type = "Array<string | null>")]
+    pub plaintexts: Vec<Option<PlainText>>,
+    /// Indexes of the failed items, in order.
+    pub failed: Vec<u32>,
+    /// The error code of each failed item, parallel to `failed`.
+    pub codes: Vec<&'static str>,
 }
 
-/// Decrypts many v2/v1 contents on the thread pool. Inputs are parallel arrays (`kids`, `ivs`
-/// may hold `null`); one bad item fails alone.
+/// `algorithms[i]`: what the facade found in `content.algorithm`.
+const ALGORITHM_V1: u8 = 1;
+const ALGORITHM_V2: u8 = 2;
+/// A string that is neither label: decrypting it reports an unsupported algorithm.
+const ALGORITHM_OTHER: u8 = 3;
+/// The item is not an object at all, which the single-message call reports as bad input.
+const NOT_AN_OBJECT: u8 = 4;
+/// `kidIndexes[i]` for a kid that is not a string.
+const ABSENT: u32 = u32::MAX;
+
+/// Decrypts many contents on the thread pool; one bad item fails alone.
+///
+/// The inputs are packed to cross N-API as few times as possible (each array element read costs
+/// a property lookup): `algorithms` is a byte per item (0 absent, 1 v1, 2 v2, 3 other, 4 not an object), kids
+/// are deduplicated into `kids` and referenced by `kidIndexes` (`0xffffffff` = absent), and the
+/// base64 members are read column by column into one buffer.
 #[napi(ts_return_type = "Promise<BatchResult>")]
 pub fn decrypt_content_batch(
     ring: &JsRoomKeyRing,
-    algorithms: Vec<Option<String>>,
-    kids: Vec<Option<String>>,
-    ivs: Vec<Option<String>>,
-    ciphertexts: Vec<Option<String>>,
+    algorithms: &[u8],
+    #[napi(ts_arg_type = "Array<string>")] kids: Vec<Text>,
+    kid_indexes: &[u32],
+    ivs: AsciiColumn,
+    ciphertexts: AsciiColumn,
 ) -> AsyncTask<Background<BatchResult, BatchResult>> {
     let keys = ring.keys().to_vec();
+    let (algorithms, kid_indexes) = (algorithms.to_vec(), kid_indexes.to_vec());
     Background::new(
         move || {
             let count = ciphertexts.len();
-            if [algorithms.len(), kids.len(), ivs.len()].iter().any(|&len| len != count) {
+            if [algorithms.len(), kid_indexes.len(), ivs.len()].iter().any(|&len| len != count) {
                 return Err(CoreError::BadInput("batch arrays differ in length"));
             }
             let ring = refs(&keys);
-            let mut result = BatchResult { plaintexts: Vec::with_capacity(count), codes: Vec::with_capacity(count) };
-            for (((algorithm, kid), iv), ciphertext) in algorithms.iter().zip(&kids).zip(&ivs).zip(&ciphertexts) {
-                let content = ContentRef {
-                    algorithm: algorithm.as_deref(),
-                    kid: kid.as_deref(),
-                    iv: iv.as_deref(),
-                    ciphertext: ciphertext.as_deref(),
+            let (ivs, ciphertexts) = (ivs.texts(), ciphertexts.texts());
+            let mut result =
+                BatchResult { plaintexts: Vec::with_capacity(count), failed: Vec::new(), codes: Vec::new() };
+            for index in 0..count {
+                let item = || -> rc_e2ee_core::Result<PlainText> {
+                    if algorithms.get(index) == Some(&NOT_AN_OBJECT) {
+                        return Err(CoreError::BadInput("content must be an object"));
+                    }
+                    let kid = match kid_indexes.get(index).copied().unwrap_or(ABSENT) {
+                        ABSENT => None,
+                        kid => Some(
+                            kids.get(kid as usize).and_then(Text::as_deref).ok_or(CoreError::BadInput("kid index"))?,
+                        ),
+                    };
+                    let algorithm = match algorithms.get(index).copied() {
+                        Some(ALGORITHM_V1) => Some(rc_e2ee_core::content::ALGORITHM_V1),
+                        Some(ALGORITHM_V2) => Some(rc_e2ee_core::content::ALGORITHM_V2),
+                        Some(ALGORITHM_OTHER) => Some("unsupported"),
+                        _ => None,
+                    };
+                    let content = ContentRef {
+                        algorithm,
+                        kid,
+                        iv: ivs.get(index).copied().flatten(),
+                        ciphertext: ciphertexts.get(index).copied().flatten(),
+                    };
+                    decrypt_content(&ring, &content).map(to_text)
                 };
                 // Each item is guarded on its own so one bad message cannot fail the others.
-                match guard(|| decrypt_content(&ring, &content).map(to_text)) {
-                    Ok(text) => {
-                        result.plaintexts.push(Some(text));
-                        result.codes.push(None);
-                    }
+                match guard(item) {
+                    Ok(text) => result.plaintexts.push(Some(text)),
                     Err(error) => {
                         result.plaintexts.push(None);
-                        result.codes.push(Some(error.code().to_owned()));
+                        result.failed.push(u32::try_from(index).unwrap_or(u32::MAX));
+                        result.codes.push(error.code());
                     }
                 }
             }
