@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 const require = createRequire(import.meta.url);
 const e2ee = require('../native');
 
+const pbkdf2Async = promisify(pbkdf2);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? 150);
 
@@ -132,6 +133,7 @@ report(
 );
 
 const generate = promisify(generateKeyPair);
+
 report(
   'RSA-2048 key generation (median of 41)',
   await compareShots({ addon: () => e2ee.RsaPrivateKey.generate(), node: () => generate('rsa', { modulusLength: 2048, publicExponent: 65537 }) }, 41),
@@ -141,7 +143,6 @@ report(
 
 // The addon's figure is a whole v2 private-key unwrap (PBKDF2 + AES-GCM + key import); Node's
 // is PBKDF2 alone, so the comparison is conservative.
-const pbkdf2Async = promisify(pbkdf2);
 report(
   'PBKDF2-SHA256 100k (addon: whole password unwrap)',
   await compareShots(
