@@ -1,0 +1,90 @@
+import type {
+	IE2EEEncryptedRoomKey,
+	IE2EEMessagePayload,
+	IE2EERoomKeyInfo,
+	IMessageEncryptedContent,
+} from '@rocket.chat/apps-engine/definition/e2ee';
+import type { IPermission } from '@rocket.chat/apps-engine/definition/permissions/IPermission';
+
+import { BaseBridge } from './BaseBridge';
+import {
+	assertAppId,
+	assertOptionalKeyId,
+	assertPayload,
+	assertRoomId,
+	parseMessageToDecrypt,
+	parseSendOptions,
+} from '../e2ee/bridgeGuard';
+import type { MessageToDecrypt, SendOptionsArgument } from '../e2ee/bridgeGuard';
+import { PermissionDeniedError } from '../errors/PermissionDeniedError';
+import { AppPermissionManager } from '../managers/AppPermissionManager';
+import { AppPermissions } from '../permissions/AppPermissions';
+
+/**
+ * The host side of the E2EE API (rc-e2ee). Rocket.Chat's implementation (the meteor series)
+ * checks the admin's authorization for the room and the app user's key, and does the
+ * cryptography in the native addon; this class checks the permission and every argument first.
+ *
+ * `appId` is always the last argument and always comes from the host: the accessors pass the
+ * id the runtime belongs to, and the `bridges:` channel accepts only the `APP_ID` placeholder
+ * (see `e2ee/bridgeGuard.ts`). A failed check throws: a silent `undefined`, as other bridges
+ * return, would read as "no key" to the app.
+ */
+export abstract class E2EEBridge extends BaseBridge {
+	public async doIsAuthorized(roomId: string, appId: string): Promise<boolean> {
+		this.requirePermission(appId, AppPermissions.e2ee.read);
+		return this.isAuthorized(assertRoomId(roomId), appId);
+	}
+
+	public async doGetEncryptedRoomKey(roomId: string, kid: string | undefined, appId: string): Promise<IE2EEEncryptedRoomKey | undefined> {
+		this.requirePermission(appId, AppPermissions.e2ee.read);
+		return this.getEncryptedRoomKey(assertRoomId(roomId), assertOptionalKeyId(kid), appId);
+	}
+
+	public async doGetKeyHistory(roomId: string, appId: string): Promise<Array<IE2EERoomKeyInfo>> {
+		this.requirePermission(appId, AppPermissions.e2ee.read);
+		return this.getKeyHistory(assertRoomId(roomId), appId);
+	}
+
+	public async doDecryptMessage(message: unknown, appId: string): Promise<IE2EEMessagePayload> {
+		this.requirePermission(appId, AppPermissions.e2ee.read);
+		return this.decryptMessage(parseMessageToDecrypt(message), appId);
+	}
+
+	public async doSendEncryptedMessage(roomId: string, payload: IE2EEMessagePayload, options: unknown, appId: string): Promise<string> {
+		this.requirePermission(appId, AppPermissions.e2ee.write);
+		return this.sendEncryptedMessage(assertRoomId(roomId), assertPayload(payload), parseSendOptions(options), appId);
+	}
+
+	public async doEncryptContent(roomId: string, payload: IE2EEMessagePayload, appId: string): Promise<IMessageEncryptedContent> {
+		this.requirePermission(appId, AppPermissions.e2ee.write);
+		return this.encryptContent(assertRoomId(roomId), assertPayload(payload), appId);
+	}
+
+	protected abstract isAuthorized(roomId: string, appId: string): Promise<boolean>;
+
+	protected abstract getEncryptedRoomKey(roomId: string, kid: string | undefined, appId: string): Promise<IE2EEEncryptedRoomKey | undefined>;
+
+	protected abstract getKeyHistory(roomId: string, appId: string): Promise<Array<IE2EERoomKeyInfo>>;
+
+	protected abstract decryptMessage(message: MessageToDecrypt, appId: string): Promise<IE2EEMessagePayload>;
+
+	protected abstract sendEncryptedMessage(
+		roomId: string,
+		payload: IE2EEMessagePayload,
+		options: SendOptionsArgument,
+		appId: string,
+	): Promise<string>;
+
+	protected abstract encryptContent(roomId: string, payload: IE2EEMessagePayload, appId: string): Promise<IMessageEncryptedContent>;
+
+	private requirePermission(appId: string, permission: IPermission): void {
+		assertAppId(appId);
+		if (AppPermissionManager.hasPermission(appId, permission)) {
+			return;
+		}
+		const error = new PermissionDeniedError({ appId, missingPermissions: [permission] });
+		AppPermissionManager.notifyAboutError(error);
+		throw error;
+	}
+}

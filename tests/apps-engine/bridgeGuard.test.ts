@@ -1,0 +1,107 @@
+// Argument validation and app-id derivation of the E2EE bridge (overlay e2ee/bridgeGuard.ts).
+import {
+  APP_ID_PLACEHOLDER,
+  E2EEArgumentError,
+  E2EE_BRIDGE_NAME,
+  MAX_PAYLOAD_BYTES,
+  assertAppId,
+  assertEncryptedContent,
+  assertOptionalKeyId,
+  assertPayload,
+  assertRoomId,
+  guardBridgeParams,
+  parseMessageToDecrypt,
+  parseSendOptions,
+} from '../../apps-engine-patches/overlay/packages/apps/src/server/e2ee/bridgeGuard';
+
+const HOST = '6f1d3c52-5a8e-4b7e-9a49-2f0b8f0c1e2d';
+const OTHER = '11111111-2222-3333-4444-555555555555';
+
+describe('app id derivation on the bridges: channel', () => {
+  it('replaces the APP_ID placeholder with the host app id', () => {
+    expect(guardBridgeParams(E2EE_BRIDGE_NAME, ['ROOM1', undefined, APP_ID_PLACEHOLDER], HOST)).toEqual(['ROOM1', undefined, HOST]);
+  });
+
+  it.each([
+    ['another app id', ['ROOM1', OTHER]],
+    ['its own real id', ['ROOM1', HOST]],
+    ['no app id', ['ROOM1']],
+    ['nothing', []],
+    ['the placeholder elsewhere', [APP_ID_PLACEHOLDER, APP_ID_PLACEHOLDER]],
+    ['an object', ['ROOM1', { $ne: null }]],
+  ])('refuses %s', (_case, params) => {
+    expect(() => guardBridgeParams(E2EE_BRIDGE_NAME, params, HOST)).toThrow(E2EEArgumentError);
+  });
+
+  it('leaves other bridges as upstream has them', () => {
+    const params = ['M1', OTHER];
+    expect(guardBridgeParams('getMessageBridge', params, HOST)).toBe(params);
+  });
+
+  it('needs a real host app id', () => {
+    expect(() => guardBridgeParams(E2EE_BRIDGE_NAME, [APP_ID_PLACEHOLDER], '')).toThrow(E2EEArgumentError);
+    expect(() => assertAppId(APP_ID_PLACEHOLDER)).toThrow(E2EEArgumentError);
+    expect(assertAppId(HOST)).toBe(HOST);
+  });
+
+  it('errors carry a stable code and no argument values', () => {
+    try {
+      guardBridgeParams(E2EE_BRIDGE_NAME, ['ROOM1', OTHER], HOST);
+      throw new Error('not thrown');
+    } catch (error) {
+      expect((error as E2EEArgumentError).code).toBe('E2EE_BAD_ARGUMENT');
+      expect((error as Error).message).not.toContain(OTHER);
+    }
+  });
+});
+
+describe('argument validation', () => {
+  it('room ids are plain ids, never operators', () => {
+    expect(assertRoomId('GENERAL')).toBe('GENERAL');
+    expect(assertRoomId('uid1uid2uid3uid4uid5uid6uid7uid8u')).toBeTruthy();
+    for (const bad of ['', { $gt: '' }, 'a.b', 'a$b', 'x'.repeat(129), 42, null]) {
+      expect(() => assertRoomId(bad)).toThrow(E2EEArgumentError);
+    }
+  });
+
+  it('key ids are optional', () => {
+    expect(assertOptionalKeyId(undefined)).toBeUndefined();
+    expect(assertOptionalKeyId(null)).toBeUndefined();
+    expect(assertOptionalKeyId('a1b2c3d4e5f6')).toBe('a1b2c3d4e5f6');
+    expect(() => assertOptionalKeyId({ $ne: 1 })).toThrow(E2EEArgumentError);
+  });
+
+  it('envelopes are checked field by field', () => {
+    const good = { algorithm: 'rc.v2.aes-sha2', kid: 'a1b2c3d4e5f6', iv: 'AAAA', ciphertext: 'YWJj' };
+    expect(assertEncryptedContent(good)).toEqual(good);
+    for (const bad of [{ ...good, iv: 'not base64!' }, { ...good, kid: undefined }, { ...good, algorithm: 'RC V2' }, 'x']) {
+      expect(() => assertEncryptedContent(bad)).toThrow(E2EEArgumentError);
+    }
+  });
+
+  it('a message to decrypt names its room and its id or envelope', () => {
+    expect(parseMessageToDecrypt({ id: 'M1', room: { id: 'R1' } })).toEqual({ roomId: 'R1', messageId: 'M1' });
+    const content = { algorithm: 'rc.v2.aes-sha2', kid: 'k1', iv: 'AAAA', ciphertext: 'YWJj' };
+    expect(parseMessageToDecrypt({ room: { id: 'R1' }, encryptedContent: content })).toEqual({ roomId: 'R1', content });
+    for (const bad of [{ room: { id: 'R1' } }, { id: 'M1' }, { id: { $ne: 1 }, room: { id: 'R1' } }, null]) {
+      expect(() => parseMessageToDecrypt(bad)).toThrow(E2EEArgumentError);
+    }
+  });
+
+  it('payloads are JSON objects under the size limit', () => {
+    expect(assertPayload({ msg: 'hello' })).toEqual({ msg: 'hello' });
+    expect(() => assertPayload({ msg: 3 })).toThrow(E2EEArgumentError);
+    expect(() => assertPayload('hello')).toThrow(E2EEArgumentError);
+    expect(() => assertPayload({ msg: 'x'.repeat(MAX_PAYLOAD_BYTES) })).toThrow(E2EEArgumentError);
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(() => assertPayload(cyclic)).toThrow(E2EEArgumentError);
+  });
+
+  it('send options allow only a thread id', () => {
+    expect(parseSendOptions(undefined)).toEqual({});
+    expect(parseSendOptions({ threadId: 'T1' })).toEqual({ threadId: 'T1' });
+    expect(() => parseSendOptions({ threadId: 'T1', alias: 'someone' })).toThrow(E2EEArgumentError);
+    expect(() => parseSendOptions({ threadId: 7 })).toThrow(E2EEArgumentError);
+  });
+});
