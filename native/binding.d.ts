@@ -9,6 +9,51 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** App identities, authorizations, verified room keys and audit, on MongoDB or a local file. */
+export declare class AppKeyStore {
+  /**
+   * Opens (and prepares) the store. Fails with `KEYSTORE_BAD_KEK` when the KEK is missing,
+   * malformed, or not the one the stored identities are sealed under.
+   */
+  static open(options: StoreOptions): Promise<AppKeyStore>
+  /** Flushes counted audit records and closes the store; later calls fail. */
+  close(): Promise<void>
+  /** The id of the KEK new blobs are sealed under (a hash; not secret). */
+  get kekId(): string
+  /** Creates or loads the app's identity; returns Rocket.Chat's public-key string. */
+  ensureIdentity(appId: string, appUserId: string): Promise<string>
+  /** Makes a new identity for an app whose identity was revoked. */
+  recreateIdentity(appId: string, appUserId: string, actorId: string): Promise<string>
+  /** Public facts about the app's identity, or `null`. */
+  identity(appId: string): Promise<IdentityInfo | null>
+  /**
+   * Rotates the app's key pair, re-wrapping every room key it can open through the host's
+   * callbacks. Resumable: call again after any failure.
+   */
+  rotateIdentity(appId: string, listRoomKeys: () => Promise<SubscriptionKeys[]>, writeRoomKeys: (roomId: string, previous: SubscriptionKeys, keys: SubscriptionKeys) => Promise<boolean>, publishPublicKey: (publicKey: string) => Promise<boolean>): Promise<RotationReport>
+  /** Shreds the app's private key, drops its authorizations and cached room keys. */
+  revokeIdentity(appId: string, actorId: string): Promise<void>
+  /** Re-seals every identity under a new KEK (resumable); the old KEK stays accepted. */
+  rekey(kek?: string | undefined | null, kekFile?: string | undefined | null): Promise<RekeyReport>
+  authorize(appId: string, roomId: string, actorId: string): Promise<Authorization>
+  revokeAuthorization(appId: string, roomId: string, actorId: string): Promise<boolean>
+  isAuthorized(appId: string, roomId: string): Promise<boolean>
+  listAuthorizations(appId: string): Promise<Array<Authorization>>
+  /** Verifies and caches a suggested room key; returns its kid. */
+  acceptRoomKey(appId: string, roomId: string, suggestedKey: string, expectedKid?: string | undefined | null, proof?: ContentFields | undefined | null): Promise<string>
+  /** Refills the cache from the app user's subscription (after a restart). */
+  loadRoomKeys(appId: string, roomId: string, keys: SubscriptionKeys): Promise<LoadedKeys>
+  /** Decrypts a message of the room for the app; returns the payload text. */
+  decryptMessage(appId: string, roomId: string, message: MessageFields): Promise<string>
+  /** Encrypts a payload text for the room with its current key. */
+  encryptContent(appId: string, roomId: string, plaintext: string, expectedKid?: string | undefined | null): Promise<EncryptedContent>
+  /** Audit records, newest first. */
+  audit(filter?: AuditFilter | undefined | null): Promise<Array<AuditRecord>>
+  /** Writes counted decrypt/encrypt calls to the audit now. */
+  flushAudit(): Promise<void>
+}
+export type JsAppKeyStore = AppKeyStore
+
 /** A room key with its kid. */
 export declare class RoomKey {
   /** A new AES-GCM-256 key with a fresh UUID kid. */
@@ -47,6 +92,32 @@ export declare class RsaPrivateKey {
   wrapWithPassword(password: string, userId: string): Promise<string>
 }
 export type JsRsaPrivateKey = RsaPrivateKey
+
+export interface AuditFilter {
+  appId?: string
+  roomId?: string
+  action?: string
+  since?: number
+  limit?: number
+}
+
+export interface AuditRecord {
+  ts: number
+  actor: string
+  action: string
+  appId?: string
+  roomId?: string
+  kid?: string
+  outcome: string
+  detail?: string
+  count?: number
+}
+
+export interface Authorization {
+  roomId: string
+  grantedBy: string
+  grantedAt: number
+}
 
 /**
  * Outcome of a batch: each plaintext, or `null` where that item failed; failures are listed
@@ -117,6 +188,19 @@ export declare function encryptFile(data: Buffer): Promise<EncryptedFile>
 /** Every code the native layer can produce; the facade's list is tested against it. */
 export declare function errorCodes(): Array<string>
 
+export interface IdentityInfo {
+  appId: string
+  appUserId: string
+  keyVersion: number
+  publicKey: string
+  state: string
+  kekId?: string
+  rotationStep?: string
+  createdAt: number
+  revokedAt?: number
+  revokedBy?: string
+}
+
 /**
  * Panics inside a guarded export. It exists so the test suite can prove that a panic surfaces
  * as an `E2EE_INTERNAL` error and the process lives on; it touches no state.
@@ -125,6 +209,15 @@ export declare function internalPanicProbe(): void
 
 /** The same inside a background task. */
 export declare function internalPanicProbeInBackground(): Promise<void>
+
+/** Every `KEYSTORE_*` code (the facade's list is tested against it). */
+export declare function keystoreErrorCodes(): Array<string>
+
+export interface LoadedKeys {
+  currentKid?: string
+  kids: Array<string>
+  unreadable: number
+}
 
 /** The fields of a message that decryption reads. */
 export interface MessageFields {
@@ -135,8 +228,56 @@ export interface MessageFields {
   pinnedContent?: ContentFields
 }
 
+export interface OldRoomKey {
+  e2eKeyId: string
+  /** Milliseconds since the epoch. */
+  ts: number
+  e2eKey: string
+}
+
+export interface RekeyReport {
+  resealed: number
+  unchanged: number
+}
+
+export interface RotationReport {
+  keyVersion: number
+  publicKey: string
+  resumed: boolean
+  roomsRewritten: number
+  keysRewrapped: number
+  keysUnreadable: number
+}
+
+/** Options of `AppKeyStore.open`. */
+export interface StoreOptions {
+  /** `mongodb://…` (Rocket.Chat's database) or `file:///absolute/path.json` (embedded). */
+  url: string
+  /** Database name for `mongodb://` URLs that name none (default `rc_e2ee`). */
+  database?: string
+  /** The key-encryption key, base64 of 32 bytes. Prefer `kekFile`. */
+  kek?: string
+  /** A file holding the base64 KEK (a mounted secret). */
+  kekFile?: string
+  /** Earlier KEKs (base64 or `file:` paths) still accepted while a KEK rotation runs. */
+  previousKeks?: Array<string>
+  /** Room keys held in memory at most. */
+  roomKeyCapacity?: number
+  /** How long a checked authorization is trusted, in milliseconds. */
+  authorizationTtlMs?: number
+  /** Longest delay before counted decrypt/encrypt calls reach the audit, in milliseconds. */
+  auditFlushIntervalMs?: number
+}
+
+/** The app user's subscription keys for one room (`E2EKey`, `oldRoomKeys`). */
+export interface SubscriptionKeys {
+  roomId: string
+  e2eKey?: string
+  oldRoomKeys: Array<OldRoomKey>
+}
+
 /** Opens an `E2EKey` string with a member's private key, on the thread pool. */
-export declare function unwrapRoomKey(privateKey: RsaPrivateKey, e2EKey: string): Promise<RoomKey>
+export declare function unwrapRoomKey(privateKey: RsaPrivateKey, wrappedKey: string): Promise<RoomKey>
 
 /** Wraps a room key to a member's public-key string: the member's `E2EKey`. */
 export declare function wrapRoomKey(roomKey: RoomKey, publicKey: string): string

@@ -835,6 +835,8 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.AppKeyStore = nativeBinding.AppKeyStore
+module.exports.JsAppKeyStore = nativeBinding.JsAppKeyStore
 module.exports.RoomKey = nativeBinding.RoomKey
 module.exports.JsRoomKey = nativeBinding.JsRoomKey
 module.exports.RoomKeyRing = nativeBinding.RoomKeyRing
@@ -851,5 +853,6 @@ module.exports.encryptFile = nativeBinding.encryptFile
 module.exports.errorCodes = nativeBinding.errorCodes
 module.exports.internalPanicProbe = nativeBinding.internalPanicProbe
 module.exports.internalPanicProbeInBackground = nativeBinding.internalPanicProbeInBackground
+module.exports.keystoreErrorCodes = nativeBinding.keystoreErrorCodes
 module.exports.unwrapRoomKey = nativeBinding.unwrapRoomKey
 module.exports.wrapRoomKey = nativeBinding.wrapRoomKey

@@ -17,9 +17,24 @@ export const E2EE_CODES = [
   'E2EE_INTERNAL',
 ] as const;
 
-export type E2EECode = (typeof E2EE_CODES)[number];
+/** Codes of the key store (native/crates/keystore `Error::code`). */
+export const KEYSTORE_CODES = [
+  'KEYSTORE_NOT_AUTHORIZED',
+  'KEYSTORE_NO_ROOM_KEY',
+  'KEYSTORE_REVOKED',
+  'KEYSTORE_BAD_KEK',
+  'KEYSTORE_CONFLICT',
+  'KEYSTORE_NO_IDENTITY',
+  'KEYSTORE_KID_MISMATCH',
+  'KEYSTORE_PROOF_FAILED',
+  'KEYSTORE_STORAGE',
+  'KEYSTORE_BAD_INPUT',
+  'KEYSTORE_HOST_FAILED',
+] as const;
 
-const KNOWN = new Set<string>(E2EE_CODES);
+export type E2EECode = (typeof E2EE_CODES)[number] | (typeof KEYSTORE_CODES)[number];
+
+const KNOWN = new Set<string>([...E2EE_CODES, ...KEYSTORE_CODES]);
 
 /** napi-rs's own codes for arguments it could not convert: the caller passed a wrong type. */
 const ARGUMENT_CODES = new Set([

@@ -5,7 +5,7 @@
  * encryption, byte-exact with the Rocket.Chat web client. Private and room keys never leave
  * the native addon as bytes.
  */
-export { E2EEError, E2EE_CODES, type E2EECode } from './errors';
+export { E2EEError, E2EE_CODES, KEYSTORE_CODES, type E2EECode } from './errors';
 export { RsaPrivateKey, RoomKey, RoomKeyRing, unwrapRoomKey, wrapRoomKey, type JwkInput, type RoomKeys } from './keys';
 export {
   decryptContent,
@@ -17,10 +17,24 @@ export {
   type MessagePayload,
 } from './content';
 export { decryptFile, encryptFile, type EncryptedFile } from './files';
+export {
+  AppKeyStore,
+  type AppKeyStoreOptions,
+  type AuditQuery,
+  type AuditRecord,
+  type Authorization,
+  type IdentityInfo,
+  type LoadedKeys,
+  type OldRoomKey,
+  type RekeyReport,
+  type RotationHost,
+  type RotationReport,
+  type SubscriptionRoomKeys,
+} from './keystore';
 
 import native = require('./binding');
 
 /** Codes the native layer can produce (for tests that keep the lists equal). */
 export function nativeErrorCodes(): string[] {
-  return native.errorCodes();
+  return [...native.errorCodes(), ...native.keystoreErrorCodes()];
 }

@@ -148,10 +148,10 @@ impl JsRoomKeyRing {
 #[napi(ts_return_type = "Promise<RoomKey>")]
 pub fn unwrap_room_key(
     private_key: &JsRsaPrivateKey,
-    e2e_key: String,
+    wrapped_key: String,
 ) -> AsyncTask<Background<CoreRoomKey, JsRoomKey>> {
     let key = Arc::clone(private_key.core());
-    Background::new(move || rc_e2ee_core::unwrap_room_key(&key, &e2e_key), JsRoomKey::wrap)
+    Background::new(move || rc_e2ee_core::unwrap_room_key(&key, &wrapped_key), JsRoomKey::wrap)
 }
 
 /// Wraps a room key to a member's public-key string: the member's `E2EKey`.

@@ -12,6 +12,7 @@
 mod errors;
 mod files;
 mod keys;
+mod keystore;
 mod messages;
 mod wire;
 

@@ -1,0 +1,152 @@
+//! Audit helpers: building records, and the in-memory aggregation of decrypt/encrypt calls into
+//! one counter per (app, room, action, outcome, minute), flushed with `$inc` upserts. A call
+//! never writes a record of its own: per-message work stays in memory.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::store::{AuditCount, AuditRecord};
+
+pub const OK: &str = "ok";
+/// Actor of operations the host makes on its own behalf (identity creation, rotation, rekey).
+pub const SYSTEM: &str = "system";
+
+pub mod action {
+    pub const IDENTITY_CREATE: &str = "identity.create";
+    pub const IDENTITY_RECREATE: &str = "identity.recreate";
+    pub const IDENTITY_REVOKE: &str = "identity.revoke";
+    pub const ROTATE_BEGIN: &str = "identity.rotate.begin";
+    pub const ROTATE_REWRAP: &str = "identity.rotate.rewrap";
+    pub const ROTATE_PUBLISH: &str = "identity.rotate.publish";
+    pub const ROTATE_COMMIT: &str = "identity.rotate.commit";
+    pub const KEK_REKEY: &str = "kek.rekey";
+    pub const GRANT: &str = "authorization.grant";
+    pub const REVOKE: &str = "authorization.revoke";
+    pub const ROOM_KEY_ACCEPT: &str = "room_key.accept";
+    pub const ROOM_KEY_LOAD: &str = "room_key.load";
+    pub const MESSAGE_DECRYPT: &str = "message.decrypt";
+    pub const CONTENT_DECRYPT: &str = "content.decrypt";
+    pub const CONTENT_ENCRYPT: &str = "content.encrypt";
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// One event to append; `outcome` is `"ok"` or an error code.
+pub struct Event<'a> {
+    pub actor: &'a str,
+    pub action: &'static str,
+    pub app_id: Option<&'a str>,
+    pub room_id: Option<&'a str>,
+    pub kid: Option<&'a str>,
+    pub detail: Option<String>,
+}
+
+impl Event<'_> {
+    pub fn record(&self, outcome: &str) -> AuditRecord {
+        AuditRecord {
+            // Time-ordered ids break ties between records of the same millisecond.
+            id: uuid::Uuid::now_v7().to_string(),
+            ts: now_ms(),
+            actor: self.actor.to_owned(),
+            action: self.action.to_owned(),
+            app_id: self.app_id.map(str::to_owned),
+            room_id: self.room_id.map(str::to_owned),
+            kid: self.kid.map(str::to_owned),
+            outcome: outcome.to_owned(),
+            detail: self.detail.clone(),
+            count: None,
+        }
+    }
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct CounterKey {
+    minute: i64,
+    actor: String,
+    action: &'static str,
+    app_id: String,
+    room_id: String,
+    outcome: &'static str,
+}
+
+/// Pending counts, not yet in the store.
+pub struct Counters {
+    pending: HashMap<CounterKey, i64>,
+    last_flush: Instant,
+}
+
+impl Counters {
+    pub fn new() -> Self {
+        Self { pending: HashMap::new(), last_flush: Instant::now() }
+    }
+
+    pub fn add(&mut self, actor: &str, action: &'static str, app_id: &str, room_id: &str, outcome: &'static str) {
+        let minute = now_ms() / 60_000 * 60_000;
+        let key = CounterKey {
+            minute,
+            actor: actor.to_owned(),
+            action,
+            app_id: app_id.to_owned(),
+            room_id: room_id.to_owned(),
+            outcome,
+        };
+        *self.pending.entry(key).or_insert(0) += 1;
+    }
+
+    /// Whether pending counts should go to the store now: the interval passed, or a count's
+    /// minute is over.
+    pub fn due(&self, interval: Duration) -> bool {
+        if self.pending.is_empty() {
+            return false;
+        }
+        let minute = now_ms() / 60_000 * 60_000;
+        self.last_flush.elapsed() >= interval || self.pending.keys().any(|key| key.minute < minute)
+    }
+
+    pub fn take(&mut self) -> Vec<AuditCount> {
+        self.last_flush = Instant::now();
+        self.pending
+            .drain()
+            .map(|(key, count)| AuditCount {
+                minute: key.minute,
+                actor: key.actor,
+                action: key.action.to_owned(),
+                app_id: key.app_id,
+                room_id: key.room_id,
+                outcome: key.outcome.to_owned(),
+                count,
+            })
+            .collect()
+    }
+
+    /// Puts back counts whose flush failed, to be retried with the next one.
+    pub fn restore(&mut self, counts: Vec<AuditCount>) {
+        for count in counts {
+            let (Some(action), Some(outcome)) = (static_action(&count.action), static_code(&count.outcome)) else {
+                continue;
+            };
+            let key = CounterKey {
+                minute: count.minute,
+                actor: count.actor,
+                action,
+                app_id: count.app_id,
+                room_id: count.room_id,
+                outcome,
+            };
+            *self.pending.entry(key).or_insert(0) += count.count;
+        }
+    }
+}
+
+fn static_action(action: &str) -> Option<&'static str> {
+    [action::MESSAGE_DECRYPT, action::CONTENT_DECRYPT, action::CONTENT_ENCRYPT].into_iter().find(|a| *a == action)
+}
+
+fn static_code(code: &str) -> Option<&'static str> {
+    std::iter::once(OK)
+        .chain(crate::Error::ALL_CODES)
+        .chain(rc_e2ee_core::Error::ALL_CODES)
+        .find(|known| *known == code)
+}

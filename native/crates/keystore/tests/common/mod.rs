@@ -1,0 +1,393 @@
+//! Shared fixtures of the key-store tests: backends, a fake host, room keys and messages, and a
+//! scanner for secrets in stored data.
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable,
+    clippy::indexing_slicing
+)]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use mongodb::bson::doc;
+use rc_e2ee_core::{wrap_room_key, RoomKey, RsaPublicKey};
+use rc_e2ee_keystore::custody::identity_aad;
+use rc_e2ee_keystore::store::{self, Store};
+use rc_e2ee_keystore::{
+    AppKeyStore, ContentFields, Error, KeyCustody, MessageFields, OpenOptions, Result, RoomKeyWriter, SealedCustody,
+    StoreUrl, SubscriptionKeys,
+};
+
+// ----- backends -----
+
+#[derive(Clone, Copy)]
+pub enum Kind {
+    File,
+    Mongo { ferretdb: bool },
+}
+
+/// One backend instance for one test: a temp file, or a fresh database dropped at the end
+/// (when the last clone goes).
+#[derive(Clone)]
+pub struct Backend {
+    pub url: StoreUrl,
+    pub kind: Kind,
+    _guard: Arc<Guard>,
+}
+
+struct Guard {
+    _dir: Option<tempfile::TempDir>,
+    mongo: Option<(String, String)>,
+}
+
+impl Backend {
+    pub fn file() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let url = StoreUrl::File(dir.path().join("keystore.json"));
+        Self { url, kind: Kind::File, _guard: Arc::new(Guard { _dir: Some(dir), mongo: None }) }
+    }
+
+    /// `None` (with a note) when `MONGO_URL` is not set.
+    pub async fn mongo(test: &str) -> Option<Self> {
+        let Ok(uri) = std::env::var("MONGO_URL") else {
+            eprintln!("note: MONGO_URL is not set; skipping the MongoDB run of {test}");
+            return None;
+        };
+        let database = format!("rc_e2ee_test_{}", &uuid::Uuid::new_v4().simple().to_string()[..16]);
+        let client = mongodb::Client::with_uri_str(&uri).await.unwrap();
+        let info = client.database("admin").run_command(doc! {"buildInfo": 1}).await.unwrap();
+        let ferretdb = info.contains_key("ferretdbVersion") || info.contains_key("ferretdb");
+        Some(Self {
+            url: StoreUrl::mongodb(&uri, &database),
+            kind: Kind::Mongo { ferretdb },
+            _guard: Arc::new(Guard { _dir: None, mongo: Some((uri, database)) }),
+        })
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self.kind {
+            Kind::File => "file",
+            Kind::Mongo { ferretdb: true } => "mongodb (FerretDB)",
+            Kind::Mongo { ferretdb: false } => "mongodb",
+        }
+    }
+
+    /// FerretDB 1.x applies `update_one` as read-modify-write outside any lock, so concurrent
+    /// compare-and-swap is not atomic there (scripts/test-db/README.md); MongoDB and the file
+    /// backend are.
+    pub fn atomic_updates(&self) -> bool {
+        !matches!(self.kind, Kind::Mongo { ferretdb: true })
+    }
+
+    pub fn file_path(&self) -> Option<PathBuf> {
+        match &self.url {
+            StoreUrl::File(path) => Some(path.clone()),
+            _ => None,
+        }
+    }
+
+    pub async fn open(&self, kek: &Arc<SealedCustody>) -> AppKeyStore {
+        self.open_with(kek, options()).await.unwrap()
+    }
+
+    pub async fn open_with(&self, kek: &Arc<SealedCustody>, options: OpenOptions) -> Result<AppKeyStore> {
+        let custody: Arc<dyn KeyCustody> = kek.clone();
+        AppKeyStore::open(&self.url, custody, options).await
+    }
+
+    pub async fn raw(&self) -> Arc<dyn Store> {
+        store::open(&self.url).await.unwrap()
+    }
+
+    /// Everything the backend stores, as text: every document of every collection, and for
+    /// the file backend the file's raw bytes too.
+    pub async fn dump(&self) -> String {
+        let raw = self.raw().await;
+        let mut out = String::new();
+        for (collection, document) in raw.export().await.unwrap() {
+            out.push_str(collection);
+            out.push(' ');
+            out.push_str(&serde_json::to_string(&document).unwrap());
+            out.push('\n');
+        }
+        raw.close().await.unwrap();
+        if let Some(path) = self.file_path() {
+            out.push_str(&String::from_utf8_lossy(&std::fs::read(path).unwrap()));
+        }
+        out
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some((uri, database)) = self.mongo.take() {
+            // Drop the test database even when the test failed; on a thread of its own
+            // because this runs inside the test's runtime.
+            let _ = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                runtime.block_on(async {
+                    let client = mongodb::Client::with_uri_str(&uri).await.unwrap();
+                    client.database(&database).drop().await.unwrap();
+                    client.shutdown().await;
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// Test options: gates read the store on every call so several instances see each other.
+pub fn options() -> OpenOptions {
+    OpenOptions { authorization_ttl: Duration::ZERO, ..OpenOptions::default() }
+}
+
+pub fn kek() -> Arc<SealedCustody> {
+    Arc::new(SealedCustody::from_base64(&SealedCustody::generate_kek()).unwrap())
+}
+
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+}
+
+// ----- room keys and messages -----
+
+/// A room key whose raw bytes the test knows (to look for them in stored data).
+pub struct TestKey {
+    pub key: RoomKey,
+    pub raw: Vec<u8>,
+}
+
+impl TestKey {
+    pub fn gcm() -> Self {
+        Self::new("A256GCM", 32, uuid::Uuid::new_v4().to_string())
+    }
+
+    /// A legacy AES-CBC-128 key with a 12-character kid.
+    pub fn cbc() -> Self {
+        Self::new("A128CBC", 16, uuid::Uuid::new_v4().simple().to_string()[..12].to_owned())
+    }
+
+    fn new(alg: &str, len: usize, kid: String) -> Self {
+        let mut raw = vec![0u8; len];
+        rc_e2ee_core::random::key_bytes(&mut raw);
+        let jwk = format!(
+            r#"{{"alg":"{alg}","ext":true,"k":"{}","key_ops":["encrypt","decrypt"],"kty":"oct"}}"#,
+            URL_SAFE_NO_PAD.encode(&raw)
+        );
+        Self { key: RoomKey::from_jwk(&jwk, &kid).unwrap(), raw }
+    }
+
+    pub fn kid(&self) -> &str {
+        self.key.kid()
+    }
+
+    /// `E2EKey` for a member with `public_key`.
+    pub fn wrap_for(&self, public_key: &str) -> String {
+        wrap_room_key(&self.key, &RsaPublicKey::from_rc_string(public_key).unwrap()).unwrap()
+    }
+
+    /// A v2 `content` carrying `{"msg": text}`.
+    pub fn content(&self, text: &str) -> ContentFields {
+        let sealed = rc_e2ee_core::encrypt_content(&self.key, payload(text).as_bytes()).unwrap();
+        ContentFields {
+            algorithm: Some(sealed.algorithm.to_owned()),
+            kid: Some(sealed.kid),
+            iv: Some(sealed.iv),
+            ciphertext: Some(sealed.ciphertext),
+        }
+    }
+
+    /// A `t: "e2e"` message with a v2 content.
+    pub fn message(&self, text: &str) -> MessageFields {
+        MessageFields { t: Some("e2e".into()), content: Some(self.content(text)), ..MessageFields::default() }
+    }
+
+    /// The oldest legacy form: `kid(12) + b64(iv ‖ AES-CBC)` in `msg` (CBC keys only).
+    pub fn legacy_message(&self, text: &str) -> MessageFields {
+        let (iv, ciphertext) = self.key.encrypt(payload(text).as_bytes()).unwrap();
+        let body = STANDARD.encode([iv, ciphertext].concat());
+        MessageFields { t: Some("e2e".into()), msg: Some(format!("{}{body}", self.kid())), ..MessageFields::default() }
+    }
+}
+
+pub fn payload(text: &str) -> String {
+    serde_json::json!({ "msg": text }).to_string()
+}
+
+/// A message text no stored byte may contain.
+pub fn secret_text() -> String {
+    unique("TOP-SECRET-PLAINTEXT")
+}
+
+// ----- the host -----
+
+/// Where a [`Host`] call fails: the `at`-th call (0-based), before or after its effect.
+#[derive(Clone, Copy, Debug)]
+pub struct Fault {
+    pub at: usize,
+    pub after_effect: bool,
+}
+
+/// A fake Rocket.Chat host for one app user: subscriptions with compare-and-set writes, and the
+/// published public key.
+#[derive(Default)]
+pub struct Host {
+    pub subscriptions: Mutex<BTreeMap<String, SubscriptionKeys>>,
+    pub published: Mutex<Option<String>>,
+    calls: AtomicUsize,
+    fault: Mutex<Option<Fault>>,
+}
+
+impl Host {
+    pub fn new(public_key: &str) -> Arc<Self> {
+        let host = Arc::new(Self::default());
+        *host.published.lock().unwrap() = Some(public_key.to_owned());
+        host
+    }
+
+    pub fn set_fault(&self, fault: Option<Fault>) {
+        *self.fault.lock().unwrap() = fault;
+        self.calls.store(0, Ordering::SeqCst);
+    }
+
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    pub fn published(&self) -> String {
+        self.published.lock().unwrap().clone().unwrap()
+    }
+
+    pub fn subscription(&self, room_id: &str) -> SubscriptionKeys {
+        self.subscriptions.lock().unwrap().get(room_id).cloned().unwrap()
+    }
+
+    pub fn set_subscription(&self, keys: SubscriptionKeys) {
+        self.subscriptions.lock().unwrap().insert(keys.room_id.clone(), keys);
+    }
+
+    fn step(&self, after_effect: bool, call: usize) -> Result<()> {
+        match *self.fault.lock().unwrap() {
+            Some(fault) if fault.at == call && fault.after_effect == after_effect => Err(Error::Host("injected crash")),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[async_trait]
+impl RoomKeyWriter for Host {
+    async fn list_room_keys(&self) -> Result<Vec<SubscriptionKeys>> {
+        let call = self.calls.fetch_add(1, Ordering::SeqCst);
+        self.step(false, call)?;
+        let out = self.subscriptions.lock().unwrap().values().cloned().collect();
+        self.step(true, call)?;
+        Ok(out)
+    }
+
+    async fn write_room_keys(&self, room_id: &str, previous: &SubscriptionKeys, keys: &SubscriptionKeys) -> Result<()> {
+        let call = self.calls.fetch_add(1, Ordering::SeqCst);
+        self.step(false, call)?;
+        {
+            let mut subscriptions = self.subscriptions.lock().unwrap();
+            let current = subscriptions.get_mut(room_id).ok_or(Error::Host("no such subscription"))?;
+            if current != previous {
+                return Err(Error::Conflict("the subscription changed"));
+            }
+            *current = keys.clone();
+        }
+        self.step(true, call)
+    }
+
+    async fn publish_public_key(&self, public_key: &str) -> Result<()> {
+        let call = self.calls.fetch_add(1, Ordering::SeqCst);
+        self.step(false, call)?;
+        *self.published.lock().unwrap() = Some(public_key.to_owned());
+        self.step(true, call)
+    }
+}
+
+// ----- secrets -----
+
+/// Byte strings that must never appear in stored data, each in every encoding it could take.
+#[derive(Default)]
+pub struct Secrets {
+    needles: Vec<(String, String)>,
+}
+
+impl Secrets {
+    pub fn text(&mut self, label: &str, text: &str) {
+        self.needles.push((label.to_owned(), text.to_owned()));
+    }
+
+    /// Raw bytes: base64 (standard and url-safe, at each of the three alignments), hex.
+    pub fn bytes(&mut self, label: &str, bytes: &[u8]) {
+        for skip in 0..3 {
+            let tail = &bytes[skip..];
+            for encoded in [STANDARD.encode(tail), URL_SAFE_NO_PAD.encode(tail)] {
+                // Only whole 3-byte groups encode the same wherever the secret sits.
+                let window = &encoded[..(tail.len() / 3 * 4).min(64)];
+                self.needles.push((format!("{label} (base64, skip {skip})"), window.to_owned()));
+            }
+        }
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        self.needles.push((format!("{label} (hex)"), hex[..hex.len().min(64)].to_owned()));
+        self.needles.push((format!("{label} (HEX)"), hex[..hex.len().min(64)].to_uppercase()));
+    }
+
+    pub fn room_key(&mut self, key: &TestKey) {
+        self.bytes(&format!("room key {}", key.kid()), &key.raw);
+    }
+
+    /// A private key: its PKCS#8 document and its JWK private members d, p, q, dp, dq, qi.
+    pub fn private_key(&mut self, label: &str, pkcs8_der: &[u8]) {
+        use pkcs1::der::Decode;
+        self.bytes(&format!("{label} PKCS#8"), pkcs8_der);
+        let info = pkcs8::PrivateKeyInfo::from_der(pkcs8_der).unwrap();
+        let key = pkcs1::RsaPrivateKey::from_der(info.private_key).unwrap();
+        for (member, value) in [
+            ("d", key.private_exponent),
+            ("p", key.prime1),
+            ("q", key.prime2),
+            ("dp", key.exponent1),
+            ("dq", key.exponent2),
+            ("qi", key.coefficient),
+        ] {
+            self.bytes(&format!("{label} JWK {member}"), value.as_bytes());
+        }
+    }
+
+    pub fn assert_absent(&self, haystack: &str) {
+        assert!(self.needles.len() > 10, "the scan has too few needles to mean anything");
+        for (label, needle) in &self.needles {
+            assert!(needle.len() >= 16, "needle {label} too short");
+            assert!(!haystack.contains(needle.as_str()), "stored data contains {label}");
+        }
+    }
+}
+
+/// The PKCS#8 of an identity's current private key, opened with the test's KEK from the
+/// stored document (what an attacker with the KEK and the database could do).
+pub async fn private_key_der(backend: &Backend, kek: &SealedCustody, app_id: &str) -> Vec<u8> {
+    let raw = backend.raw().await;
+    let identity = raw.identity(app_id).await.unwrap().unwrap();
+    raw.close().await.unwrap();
+    let sealed = identity.sealed.unwrap();
+    kek.unseal(&sealed, &identity_aad(app_id, identity.key_version)).unwrap().to_vec()
+}
+
+/// The code of the error `result` must be.
+pub fn code<T>(result: Result<T>) -> &'static str {
+    match result {
+        Ok(_) => panic!("expected an error, got a value"),
+        Err(error) => error.code(),
+    }
+}

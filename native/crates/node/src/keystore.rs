@@ -1,0 +1,484 @@
+//! The stateful participant: `AppKeyStore` over `rc-e2ee-keystore`. All I/O is async on
+//! napi-rs's tokio runtime; the rotation writer calls back into JavaScript through
+//! thread-safe functions. Errors carry their code as a `CODE: ` message prefix, which the
+//! facade turns into `E2EEError.code`.
+
+use std::panic::AssertUnwindSafe;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::ThreadsafeFunction;
+use napi_derive::napi;
+use rc_e2ee_keystore::{
+    self as keystore, AcceptOptions, AppKeyStore, AuditQuery, KeyCustody, OpenOptions, RoomKeyWriter, SealedCustody,
+    StoreUrl,
+};
+
+use crate::messages::{ContentFields, EncryptedContent, MessageFields};
+use crate::wire::PlainText;
+
+fn to_js(error: keystore::Error) -> napi::Error {
+    napi::Error::new(Status::GenericFailure, format!("{}: {error}", error.code()))
+}
+
+/// Runs a key-store future, turning a panic into `E2EE_INTERNAL` like every other export.
+async fn run<T>(future: impl std::future::Future<Output = keystore::Result<T>>) -> Result<T> {
+    match AssertUnwindSafe(future).catch_unwind().await {
+        Ok(result) => result.map_err(to_js),
+        Err(_) => Err(crate::errors::to_task_error(rc_e2ee_core::Error::Internal("panic in native code"))),
+    }
+}
+
+/// Options of `AppKeyStore.open`.
+#[napi(object)]
+pub struct StoreOptions {
+    /// `mongodb://…` (Rocket.Chat's database) or `file:///absolute/path.json` (embedded).
+    pub url: String,
+    /// Database name for `mongodb://` URLs that name none (default `rc_e2ee`).
+    pub database: Option<String>,
+    /// The key-encryption key, base64 of 32 bytes. Prefer `kekFile`.
+    pub kek: Option<String>,
+    /// A file holding the base64 KEK (a mounted secret).
+    pub kek_file: Option<String>,
+    /// Earlier KEKs (base64 or `file:` paths) still accepted while a KEK rotation runs.
+    pub previous_keks: Option<Vec<String>>,
+    /// Room keys held in memory at most.
+    pub room_key_capacity: Option<u32>,
+    /// How long a checked authorization is trusted, in milliseconds.
+    pub authorization_ttl_ms: Option<u32>,
+    /// Longest delay before counted decrypt/encrypt calls reach the audit, in milliseconds.
+    pub audit_flush_interval_ms: Option<u32>,
+}
+
+fn custody(kek: Option<&str>, kek_file: Option<&str>) -> keystore::Result<Arc<dyn KeyCustody>> {
+    Ok(Arc::new(SealedCustody::from_config(kek, kek_file.map(Path::new))?))
+}
+
+fn previous_custody(value: &str) -> keystore::Result<Arc<dyn KeyCustody>> {
+    match value.strip_prefix("file:") {
+        Some(path) => custody(None, Some(path)),
+        None => custody(Some(value), None),
+    }
+}
+
+#[napi(object)]
+pub struct OldRoomKey {
+    #[napi(js_name = "e2eKeyId")]
+    pub e2e_key_id: String,
+    /// Milliseconds since the epoch.
+    pub ts: f64,
+    #[napi(js_name = "e2eKey")]
+    pub e2e_key: String,
+}
+
+/// The app user's subscription keys for one room (`E2EKey`, `oldRoomKeys`).
+#[napi(object)]
+pub struct SubscriptionKeys {
+    pub room_id: String,
+    #[napi(js_name = "e2eKey")]
+    pub e2e_key: Option<String>,
+    pub old_room_keys: Vec<OldRoomKey>,
+}
+
+impl From<SubscriptionKeys> for keystore::SubscriptionKeys {
+    fn from(keys: SubscriptionKeys) -> Self {
+        keystore::SubscriptionKeys {
+            room_id: keys.room_id,
+            e2e_key: keys.e2e_key,
+            old_room_keys: keys
+                .old_room_keys
+                .into_iter()
+                .map(|old| keystore::OldRoomKey {
+                    e2e_key_id: old.e2e_key_id,
+                    ts_ms: old.ts as i64,
+                    e2e_key: old.e2e_key,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<&keystore::SubscriptionKeys> for SubscriptionKeys {
+    fn from(keys: &keystore::SubscriptionKeys) -> Self {
+        SubscriptionKeys {
+            room_id: keys.room_id.clone(),
+            e2e_key: keys.e2e_key.clone(),
+            old_room_keys: keys
+                .old_room_keys
+                .iter()
+                .map(|old| OldRoomKey {
+                    e2e_key_id: old.e2e_key_id.clone(),
+                    ts: old.ts_ms as f64,
+                    e2e_key: old.e2e_key.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+fn content_of(fields: ContentFields) -> keystore::ContentFields {
+    keystore::ContentFields {
+        algorithm: fields.algorithm,
+        kid: fields.kid,
+        iv: fields.iv,
+        ciphertext: fields.ciphertext,
+    }
+}
+
+#[napi(object)]
+pub struct Authorization {
+    pub room_id: String,
+    pub granted_by: String,
+    pub granted_at: f64,
+}
+
+impl From<keystore::Authorization> for Authorization {
+    fn from(a: keystore::Authorization) -> Self {
+        Authorization { room_id: a.room_id, granted_by: a.granted_by, granted_at: a.granted_at as f64 }
+    }
+}
+
+#[napi(object)]
+pub struct LoadedKeys {
+    pub current_kid: Option<String>,
+    pub kids: Vec<String>,
+    pub unreadable: u32,
+}
+
+#[napi(object)]
+pub struct IdentityInfo {
+    pub app_id: String,
+    pub app_user_id: String,
+    pub key_version: f64,
+    pub public_key: String,
+    pub state: String,
+    pub kek_id: Option<String>,
+    pub rotation_step: Option<String>,
+    pub created_at: f64,
+    pub revoked_at: Option<f64>,
+    pub revoked_by: Option<String>,
+}
+
+#[napi(object)]
+pub struct RotationReport {
+    pub key_version: f64,
+    pub public_key: String,
+    pub resumed: bool,
+    pub rooms_rewritten: u32,
+    pub keys_rewrapped: u32,
+    pub keys_unreadable: u32,
+}
+
+#[napi(object)]
+pub struct RekeyReport {
+    pub resealed: u32,
+    pub unchanged: u32,
+}
+
+#[napi(object)]
+pub struct AuditFilter {
+    pub app_id: Option<String>,
+    pub room_id: Option<String>,
+    pub action: Option<String>,
+    pub since: Option<f64>,
+    pub limit: Option<u32>,
+}
+
+#[napi(object)]
+pub struct AuditRecord {
+    pub ts: f64,
+    pub actor: String,
+    pub action: String,
+    pub app_id: Option<String>,
+    pub room_id: Option<String>,
+    pub kid: Option<String>,
+    pub outcome: String,
+    pub detail: Option<String>,
+    pub count: Option<f64>,
+}
+
+type ListRoomKeys = ThreadsafeFunction<(), Promise<Vec<SubscriptionKeys>>, (), Status, false>;
+/// `FnArgs` spreads the tuple into three JavaScript arguments (a bare tuple arrives as one array).
+type WriteArgs = FnArgs<(String, SubscriptionKeys, SubscriptionKeys)>;
+type WriteRoomKeys = ThreadsafeFunction<WriteArgs, Promise<bool>, WriteArgs, Status, false>;
+type PublishPublicKey = ThreadsafeFunction<String, Promise<bool>, String, Status, false>;
+
+/// The host's side of an identity rotation, as three JavaScript async functions.
+struct JsWriter {
+    list: ListRoomKeys,
+    write: WriteRoomKeys,
+    publish: PublishPublicKey,
+}
+
+/// A JavaScript callback failed or threw; its message is not repeated (it is the host's).
+fn host_failed(_: napi::Error) -> keystore::Error {
+    keystore::Error::Host("a rotation callback failed")
+}
+
+#[async_trait::async_trait]
+impl RoomKeyWriter for JsWriter {
+    async fn list_room_keys(&self) -> keystore::Result<Vec<keystore::SubscriptionKeys>> {
+        let keys = self.list.call_async(()).await.map_err(host_failed)?.await.map_err(host_failed)?;
+        Ok(keys.into_iter().map(Into::into).collect())
+    }
+
+    async fn write_room_keys(
+        &self,
+        room_id: &str,
+        previous: &keystore::SubscriptionKeys,
+        keys: &keystore::SubscriptionKeys,
+    ) -> keystore::Result<()> {
+        let written = self
+            .write
+            .call_async(FnArgs::from((room_id.to_owned(), previous.into(), keys.into())))
+            .await
+            .map_err(host_failed)?
+            .await
+            .map_err(host_failed)?;
+        // `false` means the subscription no longer held `previous` (a room-key reset landed).
+        if written {
+            Ok(())
+        } else {
+            Err(keystore::Error::Conflict("the subscription changed during the rotation"))
+        }
+    }
+
+    async fn publish_public_key(&self, public_key: &str) -> keystore::Result<()> {
+        self.publish.call_async(public_key.to_owned()).await.map_err(host_failed)?.await.map_err(host_failed)?;
+        Ok(())
+    }
+}
+
+/// App identities, authorizations, verified room keys and audit, on MongoDB or a local file.
+#[napi(js_name = "AppKeyStore")]
+pub struct JsAppKeyStore {
+    inner: AppKeyStore,
+}
+
+#[napi]
+impl JsAppKeyStore {
+    /// Opens (and prepares) the store. Fails with `KEYSTORE_BAD_KEK` when the KEK is missing,
+    /// malformed, or not the one the stored identities are sealed under.
+    #[napi(factory)]
+    pub async fn open(options: StoreOptions) -> Result<JsAppKeyStore> {
+        run(async move {
+            let mut url = StoreUrl::parse(&options.url)?;
+            if let (StoreUrl::MongoDb { database, .. }, Some(name)) = (&mut url, options.database) {
+                *database = Some(name);
+            }
+            let current = custody(options.kek.as_deref(), options.kek_file.as_deref())?;
+            let mut open = OpenOptions::default();
+            for previous in options.previous_keks.unwrap_or_default() {
+                open.previous_keks.push(previous_custody(&previous)?);
+            }
+            if let Some(capacity) = options.room_key_capacity {
+                open.room_key_capacity = capacity as usize;
+            }
+            if let Some(ms) = options.authorization_ttl_ms {
+                open.authorization_ttl = Duration::from_millis(u64::from(ms));
+            }
+            if let Some(ms) = options.audit_flush_interval_ms {
+                open.audit_flush_interval = Duration::from_millis(u64::from(ms));
+            }
+            AppKeyStore::open(&url, current, open).await
+        })
+        .await
+        .map(|inner| JsAppKeyStore { inner })
+    }
+
+    /// Flushes counted audit records and closes the store; later calls fail.
+    #[napi]
+    pub async fn close(&self) -> Result<()> {
+        run(self.inner.close()).await
+    }
+
+    /// The id of the KEK new blobs are sealed under (a hash; not secret).
+    #[napi(getter)]
+    pub fn kek_id(&self) -> String {
+        self.inner.kek_id()
+    }
+
+    /// Creates or loads the app's identity; returns Rocket.Chat's public-key string.
+    #[napi]
+    pub async fn ensure_identity(&self, app_id: String, app_user_id: String) -> Result<String> {
+        run(self.inner.ensure_identity(&app_id, &app_user_id)).await
+    }
+
+    /// Makes a new identity for an app whose identity was revoked.
+    #[napi]
+    pub async fn recreate_identity(&self, app_id: String, app_user_id: String, actor_id: String) -> Result<String> {
+        run(self.inner.recreate_identity(&app_id, &app_user_id, &actor_id)).await
+    }
+
+    /// Public facts about the app's identity, or `null`.
+    #[napi]
+    pub async fn identity(&self, app_id: String) -> Result<Option<IdentityInfo>> {
+        let info = run(self.inner.identity(&app_id)).await?;
+        Ok(info.map(|i| IdentityInfo {
+            app_id: i.app_id,
+            app_user_id: i.app_user_id,
+            key_version: i.key_version as f64,
+            public_key: i.public_key,
+            state: i.state,
+            kek_id: i.kek_id,
+            rotation_step: i.rotation_step,
+            created_at: i.created_at as f64,
+            revoked_at: i.revoked_at.map(|t| t as f64),
+            revoked_by: i.revoked_by,
+        }))
+    }
+
+    /// Rotates the app's key pair, re-wrapping every room key it can open through the host's
+    /// callbacks. Resumable: call again after any failure.
+    #[napi(
+        ts_args_type = "appId: string, listRoomKeys: () => Promise<SubscriptionKeys[]>, writeRoomKeys: (roomId: string, previous: SubscriptionKeys, keys: SubscriptionKeys) => Promise<boolean>, publishPublicKey: (publicKey: string) => Promise<boolean>"
+    )]
+    pub async fn rotate_identity(
+        &self,
+        app_id: String,
+        list_room_keys: ListRoomKeys,
+        write_room_keys: WriteRoomKeys,
+        publish_public_key: PublishPublicKey,
+    ) -> Result<RotationReport> {
+        let writer = JsWriter { list: list_room_keys, write: write_room_keys, publish: publish_public_key };
+        let report = run(self.inner.rotate_identity(&app_id, &writer)).await?;
+        Ok(RotationReport {
+            key_version: report.key_version as f64,
+            public_key: report.public_key,
+            resumed: report.resumed,
+            rooms_rewritten: report.rooms_rewritten,
+            keys_rewrapped: report.keys_rewrapped,
+            keys_unreadable: report.keys_unreadable,
+        })
+    }
+
+    /// Shreds the app's private key, drops its authorizations and cached room keys.
+    #[napi]
+    pub async fn revoke_identity(&self, app_id: String, actor_id: String) -> Result<()> {
+        run(self.inner.revoke_identity(&app_id, &actor_id)).await
+    }
+
+    /// Re-seals every identity under a new KEK (resumable); the old KEK stays accepted.
+    #[napi]
+    pub async fn rekey(&self, kek: Option<String>, kek_file: Option<String>) -> Result<RekeyReport> {
+        let report = run(async { self.inner.rekey(custody(kek.as_deref(), kek_file.as_deref())?).await }).await?;
+        Ok(RekeyReport { resealed: report.resealed, unchanged: report.unchanged })
+    }
+
+    #[napi]
+    pub async fn authorize(&self, app_id: String, room_id: String, actor_id: String) -> Result<Authorization> {
+        run(self.inner.authorize(&app_id, &room_id, &actor_id)).await.map(Into::into)
+    }
+
+    #[napi]
+    pub async fn revoke_authorization(&self, app_id: String, room_id: String, actor_id: String) -> Result<bool> {
+        run(self.inner.revoke_authorization(&app_id, &room_id, &actor_id)).await
+    }
+
+    #[napi]
+    pub async fn is_authorized(&self, app_id: String, room_id: String) -> Result<bool> {
+        run(self.inner.is_authorized(&app_id, &room_id)).await
+    }
+
+    #[napi]
+    pub async fn list_authorizations(&self, app_id: String) -> Result<Vec<Authorization>> {
+        run(self.inner.list_authorizations(&app_id)).await.map(|list| list.into_iter().map(Into::into).collect())
+    }
+
+    /// Verifies and caches a suggested room key; returns its kid.
+    #[napi]
+    pub async fn accept_room_key(
+        &self,
+        app_id: String,
+        room_id: String,
+        suggested_key: String,
+        expected_kid: Option<String>,
+        proof: Option<ContentFields>,
+    ) -> Result<String> {
+        let options = AcceptOptions { expected_kid, proof: proof.map(content_of) };
+        run(self.inner.accept_room_key(&app_id, &room_id, &suggested_key, options)).await
+    }
+
+    /// Refills the cache from the app user's subscription (after a restart).
+    #[napi]
+    pub async fn load_room_keys(&self, app_id: String, room_id: String, keys: SubscriptionKeys) -> Result<LoadedKeys> {
+        let keys: keystore::SubscriptionKeys = keys.into();
+        let loaded = run(self.inner.load_room_keys(&app_id, &room_id, &keys)).await?;
+        Ok(LoadedKeys { current_kid: loaded.current_kid, kids: loaded.kids, unreadable: loaded.unreadable })
+    }
+
+    /// Decrypts a message of the room for the app; returns the payload text.
+    #[napi(ts_return_type = "Promise<string>")]
+    pub async fn decrypt_message(&self, app_id: String, room_id: String, message: MessageFields) -> Result<PlainText> {
+        let fields = keystore::MessageFields {
+            t: message.t,
+            msg: message.msg,
+            content: message.content.map(content_of),
+            pinned_content: message.pinned_content.map(content_of),
+        };
+        run(self.inner.decrypt_message(&app_id, &room_id, &fields)).await.map(PlainText)
+    }
+
+    /// Encrypts a payload text for the room with its current key.
+    #[napi]
+    pub async fn encrypt_content(
+        &self,
+        app_id: String,
+        room_id: String,
+        plaintext: String,
+        expected_kid: Option<String>,
+    ) -> Result<EncryptedContent> {
+        let plaintext = zeroize::Zeroizing::new(plaintext);
+        let sealed = run(self.inner.encrypt_content(&app_id, &room_id, &plaintext, expected_kid.as_deref())).await?;
+        Ok(EncryptedContent {
+            algorithm: sealed.algorithm.to_owned(),
+            kid: sealed.kid,
+            iv: sealed.iv,
+            ciphertext: sealed.ciphertext,
+        })
+    }
+
+    /// Audit records, newest first.
+    #[napi]
+    pub async fn audit(&self, filter: Option<AuditFilter>) -> Result<Vec<AuditRecord>> {
+        let filter =
+            filter.unwrap_or(AuditFilter { app_id: None, room_id: None, action: None, since: None, limit: None });
+        let query = AuditQuery {
+            app_id: filter.app_id,
+            room_id: filter.room_id,
+            action: filter.action,
+            since_ms: filter.since.map(|t| t as i64),
+            limit: filter.limit.unwrap_or(0),
+        };
+        let records = run(self.inner.audit(&query)).await?;
+        Ok(records
+            .into_iter()
+            .map(|r| AuditRecord {
+                ts: r.ts as f64,
+                actor: r.actor,
+                action: r.action,
+                app_id: r.app_id,
+                room_id: r.room_id,
+                kid: r.kid,
+                outcome: r.outcome,
+                detail: r.detail,
+                count: r.count.map(|c| c as f64),
+            })
+            .collect())
+    }
+
+    /// Writes counted decrypt/encrypt calls to the audit now.
+    #[napi]
+    pub async fn flush_audit(&self) -> Result<()> {
+        run(self.inner.flush_audit()).await
+    }
+}
+
+/// Every `KEYSTORE_*` code (the facade's list is tested against it).
+#[napi]
+pub fn keystore_error_codes() -> Vec<&'static str> {
+    keystore::Error::ALL_CODES.to_vec()
+}

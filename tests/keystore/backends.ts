@@ -1,0 +1,70 @@
+/**
+ * The key store's two backends for the Jest suites: the embedded file always, and MongoDB over
+ * the real wire protocol whenever MONGO_URL is set (scripts/test starts FerretDB for it).
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { MongoClient } from 'mongodb';
+
+export interface Backend {
+  name: string;
+  /** Options for AppKeyStore.open (without the KEK). */
+  location(): { url: string; database?: string };
+  /** Every stored byte as text: the file, or every document of every collection. */
+  dump(): Promise<string>;
+  cleanup(): Promise<void>;
+}
+
+export function fileBackend(): Backend {
+  const dir = mkdtempSync(join(tmpdir(), 'rc-e2ee-keystore-'));
+  const path = join(dir, 'keystore.json');
+  return {
+    name: 'file',
+    location: () => ({ url: `file://${path}` }),
+    dump: async () => readFileSync(path, 'utf8'),
+    cleanup: async () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+export function mongoBackend(url: string): Backend {
+  const database = `rc_e2ee_jest_${randomUUID().replace(/-/g, '')}`;
+  return {
+    name: 'mongodb',
+    location: () => ({ url, database }),
+    dump: async () => {
+      const client = await MongoClient.connect(url);
+      try {
+        const db = client.db(database);
+        const parts: string[] = [];
+        for (const { name } of await db.listCollections({}, { nameOnly: true }).toArray()) {
+          parts.push(JSON.stringify(await db.collection(name).find({}).toArray()));
+        }
+        return parts.join('\n');
+      } finally {
+        await client.close();
+      }
+    },
+    cleanup: async () => {
+      const client = await MongoClient.connect(url);
+      try {
+        await client.db(database).dropDatabase();
+      } finally {
+        await client.close();
+      }
+    },
+  };
+}
+
+/** The backends to run: the file always, MongoDB when MONGO_URL is set. */
+export function backendFactories(): Array<[string, () => Backend]> {
+  const url = process.env.MONGO_URL;
+  const list: Array<[string, () => Backend]> = [['file', fileBackend]];
+  if (url) list.push(['mongodb', () => mongoBackend(url)]);
+  else console.warn('MONGO_URL is not set: the MongoDB backend suite is skipped (scripts/test sets it)');
+  return list;
+}
+
+export const newKek = (): string => randomBytes(32).toString('base64');
