@@ -1,7 +1,11 @@
 #!/usr/bin/env node
 // A walk-through of Rocket.Chat's end-to-end encryption with rc-e2ee, printed step by step:
 // two people and an app in one encrypted room, with exactly the strings Rocket.Chat stores.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const require = createRequire(import.meta.url);
 const e2ee = require('../native');
@@ -49,12 +53,38 @@ show('stored message', wire);
 say('Bob decrypts it');
 show('payload', e2ee.decryptMessage(bobRoomKey, wire));
 
-say('An authorized app joins: it is a member like any other, with its own key pair');
-const app = await e2ee.RsaPrivateKey.generate();
-const appRoomKey = await e2ee.unwrapRoomKey(app, e2ee.wrapRoomKey(roomKey, app.publicKey()));
-show('the app reads the message', e2ee.decryptMessage(appRoomKey, wire).msg);
-const reply = { _id: 'msg2', rid: 'room1', t: 'e2e', content: e2ee.encryptContent(appRoomKey, { msg: 'Noted: meeting at 10.' }) };
-show('its encrypted reply, as Alice reads it', e2ee.decryptMessage(roomKey, reply).msg);
+say('An app joins as a member: its identity lives in the key store, its private key sealed');
+const dir = mkdtempSync(join(tmpdir(), 'rc-e2ee-demo-'));
+// In production the KEK is a mounted secret (kekFile) and the store is Rocket.Chat's MongoDB.
+const kek = process.env.RC_E2EE_KEK ?? randomBytes(32).toString('base64');
+const store = await e2ee.AppKeyStore.open({ url: `file://${join(dir, 'keystore.json')}`, kek });
+const appPublicKey = await store.ensureIdentity('demo-bot', 'demo-bot.bot');
+show('users.e2e.public_key of demo-bot.bot', appPublicKey);
+await store.authorize('demo-bot', 'room1', 'admin');
+show('an admin authorized demo-bot for room1', await store.isAuthorized('demo-bot', 'room1'));
+
+say("Alice's browser wraps the room key for the app; the server verifies it before accepting");
+const suggested = e2ee.wrapRoomKey(roomKey, appPublicKey);
+const accepted = await store.acceptRoomKey('demo-bot', 'room1', suggested, { expectedKid: roomKey.kid, proof: wire.content });
+show('accepted kid (matches rooms.e2eKeyId, and a room message decrypts with it)', accepted);
+try {
+  // Any member can suggest a key; this one claims the room's kid but is not the room's key.
+  const impostor = e2ee.RoomKey.fromJwk({ kty: 'oct', alg: 'A256GCM', k: randomBytes(32).toString('base64url') }, roomKey.kid);
+  const bogus = e2ee.wrapRoomKey(impostor, appPublicKey);
+  await store.acceptRoomKey('demo-bot', 'room1', bogus, { expectedKid: roomKey.kid, proof: wire.content });
+} catch (error) {
+  show('a bogus key suggested by a member is refused', `${error.code}`);
+}
+
+say('The app reads the message and answers, encrypted');
+show('the app reads', (await store.decryptMessage('demo-bot', 'room1', wire)).msg);
+const reply = { _id: 'msg2', rid: 'room1', t: 'e2e', msg: '', content: await store.encryptContent('demo-bot', 'room1', { msg: 'Noted: meeting at 10.' }) };
+show('its reply, as Bob reads it', e2ee.decryptMessage(bobRoomKey, reply).msg);
+try {
+  await store.decryptMessage('demo-bot', 'room2', wire);
+} catch (error) {
+  show('a room it was not authorized for', error.code);
+}
 
 say('Alice resets the room key; old messages still open through the old key, by kid');
 const newKey = e2ee.RoomKey.generate();
@@ -77,6 +107,22 @@ const file = await e2ee.encryptFile(Buffer.from('quarterly report, page 1'));
 show('encryption.key', file.key);
 show('hashes.sha256', file.hash);
 show('decrypted', (await e2ee.decryptFile(file.key, file.iv, file.ciphertext)).toString());
+
+say('Revocation shreds the app key; the audit says who did what, never with content');
+await store.flushAudit();
+await store.revokeIdentity('demo-bot', 'admin');
+try {
+  await store.decryptMessage('demo-bot', 'room1', wire);
+} catch (error) {
+  show('after revocation', error.code);
+}
+for (const record of (await store.audit({ appId: 'demo-bot' })).reverse()) {
+  console.log(`   audit: ${record.action.padEnd(22)} by ${record.actor.padEnd(13)} ${record.outcome}${record.count ? ` ×${record.count}` : ''}`);
+}
+const stored = readFileSync(join(dir, 'keystore.json'), 'utf8');
+show('the store file holds the message text', stored.includes('meeting at 10'));
+await store.close();
+rmSync(dir, { recursive: true, force: true });
 
 say('Keys never show their bytes');
 show('JSON.stringify(roomKey)', JSON.stringify(roomKey));
