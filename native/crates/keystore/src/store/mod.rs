@@ -4,15 +4,20 @@
 //! Three collections (the embedded file keeps the same three lists):
 //! - `rc_e2ee_app_identities`: one [`IdentityDoc`] per app, `_id` = app id.
 //! - `rc_e2ee_app_authorizations`: one [`AuthorizationDoc`] per (app, room).
-//! - `rc_e2ee_audit`: append-only [`AuditRecord`]s, plus one counter record per (app, room,
-//!   action, outcome, minute) for decrypt/encrypt.
+//! - `rc_e2ee_audit`: append-only [`AuditRecord`]s, plus counter records of decrypt/encrypt
+//!   calls: one per (app, room, action, outcome, minute) in the file; on MongoDB one per store
+//!   instance as well, which [`Store::audit`] adds up into one.
+//!
+//! MongoDB has a fourth, `rc_e2ee_claims`: short-lived claims that make each compare-and-swap
+//! atomic on servers whose updates are not (FerretDB; see [`mongo`]).
 //!
 //! Concurrency: an identity changes only through [`Store::update_identity`], a compare-and-swap
-//! on its `version` field (`update_one({_id, version}, {$set, $unset, $inc: {version: 1}})` on
-//! MongoDB), so two server instances never lose an update; the loser gets
-//! [`Error::Conflict`]. Authorizations are only inserted (unique `_id`) or deleted, each a single
-//! atomic operation. No transactions and no change streams, so MongoDB 5+ and FerretDB 1.x both
-//! work. Room keys are never stored here: their durable copy is the app user's subscription.
+//! on its `version` field (on MongoDB `update_one({_id, version}, {$set, $unset, $inc: {version:
+//! 1}})`, run only by the writer that first claimed that version), so two server instances never
+//! lose an update; the loser gets [`Error::Conflict`]. Authorizations are only inserted (unique
+//! `_id`) or deleted, each a single atomic operation. No transactions and no change streams, so
+//! MongoDB 5+ and FerretDB 1.x both work. Room keys are never stored here: their durable copy is
+//! the app user's subscription.
 
 pub mod file;
 pub mod mongo;
@@ -29,6 +34,8 @@ use crate::{Error, Result};
 pub const IDENTITIES: &str = "rc_e2ee_app_identities";
 pub const AUTHORIZATIONS: &str = "rc_e2ee_app_authorizations";
 pub const AUDIT: &str = "rc_e2ee_audit";
+/// MongoDB only: claims on compare-and-swap transitions ([`mongo`]).
+pub const CLAIMS: &str = "rc_e2ee_claims";
 
 /// The persisted state of one app identity.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,7 +154,8 @@ pub struct AuditCount {
 }
 
 impl AuditCount {
-    /// The counter record's deterministic `_id`, so concurrent instances add to one record.
+    /// The counter record's deterministic `_id`: the file backend's counter record, and the
+    /// record [`Store::audit`] merges a counter's per-instance MongoDB documents into.
     pub fn id(&self) -> String {
         let minute = self.minute.to_string();
         hashed_id("count", &[&minute, &self.actor, &self.action, &self.app_id, &self.room_id, &self.outcome])
@@ -209,8 +217,11 @@ pub trait Store: Send + Sync {
     async fn delete_authorizations(&self, app_id: &str) -> Result<u64>;
     async fn authorizations(&self, app_id: &str) -> Result<Vec<AuthorizationDoc>>;
     async fn append_audit(&self, record: &AuditRecord) -> Result<()>;
-    /// Adds to counter records (upsert with `$inc`), creating them as needed.
+    /// Adds to counter records (upsert with `$inc`), creating them as needed. Lossless when
+    /// called concurrently, from one store or from several.
     async fn add_audit_counts(&self, counts: &[AuditCount]) -> Result<()>;
+    /// Records matching `query`, newest first, with one record per counter (its `count` the
+    /// total over every instance that counted).
     async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>>;
     /// Every document of every collection as relaxed extended JSON, `(collection, document)`:
     /// for diagnostics and for the tests that prove no secret is stored.

@@ -81,13 +81,6 @@ impl Backend {
         }
     }
 
-    /// FerretDB 1.x applies `update_one` as read-modify-write outside any lock, so concurrent
-    /// compare-and-swap is not atomic there (scripts/test-db/README.md); MongoDB and the file
-    /// backend are.
-    pub fn atomic_updates(&self) -> bool {
-        !matches!(self.kind, Kind::Mongo { ferretdb: true })
-    }
-
     pub fn file_path(&self) -> Option<PathBuf> {
         match &self.url {
             StoreUrl::File(path) => Some(path.clone()),
