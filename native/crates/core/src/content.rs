@@ -95,6 +95,22 @@ fn check_size(text: &str) -> Result<()> {
     Ok(())
 }
 
+/// The text a decrypted payload reads as: invalid UTF-8 becomes U+FFFD, as in the browser's
+/// `TextDecoder`. Valid UTF-8 (the usual case) moves into the string without a copy, and the
+/// zeroizing wrapper travels with it.
+pub fn into_text(mut plaintext: Zeroizing<Vec<u8>>) -> Zeroizing<String> {
+    let bytes = std::mem::take(&mut *plaintext);
+    Zeroizing::new(match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(error) => {
+            let text = String::from_utf8_lossy(error.as_bytes()).into_owned();
+            let mut bytes = error.into_bytes();
+            zeroize::Zeroize::zeroize(&mut bytes);
+            text
+        }
+    })
+}
+
 /// The key named by `kid`, else the current key (the first).
 pub fn select_key<'k>(keys: &[&'k RoomKey], kid: &str) -> Result<&'k RoomKey> {
     keys.iter().find(|key| key.kid() == kid).or_else(|| keys.first()).copied().ok_or(Error::UnknownKid)

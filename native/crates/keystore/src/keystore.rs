@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 use std::time::{Duration, Instant};
 
+use rc_e2ee_core::content::into_text as to_text;
 use rc_e2ee_core::message::ensure_object;
 use rc_e2ee_core::{unwrap_room_key, EncryptedContent, RoomKey, RsaPrivateKey};
 use zeroize::Zeroizing;
@@ -994,21 +995,6 @@ pub(crate) fn step_name(step: RotationStep) -> &'static str {
 
 fn authorization_of(doc: AuthorizationDoc) -> Authorization {
     Authorization { room_id: doc.room_id, granted_by: doc.granted_by, granted_at: doc.granted_at }
-}
-
-/// The text the UTF-8 plaintext reads as; invalid sequences become U+FFFD as in the browser's
-/// `TextDecoder`. Valid UTF-8 (the usual case) moves without a copy.
-fn to_text(mut plaintext: Zeroizing<Vec<u8>>) -> Zeroizing<String> {
-    let bytes = std::mem::take(&mut *plaintext);
-    Zeroizing::new(match String::from_utf8(bytes) {
-        Ok(text) => text,
-        Err(error) => {
-            let text = String::from_utf8_lossy(error.as_bytes()).into_owned();
-            let mut bytes = error.into_bytes();
-            zeroize::Zeroize::zeroize(&mut bytes);
-            text
-        }
-    })
 }
 
 /// Ids are opaque but bounded, non-empty and free of control characters (they end up in

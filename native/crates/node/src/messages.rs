@@ -46,19 +46,25 @@ pub struct MessageFields {
 
 /// The text the UTF-8 plaintext reads as; invalid sequences become U+FFFD as in the browser's
 /// `TextDecoder`.
-fn to_text(mut plaintext: Zeroizing<Vec<u8>>) -> PlainText {
-    // Moves the buffer into the string when it is valid UTF-8 (the usual case): no copy, and the
-    // zeroizing wrapper travels with it.
-    let bytes = std::mem::take(&mut *plaintext);
-    PlainText(Zeroizing::new(match String::from_utf8(bytes) {
-        Ok(text) => text,
-        Err(error) => {
-            let text = String::from_utf8_lossy(error.as_bytes()).into_owned();
-            let mut bytes = error.into_bytes();
-            zeroize::Zeroize::zeroize(&mut bytes);
-            text
-        }
-    }))
+fn to_text(plaintext: Zeroizing<Vec<u8>>) -> PlainText {
+    PlainText(rc_e2ee_core::content::into_text(plaintext))
+}
+
+/// One `content` from its wire fields, decrypted with `keys`.
+fn decrypt_fields(
+    keys: &[&CoreRoomKey],
+    algorithm: &Text,
+    kid: &Text,
+    iv: &Ascii,
+    ciphertext: &Ascii,
+) -> rc_e2ee_core::Result<PlainText> {
+    let content = ContentRef {
+        algorithm: algorithm.as_deref(),
+        kid: kid.as_deref(),
+        iv: iv.as_deref(),
+        ciphertext: ciphertext.as_deref(),
+    };
+    decrypt_content(keys, &content).map(to_text)
 }
 
 fn ring_of(key: &Arc<CoreRoomKey>) -> [&CoreRoomKey; 1] {
@@ -78,15 +84,7 @@ pub fn decrypt_content_with_key(
     #[napi(ts_arg_type = "string | undefined")] iv: Ascii,
     #[napi(ts_arg_type = "string | undefined")] ciphertext: Ascii,
 ) -> Result<PlainText, Code> {
-    sync(|| {
-        let content = ContentRef {
-            algorithm: algorithm.as_deref(),
-            kid: kid.as_deref(),
-            iv: iv.as_deref(),
-            ciphertext: ciphertext.as_deref(),
-        };
-        decrypt_content(&ring_of(key.core()), &content).map(to_text)
-    })
+    sync(|| decrypt_fields(&ring_of(key.core()), &algorithm, &kid, &iv, &ciphertext))
 }
 
 /// Decrypts one `content` with a key ring.
@@ -98,15 +96,7 @@ pub fn decrypt_content_with_ring(
     #[napi(ts_arg_type = "string | undefined")] iv: Ascii,
     #[napi(ts_arg_type = "string | undefined")] ciphertext: Ascii,
 ) -> Result<PlainText, Code> {
-    sync(|| {
-        let content = ContentRef {
-            algorithm: algorithm.as_deref(),
-            kid: kid.as_deref(),
-            iv: iv.as_deref(),
-            ciphertext: ciphertext.as_deref(),
-        };
-        decrypt_content(&refs(ring.keys()), &content).map(to_text)
-    })
+    sync(|| decrypt_fields(&refs(ring.keys()), &algorithm, &kid, &iv, &ciphertext))
 }
 
 /// Decrypts a whole message (v2, v1 in `content` or `msg`, mobile, pinned) to its payload text.
