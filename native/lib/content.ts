@@ -19,14 +19,15 @@ export interface EncryptedContent {
 /** The decrypted payload of a message: `{msg, attachments?, …}` with EJSON types revived. */
 export type MessagePayload = { msg?: string; attachments?: unknown[] } & Record<string, unknown>;
 
-const str = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+/** A member that is a string, else absent: the web client only reads string members. */
+export const str = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
 
 function asRecord(value: unknown, what: string): Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) badInput(`${what} must be an object`);
   return value as Record<string, unknown>;
 }
 
-function contentFields(value: unknown): native.ContentFields | undefined {
+export function contentFields(value: unknown): native.ContentFields | undefined {
   if (value === null || typeof value !== 'object') return undefined;
   const content = value as Record<string, unknown>;
   return { algorithm: str(content.algorithm), kid: str(content.kid), iv: str(content.iv), ciphertext: str(content.ciphertext) };
@@ -66,21 +67,26 @@ export function parsePayload(plaintext: string): MessagePayload {
   return record;
 }
 
+/** The fields of a message that decryption reads (`attachments[0].content` for pinned messages). */
+export function messageFields(message: unknown): native.MessageFields {
+  const m = asRecord(message, 'message');
+  const attachments = Array.isArray(m.attachments) ? m.attachments : undefined;
+  const first = attachments?.[0];
+  return {
+    t: str(m.t),
+    msg: str(m.msg),
+    content: contentFields(m.content),
+    pinnedContent: first !== null && typeof first === 'object' ? contentFields((first as Record<string, unknown>).content) : undefined,
+  };
+}
+
 /**
  * Decrypts a message (`t: 'e2e'` with v2/v1 `content` or a v1 string in `msg`, or a
  * `message_pinned_e2e` system message) and returns its payload. The payload is not merged
  * into the message: its `_id`, `ts` or `u` would override the server's, as in the web client.
  */
 export function decryptMessage(keys: RoomKeys, message: unknown): MessagePayload {
-  const m = asRecord(message, 'message');
-  const attachments = Array.isArray(m.attachments) ? m.attachments : undefined;
-  const first = attachments?.[0];
-  const fields: native.MessageFields = {
-    t: str(m.t),
-    msg: str(m.msg),
-    content: contentFields(m.content),
-    pinnedContent: first !== null && typeof first === 'object' ? contentFields((first as Record<string, unknown>).content) : undefined,
-  };
+  const fields = messageFields(message);
   const ring = ringHandle(keys);
   return parsePayload(call(() => native.decryptMessageFields(ring, fields)));
 }

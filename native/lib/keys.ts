@@ -11,7 +11,7 @@ const rsaHandles = new WeakMap<RsaPrivateKey, native.RsaPrivateKey>();
 const roomHandles = new WeakMap<RoomKey, native.RoomKey>();
 const ringHandles = new WeakMap<RoomKeyRing, native.RoomKeyRing>();
 
-function requireString(value: unknown, what: string): string {
+export function requireString(value: unknown, what: string): string {
   if (typeof value !== 'string') badInput(`${what} must be a string`);
   return value;
 }

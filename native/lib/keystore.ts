@@ -9,8 +9,9 @@ import EJSON = require('ejson');
 
 import native = require('./binding');
 import type { EncryptedContent, MessagePayload } from './content';
-import { parsePayload } from './content';
+import { contentFields, messageFields, parsePayload, str } from './content';
 import { badInput, callAsync, E2EEError } from './errors';
+import { requireString } from './keys';
 
 export interface AppKeyStoreOptions {
   /** `mongodb://…` (Rocket.Chat's database) or `file:///absolute/path.json` (embedded, development). */
@@ -68,12 +69,6 @@ export interface AuditQuery {
   limit?: number;
 }
 
-const str = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
-
-function requireString(value: unknown, what: string): string {
-  if (typeof value !== 'string') badInput(`${what} must be a string`);
-  return value;
-}
 
 function millis(value: unknown): number {
   if (value instanceof Date) return value.getTime();
@@ -101,24 +96,6 @@ function fromNative(keys: native.SubscriptionKeys): SubscriptionRoomKeys {
   return {
     E2EKey: keys.e2eKey ?? undefined,
     oldRoomKeys: keys.oldRoomKeys.map((old) => ({ e2eKeyId: old.e2eKeyId, ts: new Date(old.ts), E2EKey: old.e2eKey })),
-  };
-}
-
-function contentFields(value: unknown): native.ContentFields | undefined {
-  if (value === null || typeof value !== 'object') return undefined;
-  const c = value as Record<string, unknown>;
-  return { algorithm: str(c.algorithm), kid: str(c.kid), iv: str(c.iv), ciphertext: str(c.ciphertext) };
-}
-
-function messageFields(message: unknown): native.MessageFields {
-  if (message === null || typeof message !== 'object' || Array.isArray(message)) badInput('message must be an object');
-  const m = message as Record<string, unknown>;
-  const first = Array.isArray(m.attachments) ? (m.attachments[0] as Record<string, unknown> | undefined) : undefined;
-  return {
-    t: str(m.t),
-    msg: str(m.msg),
-    content: contentFields(m.content),
-    pinnedContent: first !== null && typeof first === 'object' ? contentFields(first.content) : undefined,
   };
 }
 

@@ -633,6 +633,38 @@ impl AppKeyStore {
         named_kid: Option<&str>,
         decrypt: impl FnOnce(&[&RoomKey]) -> rc_e2ee_core::Result<Zeroizing<Vec<u8>>>,
     ) -> Result<Zeroizing<Vec<u8>>> {
+        self.counted(app_id, room_id, action, || {
+            let ring = lock(&self.inner.room_keys).ring(app_id, room_id);
+            match ring.is_empty() {
+                true => Err(Error::NoRoomKey),
+                false => {
+                    let refs: Vec<&RoomKey> = ring.iter().map(Arc::as_ref).collect();
+                    decrypt(&refs).map_err(|error| match error {
+                        rc_e2ee_core::Error::UnknownKid => Error::NoRoomKey,
+                        // The message names a key this cache does not hold and the current one
+                        // did not open it: the host should load the subscription's keys.
+                        rc_e2ee_core::Error::DecryptFailed
+                            if named_kid.is_some_and(|kid| !refs.iter().any(|key| key.kid() == kid)) =>
+                        {
+                            Error::NoRoomKey
+                        }
+                        error => Error::Core(error),
+                    })
+                }
+            }
+        })
+        .await
+    }
+
+    /// The frame of every counted call: checks the ids and the gates (authorization, identity
+    /// state), runs `work`, and counts the outcome in the audit under the acting app user.
+    async fn counted<T>(
+        &self,
+        app_id: &str,
+        room_id: &str,
+        action: &'static str,
+        work: impl FnOnce() -> Result<T>,
+    ) -> Result<T> {
         self.ensure_open()?;
         check_id(app_id, BAD_APP_ID)?;
         check_id(room_id, BAD_ROOM_ID)?;
@@ -640,28 +672,10 @@ impl AppKeyStore {
             Ok(actor) => actor,
             Err(error) => return Err(self.count(SYSTEM, action, app_id, room_id, error).await),
         };
-        let ring = lock(&self.inner.room_keys).ring(app_id, room_id);
-        let result = match ring.is_empty() {
-            true => Err(Error::NoRoomKey),
-            false => {
-                let refs: Vec<&RoomKey> = ring.iter().map(Arc::as_ref).collect();
-                decrypt(&refs).map_err(|error| match error {
-                    rc_e2ee_core::Error::UnknownKid => Error::NoRoomKey,
-                    // The message names a key this cache does not hold and the current one
-                    // did not open it: the host should load the subscription's keys.
-                    rc_e2ee_core::Error::DecryptFailed
-                        if named_kid.is_some_and(|kid| !refs.iter().any(|key| key.kid() == kid)) =>
-                    {
-                        Error::NoRoomKey
-                    }
-                    error => Error::Core(error),
-                })
-            }
-        };
-        match result {
-            Ok(plaintext) => {
+        match work() {
+            Ok(value) => {
                 self.count_ok(&actor, action, app_id, room_id).await;
-                Ok(plaintext)
+                Ok(value)
             }
             Err(error) => Err(self.count(&actor, action, app_id, room_id, error).await),
         }
@@ -677,29 +691,17 @@ impl AppKeyStore {
         plaintext: &str,
         expected_kid: Option<&str>,
     ) -> Result<EncryptedContent> {
-        let action = action::CONTENT_ENCRYPT;
-        self.ensure_open()?;
-        check_id(app_id, BAD_APP_ID)?;
-        check_id(room_id, BAD_ROOM_ID)?;
-        let actor = match self.gate(app_id, room_id).await {
-            Ok(actor) => actor,
-            Err(error) => return Err(self.count(SYSTEM, action, app_id, room_id, error).await),
-        };
-        let key = lock(&self.inner.room_keys).current(app_id, room_id);
-        let result = match key {
-            None => Err(Error::NoRoomKey),
-            Some(key) if expected_kid.is_some_and(|kid| kid != key.kid()) => Err(Error::KidMismatch),
-            Some(key) => ensure_object(plaintext.as_bytes())
-                .and_then(|()| rc_e2ee_core::encrypt_content(&key, plaintext.as_bytes()))
-                .map_err(Error::Core),
-        };
-        match result {
-            Ok(content) => {
-                self.count_ok(&actor, action, app_id, room_id).await;
-                Ok(content)
+        self.counted(app_id, room_id, action::CONTENT_ENCRYPT, || {
+            let key = lock(&self.inner.room_keys).current(app_id, room_id);
+            match key {
+                None => Err(Error::NoRoomKey),
+                Some(key) if expected_kid.is_some_and(|kid| kid != key.kid()) => Err(Error::KidMismatch),
+                Some(key) => ensure_object(plaintext.as_bytes())
+                    .and_then(|()| rc_e2ee_core::encrypt_content(&key, plaintext.as_bytes()))
+                    .map_err(Error::Core),
             }
-            Err(error) => Err(self.count(&actor, action, app_id, room_id, error).await),
-        }
+        })
+        .await
     }
 
     // ----- audit -----
