@@ -1,15 +1,13 @@
-// Argument validation and app-id derivation of the E2EE bridge (overlay e2ee/bridgeGuard.ts).
+// Argument validation of the E2EE bridge (overlay e2ee/bridgeGuard.ts); who the caller is: bridgeCaller.test.ts.
 import {
   APP_ID_PLACEHOLDER,
   E2EEArgumentError,
-  E2EE_BRIDGE_NAME,
   MAX_PAYLOAD_BYTES,
   assertAppId,
   assertEncryptedContent,
   assertOptionalKeyId,
   assertPayload,
   assertRoomId,
-  guardBridgeParams,
   parseMessageToDecrypt,
   parseSendOptions,
 } from '../../apps-engine-patches/overlay/packages/apps/src/server/e2ee/bridgeGuard';
@@ -17,36 +15,17 @@ import {
 const HOST = '6f1d3c52-5a8e-4b7e-9a49-2f0b8f0c1e2d';
 const OTHER = '11111111-2222-3333-4444-555555555555';
 
-describe('app id derivation on the bridges: channel', () => {
-  it('replaces the APP_ID placeholder with the host app id', () => {
-    expect(guardBridgeParams(E2EE_BRIDGE_NAME, ['ROOM1', undefined, APP_ID_PLACEHOLDER], HOST)).toEqual(['ROOM1', undefined, HOST]);
-  });
-
-  it.each([
-    ['another app id', ['ROOM1', OTHER]],
-    ['its own real id', ['ROOM1', HOST]],
-    ['no app id', ['ROOM1']],
-    ['nothing', []],
-    ['the placeholder elsewhere', [APP_ID_PLACEHOLDER, APP_ID_PLACEHOLDER]],
-    ['an object', ['ROOM1', { $ne: null }]],
-  ])('refuses %s', (_case, params) => {
-    expect(() => guardBridgeParams(E2EE_BRIDGE_NAME, params, HOST)).toThrow(E2EEArgumentError);
-  });
-
-  it('leaves other bridges as upstream has them', () => {
-    const params = ['M1', OTHER];
-    expect(guardBridgeParams('getMessageBridge', params, HOST)).toBe(params);
-  });
-
-  it('needs a real host app id', () => {
-    expect(() => guardBridgeParams(E2EE_BRIDGE_NAME, [APP_ID_PLACEHOLDER], '')).toThrow(E2EEArgumentError);
-    expect(() => assertAppId(APP_ID_PLACEHOLDER)).toThrow(E2EEArgumentError);
+describe('app ids', () => {
+  it('must be real app ids, never the placeholder', () => {
     expect(assertAppId(HOST)).toBe(HOST);
+    for (const bad of [APP_ID_PLACEHOLDER, '', 'a b', 'x'.repeat(65), { $ne: null }, 42, null]) {
+      expect(() => assertAppId(bad)).toThrow(E2EEArgumentError);
+    }
   });
 
   it('errors carry a stable code and no argument values', () => {
     try {
-      guardBridgeParams(E2EE_BRIDGE_NAME, ['ROOM1', OTHER], HOST);
+      assertAppId(`${OTHER}$`);
       throw new Error('not thrown');
     } catch (error) {
       expect((error as E2EEArgumentError).code).toBe('E2EE_BAD_ARGUMENT');

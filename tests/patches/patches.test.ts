@@ -541,3 +541,137 @@ describe('check-apply', () => {
     expect(result.stderr).toContain(`${METEOR_NAMES[0]} does not apply to the recorded pre-images`);
   });
 });
+
+// Patches for one of two upstream layouts ("Applies when:", scripts/patches/lib/layouts.mjs): a
+// hook that lives in a file only one layout has, with its alternative for the other layout.
+describe('layouts', () => {
+  const SINGLE = 'packages/apps/src/server/runtime/deno/Controller.ts';
+  const BASE = 'packages/apps/src/server/runtime/base/BaseController.ts';
+  const HANDLER = ['    private handle(params: unknown[]) {', '        return this.bridge.apply(params.map(swap));', '    }'];
+  const full = (name: string): string => [`export class ${name} {`, ...HANDLER, '}', ''].join('\n');
+  const NAMES = ['hook_the_single_file_controller.patch', 'hook_the_base_controller.patch'];
+  const AE = 'apps-engine-patches/8.8';
+
+  let singleLayout: string; // a Rocket.Chat whose handler is in SINGLE
+  let baseLayout: string; // a later one: SINGLE is a thin subclass, the handler is in BASE
+  let root: string;
+
+  function release(dir: string, files: Record<string, string>): void {
+    git(work, 'init', '--quiet', dir);
+    write(dir, 'apps/meteor/package.json', '{\n  "version": "8.8.1"\n}\n');
+    for (const [path, text] of Object.entries(files)) write(dir, path, text);
+    git(dir, 'add', '--all');
+    git(dir, 'commit', '--quiet', '-m', 'Release 8.8.1');
+  }
+
+  function clone(from: string): string {
+    const dir = tempDir('layout-rc');
+    git(work, 'clone', '--quiet', from, dir);
+    return dir;
+  }
+
+  const condition = (exists: boolean): string => `Applies when: ${BASE} ${exists ? 'exists' : 'does not exist'}`;
+
+  beforeAll(() => {
+    singleLayout = tempDir('single-layout');
+    release(singleLayout, { [SINGLE]: full('Controller') });
+    baseLayout = tempDir('base-layout');
+    release(baseLayout, { [SINGLE]: 'export class Controller extends BaseController {}\n', [BASE]: full('BaseController') });
+    // The series is made where both files have the handler (pre-images read file by file).
+    const dev = tempDir('layout-dev');
+    release(dev, { [SINGLE]: full('Controller'), [BASE]: full('BaseController') });
+    const devBase = head(dev);
+    const hook = (path: string, subject: string, exists: boolean): void => {
+      edit(dev, path, (text) => text.replace('params.map(swap)', 'guard(params).map(swap)'));
+      git(dev, 'commit', '--quiet', '-am', `${subject}${header('bind the caller')}${condition(exists)}\n`);
+    };
+    hook(SINGLE, 'Hook the single-file controller', false);
+    hook(BASE, 'Hook the base controller', true);
+    root = tempDir('layout-series');
+    const result = cli('export', dev, '--base', devBase, '--target', 'apps-engine', '--record-pre-images', '--root', root);
+    if (result.status !== 0) throw new Error(`layout fixture export failed: ${result.stderr}`);
+  });
+
+  const layoutCopy = (): string => {
+    const dir = tempDir('layout-series-copy');
+    cpSync(root, dir, { recursive: true });
+    return dir;
+  };
+
+  test('verify follows each layout and check-apply applies each to its own pre-images', () => {
+    const verify = cli('verify', '--root', root);
+    expect(verify.stderr).toBe('');
+    expect(verify.stdout).toContain(`${AE}: 2 patches, 2 recorded pre-images, 2 layouts`);
+    const check = cli('check-apply', '--root', root);
+    expect(check.stderr).toBe('');
+    expect(check.status).toBe(0);
+    expect(check.stdout).toContain(`${AE}: 1 patch applies to 1 recorded pre-image (layout where ${BASE} does not exist)`);
+    expect(check.stdout).toContain(`${AE}: 1 patch applies to 2 recorded pre-images (layout where ${BASE} exists)`);
+  });
+
+  test('apply hooks the single-file layout and leaves the base hook out', () => {
+    const repo = clone(singleLayout);
+    const result = cli('apply', repo, '--root', root);
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(read(repo, SINGLE)).toContain('guard(params).map(swap)');
+    expect(existsSync(join(repo, BASE))).toBe(false);
+    expect(result.stdout).toContain(`left out 1 patch for another layout\n    ${AE}/${NAMES[1]} (applies when ${BASE} exists)`);
+  });
+
+  test('apply hooks the base layout and leaves the single-file hook out', () => {
+    const repo = clone(baseLayout);
+    const result = cli('apply', repo, '--root', root);
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(read(repo, BASE)).toContain('guard(params).map(swap)');
+    expect(read(repo, SINGLE)).toBe('export class Controller extends BaseController {}\n');
+    expect(result.stdout).toContain(`${AE}/${NAMES[0]} (applies when ${BASE} does not exist)`);
+  });
+
+  test("export from one layout keeps the other layout's patch and pre-image in place", () => {
+    const repo = clone(singleLayout);
+    expect(cli('apply', repo, '--root', root).status).toBe(0);
+    const copy = layoutCopy();
+    const result = cli('export', repo, '--base', head(singleLayout), '--target', 'apps-engine', '--record-pre-images', '--root', copy);
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain(`kept ${NAMES[1]}`);
+    expect(snapshot(copy)).toEqual(snapshot(root));
+  });
+
+  const damage: Array<[string, (dir: string) => void, RegExp]> = [
+    [
+      'a layout patch without its alternative',
+      (dir) => {
+        rmSync(join(dir, AE, NAMES[1]));
+        write(dir, `${AE}/.patches`, `${NAMES[0]}\n`);
+      },
+      /hook_the_single_file_controller\.patch applies only when .*BaseController\.ts does not exist, and no patch applies when it exists/,
+    ],
+    ['a malformed condition', (dir) => edit(dir, `${AE}/${NAMES[1]}`, (t) => t.replace(' exists\n', ' is there\n')), /"Applies when:" must read/],
+    ['two conditions', (dir) => edit(dir, `${AE}/${NAMES[1]}`, (t) => t.replace(`${condition(true)}\n`, `${condition(true)}\n${condition(true)}\n`)), /has 2 "Applies when:" lines/],
+    ['a condition on an unrecorded path', (dir) => edit(dir, `${AE}/${NAMES[1]}`, (t) => t.replace(`${BASE} exists`, 'packages/apps/elsewhere.ts exists')), /names packages\/apps\/elsewhere\.ts, which upstream\.json does not record/],
+  ];
+
+  test.each(damage)('verify catches %s', (_, mutate, expected) => {
+    const dir = layoutCopy();
+    mutate(dir);
+    const result = cli('verify', '--root', dir);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(expected);
+  });
+
+  test("check-apply fails when a layout's patch does not apply to that layout's pre-image", () => {
+    const dir = layoutCopy();
+    const path = `${AE}/pre-images/${BASE}`;
+    edit(dir, path, (t) => t.replace('params.map(swap)', 'params.map(swapped)'));
+    const blob = git(dir, 'hash-object', '--no-filters', path).trim();
+    const record = JSON.parse(read(dir, `${AE}/upstream.json`));
+    record.files[BASE].blob = blob;
+    write(dir, `${AE}/upstream.json`, JSON.stringify(record, null, 2));
+    const result = cli('check-apply', '--root', dir);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(`in the layout where ${BASE} exists: ${NAMES[1]} does not apply to the recorded pre-images`);
+  });
+});

@@ -7,6 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { assertClean, chooseLine } from './checkout.mjs';
 import { PatchesError } from './errors.mjs';
 import { git, resolveCommit, topLevel, tryGit } from './git.mjs';
+import { applies, describeCondition, patchCondition } from './layouts.mjs';
 import { parsePatch } from './patchfile.mjs';
 import { ORDER_FILE, OVERLAY_DIR, TARGETS, loadSeries, overlayDir, seriesFolder, walkFiles } from './series.mjs';
 import { count } from './text.mjs';
@@ -19,12 +20,29 @@ export function applyCommand(checkout, { root, line, forceLine }) {
   const repo = topLevel(resolve(checkout));
   assertClean(repo);
   const chosen = chooseLine(repo, root, { line, forceLine });
-  const patches = collectPatches(root, chosen);
+  const { patches, skipped } = forThisLayout(repo, collectPatches(root, chosen));
   const overlay = planOverlay(root, repo, patches);
   const origHead = resolveCommit(repo, 'HEAD');
   if (patches.length > 0) runAm(repo, patches, origHead);
   copyOverlay(repo, overlay, origHead);
-  printSummary(repo, chosen, patches, overlay);
+  printSummary(repo, chosen, patches, skipped, overlay);
+}
+
+/**
+ * The patches for the layout this checkout has (scripts/patches/lib/layouts.mjs): a patch whose
+ * "Applies when:" condition does not hold at HEAD is left out and named in the summary.
+ */
+function forThisLayout(repo, all) {
+  const present = (path) => tryGit(repo, ['cat-file', '-e', `HEAD:${path}`]).ok;
+  const patches = [];
+  const skipped = [];
+  for (const patch of all) {
+    const { condition, problems } = patchCondition(patch.parsed.messageLines);
+    if (problems.length > 0) throw new PatchesError(`${patch.label}: ${problems.join('; ')}`);
+    if (applies(condition, present)) patches.push(patch);
+    else skipped.push({ ...patch, reason: `applies when ${describeCondition(condition)}` });
+  }
+  return { patches, skipped };
 }
 
 /** Listed patch files of both series in apply order, each with its parsed mail. */
@@ -188,11 +206,13 @@ function copyOverlay(repo, plan, origHead) {
   }
 }
 
-function printSummary(repo, line, patches, overlay) {
+function printSummary(repo, line, patches, skipped, overlay) {
   const out = [`rc-e2ee patches, line ${line}, into ${repo}:`];
   if (patches.length === 0 && overlay.length === 0) out.push('  nothing to apply (no series and no overlay files)');
   out.push(`  applied ${count(patches.length, 'patch', 'patches')}`);
   for (const patch of patches) out.push(`    ${patch.label}`);
+  if (skipped.length > 0) out.push(`  left out ${count(skipped.length, 'patch', 'patches')} for another layout`);
+  for (const patch of skipped) out.push(`    ${patch.label} (${patch.reason})`);
   out.push(`  copied ${count(overlay.length, 'overlay file')} (left uncommitted)`);
   for (const item of overlay) out.push(`    ${item.path}`);
   console.log(out.join('\n'));

@@ -1,12 +1,16 @@
 // `check-apply`: proves each series applies exactly (no 3-way, no fuzz) to the pre-images it
 // records, without a Rocket.Chat checkout. A throwaway repository is built from the verbatim
 // copies in <series>/pre-images/, each checked against its recorded blob id, and the series is
-// applied on top of it patch by patch.
+// applied on top of it patch by patch. A series with "Applies when:" patches is checked once per
+// layout (lib/layouts.mjs): the scratch repository lacks the paths that layout lacks, and only
+// that layout's patches are applied.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
 import { tryGit } from './git.mjs';
+import { applies, layoutsOf, patchCondition } from './layouts.mjs';
+import { parsePatch } from './patchfile.mjs';
 import { PRE_IMAGES_DIR, TARGETS, UPSTREAM_FILE, blobId, loadSeries, upstreamProblems } from './series.mjs';
 import { count } from './text.mjs';
 
@@ -32,33 +36,57 @@ export function checkApplyLine(root, line) {
       summary.push(`${series.label}: no patches, nothing to check`);
       continue;
     }
-    const found = checkSeries(series);
+    const { problems: found, applied } = checkSeries(series);
     problems.push(...found.map((message) => `${series.label}: ${message}`));
-    if (found.length === 0) {
-      const files = Object.keys(series.upstream.files).length;
-      summary.push(`${series.label}: ${count(series.names.length, 'patch', 'patches')} apply to ${count(files, 'recorded pre-image')}`);
+    if (found.length > 0) continue;
+    for (const { label, names, files } of applied) {
+      const layout = label === '' ? '' : ` (layout where ${label})`;
+      summary.push(`${series.label}: ${count(names, 'patch', 'patches')} ${names === 1 ? 'applies' : 'apply'} to ${count(files, 'recorded pre-image')}${layout}`);
     }
   }
   return { problems, summary };
 }
 
 function checkSeries(series) {
-  if (!series.upstream) return [`${UPSTREAM_FILE} is missing`];
+  if (!series.upstream) return { problems: [`${UPSTREAM_FILE} is missing`], applied: [] };
   const schema = upstreamProblems(series.upstream, series.line);
-  if (schema.length > 0) return schema.map((message) => `${UPSTREAM_FILE}: ${message}`);
+  if (schema.length > 0) return { problems: schema.map((message) => `${UPSTREAM_FILE}: ${message}`), applied: [] };
+  const patches = [];
+  for (const name of series.names) {
+    const file = join(series.dir, name);
+    if (!existsSync(file)) return { problems: [`${name} is listed but missing`], applied: [] };
+    const { condition, problems } = patchCondition(parsePatch(readFileSync(file, 'utf8')).messageLines);
+    if (problems.length > 0) return { problems: problems.map((message) => `${name}: ${message}`), applied: [] };
+    patches.push({ name, file, condition });
+  }
+  const problems = [];
+  const applied = [];
+  for (const layout of layoutsOf(patches.map(({ condition }) => condition))) {
+    const present = (path) => layout.present.get(path);
+    const selected = patches.filter(({ condition }) => applies(condition, present));
+    const files = Object.fromEntries(Object.entries(series.upstream.files).filter(([path]) => layout.present.get(path) !== false));
+    const found = checkLayout(series, files, selected);
+    const where = layout.label === '' ? '' : `in the layout where ${layout.label}: `;
+    problems.push(...found.map((message) => `${where}${message}`));
+    applied.push({ label: layout.label, names: selected.length, files: Object.keys(files).length });
+  }
+  return { problems, applied };
+}
+
+function checkLayout(series, files, patches) {
   const scratch = mkdtempSync(join(tmpdir(), 'rc-e2ee-check-apply-'));
   try {
-    const problems = writePreImages(series, scratch);
+    const problems = writePreImages(series, files, scratch);
     if (problems.length > 0) return problems;
-    return initScratch(scratch, series.upstream.files) ?? applyEach(series, scratch);
+    return initScratch(scratch, files) ?? applyEach(patches, scratch);
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
 }
 
-function writePreImages(series, scratch) {
+function writePreImages(series, files, scratch) {
   const problems = [];
-  for (const [path, { blob }] of Object.entries(series.upstream.files)) {
+  for (const [path, { blob }] of Object.entries(files)) {
     const source = join(series.dir, PRE_IMAGES_DIR, path);
     if (!existsSync(source)) {
       problems.push(`${PRE_IMAGES_DIR}/${path} is missing (record it: scripts/patches/README.md)`);
@@ -91,10 +119,8 @@ function initScratch(scratch, files) {
   return problems.length > 0 ? problems : null;
 }
 
-function applyEach(series, scratch) {
-  for (const name of series.names) {
-    const file = join(series.dir, name);
-    if (!existsSync(file)) return [`${name} is listed but missing`];
+function applyEach(patches, scratch) {
+  for (const { name, file } of patches) {
     const check = tryGit(scratch, [...SCRATCH_CONFIG, 'apply', '--check', '--whitespace=nowarn', file]);
     if (!check.ok) return [`${name} does not apply to the recorded pre-images:\n    ${check.stderr.trim().split('\n').join('\n    ')}`];
     const am = tryGit(scratch, [...SCRATCH_CONFIG, 'am', '--keep-cr', '--keep', '--no-message-id', '--whitespace=nowarn', file]);

@@ -6,7 +6,9 @@ import { dirname, join, resolve } from 'node:path';
 
 import { chooseLine } from './checkout.mjs';
 import { PatchesError } from './errors.mjs';
-import { git, resolveCommit, topLevel } from './git.mjs';
+import { git, resolveCommit, topLevel, tryGit } from './git.mjs';
+import { applies, describeCondition, patchCondition } from './layouts.mjs';
+import { parsePatch } from './patchfile.mjs';
 import {
   ORDER_FILE,
   PRE_IMAGES_DIR,
@@ -18,6 +20,7 @@ import {
   formatUpstream,
   isAllowed,
   patchFilesIn,
+  readOrderFile,
   readUpstream,
   seriesDir,
   walkFiles,
@@ -80,7 +83,8 @@ export function exportCommand(checkout, { root, base, target, line, forceLine, d
   }
   warnUncommitted(repo);
   const wanted = renderPatches(repo, commits);
-  if (recordPreImages) renderPreImages(repo, baseId, commits, upstream, target, chosen, wanted);
+  const kept = keepOtherLayouts(repo, baseId, dir, wanted);
+  if (recordPreImages) renderPreImages(repo, baseId, commits, upstream, target, chosen, wanted, { dir, kept });
   const changes = compareFolder(dir, wanted, recordPreImages);
   if (!recordPreImages && !upstream && commits.length > 0) {
     console.error(`note: ${dir} has no ${UPSTREAM_FILE}; run again with --record-pre-images (verify needs it)`);
@@ -140,6 +144,38 @@ function renderPatches(repo, commits) {
   return wanted;
 }
 
+/**
+ * Patches of the folder written for a layout that <base> does not have ("Applies when:",
+ * lib/layouts.mjs). They cannot be among the commits, since the checkout lacks the file they
+ * hook, so export keeps them byte for byte, in their place in the order file, instead of
+ * deleting them as patches that left the series.
+ */
+function keepOtherLayouts(repo, baseId, dir, wanted) {
+  const present = (path) => tryGit(repo, ['cat-file', '-e', `${baseId}:${path}`]).ok;
+  const order = readOrderFile(dir) ?? [];
+  const kept = [];
+  for (const name of order) {
+    const file = join(dir, name);
+    if (wanted.has(name) || !existsSync(file)) continue;
+    const bytes = readFileSync(file);
+    const parsed = parsePatch(bytes.toString('utf8'));
+    const { condition } = patchCondition(parsed.messageLines);
+    if (condition === null || applies(condition, present)) continue;
+    kept.push({ name, bytes, parsed, condition });
+  }
+  if (kept.length === 0) return kept;
+  const names = wanted.get(ORDER_FILE).toString('utf8').split('\n').filter(Boolean);
+  for (const { name, bytes, condition } of kept) {
+    // Right after the nearest patch that preceded it before, or first.
+    const before = order.slice(0, order.indexOf(name)).reverse().find((other) => names.includes(other));
+    names.splice(before === undefined ? 0 : names.indexOf(before) + 1, 0, name);
+    wanted.set(name, bytes);
+    console.log(`kept ${name}: it is for the layout where ${describeCondition(condition)}, which ${baseId.slice(0, 12)} is not`);
+  }
+  wanted.set(ORDER_FILE, Buffer.from(formatOrderFile(names)));
+  return kept;
+}
+
 /** Electron's rule: the subject, lowercased, every run of other characters as one "_". */
 export function patchName(subject) {
   const stem = subject.toLowerCase().replace(/\.patch$/, '').replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 80).replace(/_+$/, '');
@@ -152,7 +188,7 @@ export function patchName(subject) {
  * series modifies that exists at <base>. An entry whose blob is unchanged keeps its commit, so
  * re-recording on a later base of the same line causes no churn.
  */
-function renderPreImages(repo, baseId, commits, upstream, target, line, wanted) {
+function renderPreImages(repo, baseId, commits, upstream, target, line, wanted, { dir, kept }) {
   const paths = [...new Set(commits.flatMap((commit) => commit.paths))].sort();
   const previous = upstream?.files ?? {};
   const files = {};
@@ -162,6 +198,13 @@ function renderPreImages(repo, baseId, commits, upstream, target, line, wanted) 
     const blob = found[0].split(/\s+/)[2];
     files[path] = { commit: previous[path]?.blob === blob ? previous[path].commit : baseId, blob };
     wanted.set(`${PRE_IMAGES_DIR}/${path}`, git(repo, ['cat-file', 'blob', blob], { buffer: true }));
+  }
+  // The kept patches of other layouts keep the pre-images they were made from.
+  for (const file of kept.flatMap(({ parsed }) => parsed.files)) {
+    if (file.kind === 'created' || file.path in files || !previous[file.path]) continue;
+    files[file.path] = previous[file.path];
+    const copy = join(dir, PRE_IMAGES_DIR, file.path);
+    if (existsSync(copy)) wanted.set(`${PRE_IMAGES_DIR}/${file.path}`, readFileSync(copy));
   }
   const next = { ...(upstream ?? {}), releaseLine: line, allowedPaths: allowedPathsOf(upstream, target), files };
   wanted.set(UPSTREAM_FILE, Buffer.from(formatUpstream(next)));

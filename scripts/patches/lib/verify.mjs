@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+import { applies, layoutsOf, missingAlternatives, patchCondition } from './layouts.mjs';
 import { missingHeaderLabels, parsePatch } from './patchfile.mjs';
 import {
   DEFAULT_ALLOWED_PATHS,
@@ -45,7 +46,8 @@ export function verifyLine(root, line) {
     }
     const report = (message) => problems.push(`${series.label}: ${message}`);
     const counts = verifySeries(series, report, created, recorded);
-    summary.push(`${series.label}: ${count(counts.patches, 'patch', 'patches')}, ${count(counts.files, 'recorded pre-image')}`);
+    const layouts = counts.layouts > 1 ? `, ${counts.layouts} layouts` : '';
+    summary.push(`${series.label}: ${count(counts.patches, 'patch', 'patches')}, ${count(counts.files, 'recorded pre-image')}${layouts}`);
   }
   const overlayCount = verifyOverlays(root, allowed, created, recorded, (message) => problems.push(message));
   summary.push(`overlays: ${count(overlayCount, 'file')}`);
@@ -63,12 +65,12 @@ function verifySeries(series, report, created, recorded) {
     recorded.set(path, series.label);
     if (!isAllowed(path, allowedPaths)) report(`${UPSTREAM_FILE}: ${path} is outside allowedPaths`);
   }
-  const touched = checkPatches(series, files, allowedPaths, report, created);
+  const { touched, layouts } = checkPatches(series, files, allowedPaths, report, created);
   for (const path of Object.keys(files)) {
     if (!touched.has(path)) report(`${UPSTREAM_FILE}: ${path} is recorded but no patch modifies it`);
   }
   checkPreImages(series, files, report);
-  return { patches: series.names.length, files: Object.keys(files).length };
+  return { patches: series.names.length, files: Object.keys(files).length, layouts };
 }
 
 function checkFolderContents(series, report) {
@@ -97,11 +99,12 @@ function checkFolderContents(series, report) {
 /**
  * Lints each listed patch and follows every file's blob id through the series: the first patch
  * touching a file must start from the recorded pre-image, each later one from the previous
- * patch's post-image. Returns the upstream paths the series modifies.
+ * patch's post-image. With "Applies when:" patches the chain is followed once per layout, over
+ * the patches of that layout (lib/layouts.mjs). Returns the upstream paths the series modifies
+ * and the number of layouts.
  */
 function checkPatches(series, recordedFiles, allowedPaths, report, created) {
-  const current = new Map(Object.entries(recordedFiles).map(([path, entry]) => [path, { blob: entry?.blob, by: 'the recorded pre-image' }]));
-  const touched = new Set();
+  const parsed = [];
   for (const name of series.names) {
     if (!series.patchFiles.includes(name)) continue;
     const text = readFileSync(join(series.dir, name), 'utf8');
@@ -110,12 +113,45 @@ function checkPatches(series, recordedFiles, allowedPaths, report, created) {
     const patch = parsePatch(text.replaceAll('\r', ''));
     for (const message of patch.problems) where(message);
     if (patch.fromId !== null) lintMessage(patch, where);
-    for (const file of patch.files) {
-      checkFilePaths(file, allowedPaths, where);
-      followBlob(file, `${series.label}/${name}`, current, recordedFiles, touched, created, where);
+    const { condition, problems } = patchCondition(patch.messageLines);
+    for (const message of problems) where(message);
+    if (condition) checkConditionPath(condition.path, recordedFiles, allowedPaths, where);
+    for (const file of patch.files) checkFilePaths(file, allowedPaths, where);
+    parsed.push({ name, patch, condition, where });
+  }
+  for (const message of missingAlternatives(parsed)) report(message);
+  const touched = new Set();
+  const said = new Set(); // a chain problem shared by several layouts is reported once
+  const layouts = layoutsOf(parsed.map(({ condition }) => condition));
+  for (const layout of layouts) {
+    const has = (path) => layout.present.get(path) !== false;
+    const current = new Map(
+      Object.entries(recordedFiles)
+        .filter(([path]) => has(path))
+        .map(([path, entry]) => [path, { blob: entry?.blob, by: 'the recorded pre-image' }]),
+    );
+    for (const { name, patch, condition, where } of parsed) {
+      if (!applies(condition, (path) => layout.present.get(path))) continue;
+      const once = (message) => {
+        if (!said.has(`${name}\0${message}`)) where(message);
+        said.add(`${name}\0${message}`);
+      };
+      for (const file of patch.files) {
+        if (file.kind !== 'created' && file.path in recordedFiles && !has(file.path)) {
+          once(`modifies ${file.path}, which the layout where ${layout.label} does not have`);
+          continue;
+        }
+        followBlob(file, `${series.label}/${name}`, current, recordedFiles, touched, created, once);
+      }
     }
   }
-  return touched;
+  return { touched, layouts: layouts.length };
+}
+
+// check-apply builds the layout where the path exists from the recorded pre-images.
+function checkConditionPath(path, recordedFiles, allowedPaths, where) {
+  if (!isAllowed(path, allowedPaths)) where(`"Applies when:" names ${path}, outside allowedPaths (${allowedPaths.join(', ')})`);
+  if (!(path in recordedFiles)) where(`"Applies when:" names ${path}, which ${UPSTREAM_FILE} does not record (check-apply builds each layout from the pre-images)`);
 }
 
 function lintPatchText(text, where) {

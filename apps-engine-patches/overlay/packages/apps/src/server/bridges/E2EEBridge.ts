@@ -26,9 +26,10 @@ import { AppPermissions } from '../permissions/AppPermissions';
  * cryptography in the native addon; this class checks the permission and every argument first.
  *
  * `appId` is always the last argument and always comes from the host: the accessors pass the
- * id the runtime belongs to, and the `bridges:` channel accepts only the `APP_ID` placeholder
- * (see `e2ee/bridgeGuard.ts`). A failed check throws: a silent `undefined`, as other bridges
- * return, would read as "no key" to the app.
+ * id they were built for, and the runtime's `bridges:` handler accepts only the `APP_ID`
+ * placeholder there and writes the runtime's own id (`e2ee/bridgeCaller.ts`; the positions are in
+ * `e2ee/bridgeCallerTable.ts`, which a test checks against this file). A failed check throws: a
+ * silent `undefined`, as other bridges return, would read as "no key" to the app.
  */
 export abstract class E2EEBridge extends BaseBridge {
 	public async doIsAuthorized(roomId: string, appId: string): Promise<boolean> {

@@ -1,18 +1,14 @@
 /**
- * Argument checks for the E2EE bridge and the rule that its caller is named by the host only.
- * No imports, so the tests run it directly.
+ * Argument checks for the E2EE bridge: every argument is validated before it reaches Rocket.Chat's
+ * models, and the app id must be a real app id. No imports, so the tests run it directly.
  *
- * Why: the runtime's `bridges:` channel lets app code call any `do*` method of any bridge with
- * any arguments, and the host swaps only the literal `'APP_ID'` for the real app id, passing any
- * other value through. For key material that would let one app act as another, so the E2EE
- * bridge accepts its caller only through the placeholder, and validates every other argument
- * before it reaches Rocket.Chat's models.
+ * Who the caller is, is not decided here: the runtime's `bridges:` handler binds the app-id
+ * argument of every bridge call to the runtime's own app first (`bridgeCaller.ts`), and the host
+ * accessors pass the id they were built for.
  */
 
+/** What the sandbox sends in place of its app id; the host writes the real one. */
 export const APP_ID_PLACEHOLDER = 'APP_ID';
-
-/** The name the runtime uses for the E2EE bridge on the `bridges:` channel (`AppBridges.getE2EEBridge`). */
-export const E2EE_BRIDGE_NAME = 'getE2EEBridge';
 
 /** Payloads bigger than this are refused before any work (RC's own message limit is far lower). */
 export const MAX_PAYLOAD_BYTES = 256 * 1024;
@@ -24,31 +20,6 @@ export class E2EEArgumentError extends Error {
 		super(message);
 		this.name = 'E2EEArgumentError';
 	}
-}
-
-/**
- * The parameters of a `bridges:` request as the bridge must receive them. Requests to other
- * bridges pass unchanged; for the E2EE bridge the last parameter must be the `'APP_ID'`
- * placeholder, which is replaced by `hostAppId` (the app the runtime process belongs to).
- * Any other app id, even the caller's own, is refused: only the host names the caller.
- */
-export function guardBridgeParams(bridgeName: string, params: ReadonlyArray<unknown>, hostAppId: string): Array<unknown> {
-	if (bridgeName !== E2EE_BRIDGE_NAME) {
-		return params as Array<unknown>;
-	}
-	return deriveE2EEBridgeParams(params, hostAppId);
-}
-
-export function deriveE2EEBridgeParams(params: ReadonlyArray<unknown>, hostAppId: string): Array<unknown> {
-	assertAppId(hostAppId);
-	if (!Array.isArray(params) || params.length === 0) {
-		throw new E2EEArgumentError('the E2EE bridge needs its arguments and the APP_ID placeholder');
-	}
-	const rest = params.slice(0, -1);
-	if (params[params.length - 1] !== APP_ID_PLACEHOLDER || rest.includes(APP_ID_PLACEHOLDER)) {
-		throw new E2EEArgumentError('the E2EE bridge takes the calling app from the host: pass APP_ID as the last argument only');
-	}
-	return [...rest, hostAppId];
 }
 
 const APP_ID = /^[A-Za-z0-9-]{1,64}$/;
