@@ -35,12 +35,16 @@ export declare class AppKeyStore {
   revokeIdentity(appId: string, actorId: string): Promise<void>
   /** Re-seals every identity under a new KEK (resumable); the old KEK stays accepted. */
   rekey(kek?: string | undefined | null, kekFile?: string | undefined | null): Promise<RekeyReport>
+  /** Shreds every blob sealed under the KEK `kekId` (after a rekey away from it). */
+  retireKek(kekId: string): Promise<RekeyReport>
   authorize(appId: string, roomId: string, actorId: string): Promise<Authorization>
   revokeAuthorization(appId: string, roomId: string, actorId: string): Promise<boolean>
   isAuthorized(appId: string, roomId: string): Promise<boolean>
   listAuthorizations(appId: string): Promise<Array<Authorization>>
-  /** Verifies and caches a suggested room key; returns its kid. */
-  acceptRoomKey(appId: string, roomId: string, suggestedKey: string, expectedKid?: string | undefined | null, proof?: ContentFields | undefined | null): Promise<string>
+  /** Judges and caches a suggested room key with the old keys suggested alongside. */
+  acceptRoomKey(appId: string, roomId: string, suggestedKey: string, request: AcceptRequest): Promise<AcceptResult>
+  /** Settles a provisional room key with one message of the room. */
+  confirmRoomKey(appId: string, roomId: string, proof: Proof): Promise<'verified' | 'provisional' | 'rejected'>
   /** Refills the cache from the app user's subscription (after a restart). */
   loadRoomKeys(appId: string, roomId: string, keys: SubscriptionKeys): Promise<LoadedKeys>
   /** Decrypts a message of the room for the app; returns the payload text. */
@@ -92,6 +96,23 @@ export declare class RsaPrivateKey {
   wrapWithPassword(password: string, userId: string): Promise<string>
 }
 export type JsRsaPrivateKey = RsaPrivateKey
+
+/** What a suggested key is judged by (see the key store's acceptance rule). */
+export interface AcceptRequest {
+  /** The room's `e2eKeyId`. */
+  expectedKid: string
+  /** The user id of the member who suggested the key. */
+  suggestedBy: string
+  /** The room's newest messages under `expectedKid`. */
+  proofs: Array<Proof>
+  oldRoomKeys: Array<SuggestedOldKey>
+}
+
+export interface AcceptResult {
+  kid: string
+  status: 'verified' | 'provisional'
+  oldRoomKeys: Array<KeyVerdict>
+}
 
 export interface AuditFilter {
   appId?: string
@@ -213,10 +234,16 @@ export declare function internalPanicProbeInBackground(): Promise<void>
 /** Every `KEYSTORE_*` code (the facade's list is tested against it). */
 export declare function keystoreErrorCodes(): Array<string>
 
+export interface KeyVerdict {
+  kid: string
+  status: 'verified' | 'provisional' | 'rejected'
+}
+
 export interface LoadedKeys {
   currentKid?: string
   kids: Array<string>
   unreadable: number
+  skipped: number
 }
 
 /** The fields of a message that decryption reads. */
@@ -233,6 +260,13 @@ export interface OldRoomKey {
   /** Milliseconds since the epoch. */
   ts: number
   e2eKey: string
+}
+
+/** A message of the room offered as evidence about a suggested key. */
+export interface Proof {
+  /** The message's sender (`u._id`). */
+  senderId: string
+  content: ContentFields
 }
 
 export interface RekeyReport {
@@ -274,6 +308,14 @@ export interface SubscriptionKeys {
   roomId: string
   e2eKey?: string
   oldRoomKeys: Array<OldRoomKey>
+}
+
+/** An old room key suggested with the current one (`suggestedOldRoomKeys` entry). */
+export interface SuggestedOldKey {
+  e2eKeyId: string
+  e2eKey: string
+  /** The room's newest messages under this old key's kid. */
+  proofs: Array<Proof>
 }
 
 /** Opens an `E2EKey` string with a member's private key, on the thread pool. */

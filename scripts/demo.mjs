@@ -63,18 +63,29 @@ show('users.e2e.public_key of demo-bot.bot', appPublicKey);
 await store.authorize('demo-bot', 'room1', 'admin');
 show('an admin authorized demo-bot for room1', await store.isAuthorized('demo-bot', 'room1'));
 
-say("Alice's browser wraps the room key for the app; the server verifies it before accepting");
-const suggested = e2ee.wrapRoomKey(roomKey, appPublicKey);
-const accepted = await store.acceptRoomKey('demo-bot', 'room1', suggested, { expectedKid: roomKey.kid, proof: wire.content });
-show('accepted kid (matches rooms.e2eKeyId, and a room message decrypts with it)', accepted);
+say('A member plants a key of her own under the room\'s kid; the server judges it by the others\' messages');
+// Any member can suggest a key and write under any key; a message proves only what its sender holds.
+const impostor = e2ee.RoomKey.fromJwk({ kty: 'oct', alg: 'A256GCM', k: randomBytes(32).toString('base64url') }, roomKey.kid);
+const malloryProof = { senderId: 'mallory', content: e2ee.encryptContent(impostor, { msg: 'trust me' }) };
+const aliceProof = { senderId: 'alice', content: wire.content };
 try {
-  // Any member can suggest a key; this one claims the room's kid but is not the room's key.
-  const impostor = e2ee.RoomKey.fromJwk({ kty: 'oct', alg: 'A256GCM', k: randomBytes(32).toString('base64url') }, roomKey.kid);
-  const bogus = e2ee.wrapRoomKey(impostor, appPublicKey);
-  await store.acceptRoomKey('demo-bot', 'room1', bogus, { expectedKid: roomKey.kid, proof: wire.content });
+  await store.acceptRoomKey('demo-bot', 'room1', e2ee.wrapRoomKey(impostor, appPublicKey), {
+    expectedKid: roomKey.kid,
+    suggestedBy: 'mallory',
+    proofs: [malloryProof, aliceProof],
+  });
 } catch (error) {
-  show('a bogus key suggested by a member is refused', `${error.code}`);
+  show("Mallory's key (her own message ignored, Alice's does not open)", error.code);
 }
+
+say("Bob's browser wraps the real room key for the app; Alice's message verifies it");
+const suggested = e2ee.wrapRoomKey(bobRoomKey, appPublicKey);
+const accepted = await store.acceptRoomKey('demo-bot', 'room1', suggested, {
+  expectedKid: roomKey.kid,
+  suggestedBy: 'bob',
+  proofs: [aliceProof],
+});
+show('accepted (kid = rooms.e2eKeyId, opens a message of someone other than the suggester)', accepted);
 
 say('The app reads the message and answers, encrypted');
 show('the app reads', (await store.decryptMessage('demo-bot', 'room1', wire)).msg);

@@ -55,6 +55,45 @@ export interface RotationHost {
   publishPublicKey(publicKey: string): Promise<void>;
 }
 
+/** A message of the room offered as evidence about a suggested key: its sender and `content`. */
+export interface RoomMessageProof {
+  /** The message's `u._id`, as stored. */
+  senderId: string;
+  /** The message's encrypted `content`. */
+  content: EncryptedContent | Record<string, unknown>;
+}
+
+/** An old key suggested with the current one (a `suggestedOldRoomKeys` entry), with its proofs. */
+export interface SuggestedOldRoomKey {
+  e2eKeyId: string;
+  E2EKey: string;
+  ts?: Date | number;
+  /** The room's newest messages under this old key's kid. */
+  proofs?: RoomMessageProof[];
+}
+
+/** What a suggested key is judged by; see the README's acceptance rule. */
+export interface AcceptRoomKeyOptions {
+  /** The room's `e2eKeyId`. Required. */
+  expectedKid: string;
+  /** The user id of the member who suggested the key. Required: their messages prove nothing. */
+  suggestedBy: string;
+  /** The room's newest messages under `expectedKid`, with their senders (the host gathers them). */
+  proofs?: RoomMessageProof[];
+  /** Old keys suggested alongside (`suggestedOldRoomKeys`), each judged under its own kid. */
+  oldRoomKeys?: SuggestedOldRoomKey[];
+}
+
+export type RoomKeyStatus = 'verified' | 'provisional' | 'rejected';
+
+export interface AcceptedRoomKey {
+  kid: string;
+  /** `verified`: it opened other senders' messages; `provisional`: nobody else wrote under its kid yet. */
+  status: 'verified' | 'provisional';
+  /** The verdict on each suggested old key, in order; rejected ones were not cached. */
+  oldRoomKeys: Array<{ kid: string; status: RoomKeyStatus }>;
+}
+
 export type Authorization = native.Authorization;
 export type LoadedKeys = native.LoadedKeys;
 export type IdentityInfo = native.IdentityInfo;
@@ -92,6 +131,61 @@ function toNative(roomId: string, keys: SubscriptionRoomKeys | null | undefined)
   };
 }
 
+/** A key-store argument that is not what the contract says: `KEYSTORE_BAD_INPUT`, naming the argument. */
+function keystoreBadInput(what: string): never {
+  throw new E2EEError('KEYSTORE_BAD_INPUT', `invalid input: ${what}`);
+}
+
+/**
+ * Reads caller-supplied structures into plain native arguments. Anything the reading throws (a
+ * throwing getter, a revoked Proxy, a cycle) becomes `KEYSTORE_BAD_INPUT` naming `what`.
+ */
+function readArgument<T>(what: string, read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    if (error instanceof E2EEError) throw error;
+    return keystoreBadInput(`${what} could not be read`);
+  }
+}
+
+function keystoreString(value: unknown, what: string): string {
+  return typeof value === 'string' ? value : keystoreBadInput(`${what} must be a string`);
+}
+
+function arrayOf<T>(value: unknown, what: string, item: (entry: unknown, index: number) => T): T[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) keystoreBadInput(`${what} must be an array`);
+  return value.map(item);
+}
+
+function nativeProof(value: unknown, what: string): native.Proof {
+  if (value === null || typeof value !== 'object') keystoreBadInput(`${what} must be an object`);
+  const proof = value as { senderId?: unknown; content?: unknown };
+  const content = contentFields(proof.content) ?? keystoreBadInput(`${what}.content must be an encrypted content object`);
+  return { senderId: keystoreString(proof.senderId, `${what}.senderId`), content };
+}
+
+function nativeAcceptRequest(options: unknown): native.AcceptRequest {
+  if (options === null || typeof options !== 'object') keystoreBadInput('acceptRoomKey options must be an object');
+  const o = options as AcceptRoomKeyOptions;
+  return {
+    expectedKid: keystoreString(o.expectedKid, 'expectedKid (the room\'s e2eKeyId)'),
+    suggestedBy: keystoreString(o.suggestedBy, 'suggestedBy (the suggesting member\'s user id)'),
+    proofs: arrayOf(o.proofs, 'proofs', (proof, index) => nativeProof(proof, `proofs[${index}]`)),
+    oldRoomKeys: arrayOf(o.oldRoomKeys, 'oldRoomKeys', (entry, index) => {
+      const what = `oldRoomKeys[${index}]`;
+      if (entry === null || typeof entry !== 'object') keystoreBadInput(`${what} must be an object`);
+      const old = entry as SuggestedOldRoomKey;
+      return {
+        e2eKeyId: keystoreString(old.e2eKeyId, `${what}.e2eKeyId`),
+        e2eKey: keystoreString(old.E2EKey, `${what}.E2EKey`),
+        proofs: arrayOf(old.proofs, `${what}.proofs`, (proof, at) => nativeProof(proof, `${what}.proofs[${at}]`)),
+      };
+    }),
+  };
+}
+
 function fromNative(keys: native.SubscriptionKeys): SubscriptionRoomKeys {
   return {
     E2EKey: keys.e2eKey ?? undefined,
@@ -108,9 +202,12 @@ export class AppKeyStore {
 
   /** Opens the store; fails with `KEYSTORE_BAD_KEK` for a missing, malformed or wrong KEK. */
   static async open(options: AppKeyStoreOptions): Promise<AppKeyStore> {
-    if (options === null || typeof options !== 'object') badInput('options must be an object');
-    requireString(options.url, 'url');
-    return new AppKeyStore(await callAsync(() => native.AppKeyStore.open({ ...options })));
+    const copy = readArgument('open options', () => {
+      if (options === null || typeof options !== 'object') badInput('options must be an object');
+      requireString(options.url, 'url');
+      return { ...options };
+    });
+    return new AppKeyStore(await callAsync(() => native.AppKeyStore.open(copy)));
   }
 
   /** Flushes the audit counters and closes; later calls fail with `KEYSTORE_STORAGE`. */
@@ -179,9 +276,21 @@ export class AppKeyStore {
     return callAsync(() => this.#native.revokeIdentity(appId, actorId));
   }
 
-  /** Re-seals every identity under a new KEK; resumable. */
+  /**
+   * Re-seals every identity under a new KEK, which this instance uses once all are resealed;
+   * resumable. The old KEK's blobs stay, so instances that hold only the old KEK keep working:
+   * roll the new KEK out to every instance, then `retireKek(oldKekId)`.
+   */
   rekey(kek: { kek?: string; kekFile?: string }): Promise<RekeyReport> {
-    return callAsync(() => this.#native.rekey(kek?.kek, kek?.kekFile));
+    return callAsync(() => {
+      const { kek: value, kekFile } = readArgument('rekey options', () => ({ kek: kek?.kek, kekFile: kek?.kekFile }));
+      return this.#native.rekey(value, kekFile);
+    });
+  }
+
+  /** Shreds every blob sealed under the KEK `kekId` (not the current one); resumable. */
+  retireKek(kekId: string): Promise<RekeyReport> {
+    return callAsync(() => this.#native.retireKek(kekId));
   }
 
   authorize(appId: string, roomId: string, actorId: string): Promise<Authorization> {
@@ -201,43 +310,76 @@ export class AppKeyStore {
   }
 
   /**
-   * Verifies a suggested room key (`E2ESuggestedKey`) and caches it; returns its kid. The kid
-   * must equal `expectedKid` (the room's `e2eKeyId`) and, when the room has messages, `proof`
-   * (one of their `content`s) must decrypt with it.
+   * Judges a room key suggested to the app user (`E2ESuggestedKey`, with `suggestedOldRoomKeys`)
+   * and caches it. Its kid must equal `expectedKid`; the messages of `suggestedBy` (and of the
+   * app user) prove nothing; it is `verified` when it opens every other sender's message in
+   * `proofs` (at least one), `provisional` when there is none (settle it with `confirmRoomKey`),
+   * and refused with `KEYSTORE_PROOF_FAILED` when any of them fails to open, or when its kid is
+   * already accepted with another key.
    */
-  acceptRoomKey(appId: string, roomId: string, e2eKey: string, options: { expectedKid?: string; proof?: unknown } = {}): Promise<string> {
-    return callAsync(() =>
-      this.#native.acceptRoomKey(appId, roomId, e2eKey, options?.expectedKid, contentFields(options?.proof)),
-    );
+  acceptRoomKey(appId: string, roomId: string, e2eKey: string, options: AcceptRoomKeyOptions): Promise<AcceptedRoomKey> {
+    return callAsync(async () => {
+      const request = readArgument('acceptRoomKey options', () => nativeAcceptRequest(options));
+      return (await this.#native.acceptRoomKey(appId, roomId, e2eKey, request)) as AcceptedRoomKey;
+    });
+  }
+
+  /**
+   * Settles a provisional key with a message of the room under its kid: `verified` when it
+   * opens, `rejected` when it does not (the key is dropped: the room reads as "no key" until a
+   * new key is accepted), `provisional` for a message of the suggester or the app user.
+   */
+  confirmRoomKey(appId: string, roomId: string, message: RoomMessageProof): Promise<RoomKeyStatus> {
+    return callAsync(async () => {
+      const proof = readArgument('confirmRoomKey message', () => nativeProof(message, 'message'));
+      return (await this.#native.confirmRoomKey(appId, roomId, proof)) as RoomKeyStatus;
+    });
   }
 
   /** Refills the cache from the app user's subscription (`E2EKey`, `oldRoomKeys`). */
   loadRoomKeys(appId: string, roomId: string, subscription: SubscriptionRoomKeys): Promise<LoadedKeys> {
-    const keys = toNative(roomId, subscription);
-    return callAsync(() => this.#native.loadRoomKeys(appId, roomId, keys));
+    return callAsync(() => {
+      const keys = readArgument('subscription', () => toNative(roomId, subscription));
+      return this.#native.loadRoomKeys(appId, roomId, keys);
+    });
   }
 
   /** Decrypts a message of the room for the app and returns its payload. */
   async decryptMessage(appId: string, roomId: string, message: unknown): Promise<MessagePayload> {
-    const fields = messageFields(message);
-    return parsePayload(await callAsync(() => this.#native.decryptMessage(appId, roomId, fields)));
+    const text = await callAsync(() => {
+      const fields = readArgument('message', () => messageFields(message));
+      return this.#native.decryptMessage(appId, roomId, fields);
+    });
+    return parsePayload(text);
   }
 
   /** Encrypts a payload (object, serialized as EJSON; or exact text) with the room's current key. */
   encryptContent(appId: string, roomId: string, payload: string | Record<string, unknown>, options: { expectedKid?: string } = {}): Promise<EncryptedContent> {
-    const text =
-      typeof payload === 'string'
-        ? payload
-        : payload !== null && typeof payload === 'object' && !Array.isArray(payload)
-          ? EJSON.stringify(payload as Parameters<typeof EJSON.stringify>[0])
-          : badInput('payload must be an object or a string');
-    return callAsync(() => this.#native.encryptContent(appId, roomId, text, options?.expectedKid)) as Promise<EncryptedContent>;
+    return callAsync(() => {
+      const text = readArgument('payload', () =>
+        typeof payload === 'string'
+          ? payload
+          : payload !== null && typeof payload === 'object' && !Array.isArray(payload)
+            ? EJSON.stringify(payload as Parameters<typeof EJSON.stringify>[0])
+            : badInput('payload must be an object or a string'),
+      );
+      const expectedKid = readArgument('encryptContent options', () => options?.expectedKid);
+      return this.#native.encryptContent(appId, roomId, text, expectedKid);
+    }) as Promise<EncryptedContent>;
   }
 
   /** Audit records, newest first. */
   audit(query: AuditQuery = {}): Promise<AuditRecord[]> {
-    const since = query.since === undefined ? undefined : millis(query.since);
-    return callAsync(() => this.#native.audit({ appId: query.appId, roomId: query.roomId, action: query.action, since, limit: query.limit }));
+    return callAsync(() => {
+      const filter = readArgument('audit query', () => ({
+        appId: query?.appId,
+        roomId: query?.roomId,
+        action: query?.action,
+        since: query?.since === undefined ? undefined : millis(query.since),
+        limit: query?.limit,
+      }));
+      return this.#native.audit(filter);
+    });
   }
 
   /** Writes the counted decrypt/encrypt calls to the audit now. */

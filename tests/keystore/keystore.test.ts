@@ -55,19 +55,23 @@ describe.each(backendFactories())('AppKeyStore on %s', (_name, makeBackend) => {
     const { room, hello, message } = await browserRoom();
     const suggested = await client.wrapRoomKey(room, publicKey);
 
-    expect(await code(store.acceptRoomKey('bot-app', 'room1', suggested, { expectedKid: room.kid }))).toBe('KEYSTORE_NOT_AUTHORIZED');
+    const offer = { expectedKid: room.kid, suggestedBy: 'alice', proofs: [{ senderId: 'bob', content: message.content }] };
+    expect(await code(store.acceptRoomKey('bot-app', 'room1', suggested, offer))).toBe('KEYSTORE_NOT_AUTHORIZED');
     await store.authorize('bot-app', 'room1', 'admin-user');
     expect(await store.isAuthorized('bot-app', 'room1')).toBe(true);
     expect(await store.listAuthorizations('bot-app')).toEqual([expect.objectContaining({ roomId: 'room1', grantedBy: 'admin-user' })]);
 
     expect(await code(store.decryptMessage('bot-app', 'room1', message))).toBe('KEYSTORE_NO_ROOM_KEY');
-    expect(await code(store.acceptRoomKey('bot-app', 'room1', suggested, { expectedKid: 'another-kid' }))).toBe('KEYSTORE_KID_MISMATCH');
+    expect(await code(store.acceptRoomKey('bot-app', 'room1', suggested, { ...offer, expectedKid: 'another-kid', proofs: [] }))).toBe(
+      'KEYSTORE_KID_MISMATCH',
+    );
+    // A message under the kid that the key does not open (another key relabelled): refused.
     const otherRoom = await client.generateRoomKey();
-    const foreignProof = await client.encryptPayload(otherRoom, { msg: 'x' });
-    expect(await code(store.acceptRoomKey('bot-app', 'room1', suggested, { expectedKid: room.kid, proof: foreignProof }))).toBe(
+    const foreignProof = { ...(await client.encryptPayload(otherRoom, { msg: 'x' })), kid: room.kid };
+    expect(await code(store.acceptRoomKey('bot-app', 'room1', suggested, { ...offer, proofs: [{ senderId: 'carol', content: foreignProof }] }))).toBe(
       'KEYSTORE_PROOF_FAILED',
     );
-    expect(await store.acceptRoomKey('bot-app', 'room1', suggested, { expectedKid: room.kid, proof: message.content })).toBe(room.kid);
+    expect(await store.acceptRoomKey('bot-app', 'room1', suggested, offer)).toEqual({ kid: room.kid, status: 'verified', oldRoomKeys: [] });
 
     expect(await store.decryptMessage('bot-app', 'room1', message)).toEqual(hello);
     const reply = await store.encryptContent('bot-app', 'room1', { msg: 'on it' }, { expectedKid: room.kid });
@@ -94,9 +98,71 @@ describe.each(backendFactories())('AppKeyStore on %s', (_name, makeBackend) => {
     await store.close();
     store = await AppKeyStore.open({ ...backend.location(), kek });
     const loaded = await store.loadRoomKeys('bot-app', 'room1', subscription);
-    expect(loaded).toEqual({ currentKid: current.room.kid, kids: [current.room.kid, old.room.kid], unreadable: 0 });
+    expect(loaded).toEqual({ currentKid: current.room.kid, kids: [current.room.kid, old.room.kid], unreadable: 0, skipped: 0 });
     expect(await store.decryptMessage('bot-app', 'room1', old.message)).toEqual(old.hello);
     expect(await store.decryptMessage('bot-app', 'room1', current.message)).toEqual(current.hello);
+  });
+
+  test('finding 2: a member cannot plant the app\'s room key; provisional keys are settled by others', async () => {
+    const publicKey = await store.ensureIdentity('bot-app', 'bot-user');
+    await store.authorize('bot-app', 'room1', 'admin-user');
+    const honest = await browserRoom();
+    // Mallory makes her own key under the room's kid, writes one message with it, suggests it.
+    const planted = { ...(await client.generateRoomKey()), kid: honest.room.kid };
+    const mine = { senderId: 'mallory', content: await client.encryptPayload(planted, { msg: 'trust me' }) };
+    const alices = { senderId: 'alice', content: honest.message.content };
+    const plantedKey = await client.wrapRoomKey(planted, publicKey);
+    const attempt = { expectedKid: honest.room.kid, suggestedBy: 'mallory', proofs: [mine, alices] };
+    expect(await code(store.acceptRoomKey('bot-app', 'room1', plantedKey, attempt))).toBe('KEYSTORE_PROOF_FAILED');
+    expect(await code(store.encryptContent('bot-app', 'room1', { msg: 'x' }))).toBe('KEYSTORE_NO_ROOM_KEY');
+    const rejected = await store.audit({ appId: 'bot-app', action: 'room_key_rejected' });
+    expect(rejected).toEqual([expect.objectContaining({ kid: honest.room.kid, detail: 'suggested_by=mallory conflicting=alice' })]);
+
+    // Alone in the room, her key is only provisional, and Alice's next message disproves it.
+    const alone = await store.acceptRoomKey('bot-app', 'room1', plantedKey, { ...attempt, proofs: [mine] });
+    expect(alone.status).toBe('provisional');
+    expect(await store.confirmRoomKey('bot-app', 'room1', mine)).toBe('provisional');
+    expect(await store.confirmRoomKey('bot-app', 'room1', alices)).toBe('rejected');
+    expect(await code(store.decryptMessage('bot-app', 'room1', { t: 'e2e', content: mine.content }))).toBe('KEYSTORE_NO_ROOM_KEY');
+
+    // The honest key, suggested by Bob, opens Alice's message: verified.
+    const honestKey = await client.wrapRoomKey(honest.room, publicKey);
+    const accepted = await store.acceptRoomKey('bot-app', 'room1', honestKey, { expectedKid: honest.room.kid, suggestedBy: 'bob', proofs: [alices] });
+    expect(accepted).toEqual({ kid: honest.room.kid, status: 'verified', oldRoomKeys: [] });
+    // ...and the kid is taken: Mallory's key can no longer replace it.
+    expect(await code(store.acceptRoomKey('bot-app', 'room1', plantedKey, { ...attempt, proofs: [] }))).toBe('KEYSTORE_PROOF_FAILED');
+    expect(await store.decryptMessage('bot-app', 'room1', honest.message)).toEqual(honest.hello);
+  });
+
+  test('finding 2: the acceptance contract refuses what it cannot judge, naming the argument', async () => {
+    const publicKey = await store.ensureIdentity('bot-app', 'bot-user');
+    await store.authorize('bot-app', 'room1', 'admin-user');
+    const { room, message } = await browserRoom();
+    const suggested = await client.wrapRoomKey(room, publicKey);
+    const hostile = Object.defineProperty({ expectedKid: room.kid, suggestedBy: 'alice' }, 'proofs', {
+      get() {
+        throw new Error('boom');
+      },
+      enumerable: true,
+    });
+    const revocable = Proxy.revocable({}, {});
+    revocable.revoke();
+    const cases: Array<[string, unknown, string]> = [
+      ['no options', undefined, 'must be an object'],
+      ['no expected kid', { suggestedBy: 'alice' }, 'expectedKid'],
+      ['no suggester', { expectedKid: room.kid }, 'suggestedBy'],
+      ['proofs as a JSON string', { expectedKid: room.kid, suggestedBy: 'alice', proofs: JSON.stringify([message]) }, 'proofs must be an array'],
+      ['a proof without sender', { expectedKid: room.kid, suggestedBy: 'alice', proofs: [{ content: message.content }] }, 'proofs[0].senderId'],
+      ['a throwing getter', hostile, 'could not be read'],
+      ['a revoked proxy', revocable.proxy, 'could not be read'],
+    ];
+    for (const [name, options, text] of cases) {
+      const error = await store.acceptRoomKey('bot-app', 'room1', suggested, options as never).catch((e: unknown) => e);
+      expect([name, (error as E2EEError).code]).toEqual([name, 'KEYSTORE_BAD_INPUT']);
+      expect((error as Error).message).toContain(text);
+    }
+    // Nothing was accepted by any of them.
+    expect(await code(store.decryptMessage('bot-app', 'room1', message))).toBe('KEYSTORE_NO_ROOM_KEY');
   });
 
   test('a missing, malformed or wrong KEK is KEYSTORE_BAD_KEK', async () => {
@@ -162,14 +228,20 @@ describe.each(backendFactories())('AppKeyStore on %s', (_name, makeBackend) => {
     expect(await store.decryptMessage('bot-app', 'room1', current.message)).toEqual(current.hello);
     // A key wrapped to the old public key no longer opens.
     const late = await client.generateRoomKey();
-    expect(await code(store.acceptRoomKey('bot-app', 'room1', await client.wrapRoomKey(late, firstKey)))).toBe('E2EE_DECRYPT_FAILED');
+    expect(await code(store.acceptRoomKey('bot-app', 'room1', await client.wrapRoomKey(late, firstKey), { expectedKid: late.kid, suggestedBy: 'alice' }))).toBe(
+      'E2EE_DECRYPT_FAILED',
+    );
   });
 
   test('revocation shreds the identity; audit has every operation and storage holds no secret', async () => {
     const publicKey = await store.ensureIdentity('bot-app', 'bot-user');
     await store.authorize('bot-app', 'room1', 'admin-user');
     const { room, hello, message } = await browserRoom();
-    await store.acceptRoomKey('bot-app', 'room1', await client.wrapRoomKey(room, publicKey), { expectedKid: room.kid, proof: message.content });
+    await store.acceptRoomKey('bot-app', 'room1', await client.wrapRoomKey(room, publicKey), {
+      expectedKid: room.kid,
+      suggestedBy: 'alice',
+      proofs: [{ senderId: 'bob', content: message.content }],
+    });
     expect(await store.decryptMessage('bot-app', 'room1', message)).toEqual(hello);
     await store.encryptContent('bot-app', 'room1', { msg: 'bot reply text' });
     await store.flushAudit();

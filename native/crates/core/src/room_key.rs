@@ -115,6 +115,23 @@ impl RoomKey {
         self.algorithm
     }
 
+    /// A one-way digest of the algorithm and key bytes, domain-separated: tells two keys under
+    /// one kid apart without keeping either key (a key store remembers which key it accepted
+    /// for a kid after the key itself left its cache). Reveals nothing usable about the key.
+    pub fn fingerprint(&self) -> [u8; 32] {
+        let mut context = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+        context.update(b"rc-e2ee/room-key-fingerprint/v1\0");
+        context.update(self.algorithm.jwk_alg().as_bytes());
+        context.update(b"\0");
+        context.update(&self.secret);
+        let digest = context.finish();
+        let mut out = [0u8; 32];
+        for (byte, digest_byte) in out.iter_mut().zip(digest.as_ref()) {
+            *byte = *digest_byte;
+        }
+        out
+    }
+
     /// The JWK JSON that `E2EKey` wraps (Chrome member order).
     fn to_jwk_json(&self) -> Zeroizing<String> {
         OctJwk::to_json(self.algorithm.jwk_alg(), &self.secret)

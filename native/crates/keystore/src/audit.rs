@@ -20,9 +20,14 @@ pub mod action {
     pub const ROTATE_PUBLISH: &str = "identity.rotate.publish";
     pub const ROTATE_COMMIT: &str = "identity.rotate.commit";
     pub const KEK_REKEY: &str = "kek.rekey";
+    pub const KEK_RETIRE: &str = "kek.retire";
     pub const GRANT: &str = "authorization.grant";
     pub const REVOKE: &str = "authorization.revoke";
     pub const ROOM_KEY_ACCEPT: &str = "room_key.accept";
+    /// A suggested key (current or old) refused, or a provisional key a message disproved.
+    pub const ROOM_KEY_REJECTED: &str = "room_key_rejected";
+    /// A provisional key settled by another sender's message.
+    pub const ROOM_KEY_CONFIRM: &str = "room_key.confirm";
     pub const ROOM_KEY_LOAD: &str = "room_key.load";
     pub const MESSAGE_DECRYPT: &str = "message.decrypt";
     pub const CONTENT_DECRYPT: &str = "content.decrypt";
@@ -53,12 +58,27 @@ impl Event<'_> {
             action: self.action.to_owned(),
             app_id: self.app_id.map(str::to_owned),
             room_id: self.room_id.map(str::to_owned),
-            kid: self.kid.map(str::to_owned),
+            kid: self.kid.map(printable),
             outcome: outcome.to_owned(),
             detail: self.detail.clone(),
             count: None,
         }
     }
+}
+
+/// Longest kid kept in an audit record, in characters.
+const MAX_AUDIT_KID_CHARS: usize = 64;
+
+/// A kid as an audit record keeps it: kids come from room members, so anything but printable
+/// ASCII becomes `?` (no control characters, no bidirectional overrides in a log viewer) and a
+/// long one is cut, marked with `...`. Real kids (UUIDs, 12 base64 characters) pass unchanged.
+pub fn printable(kid: &str) -> String {
+    let mut out: String =
+        kid.chars().take(MAX_AUDIT_KID_CHARS).map(|c| if c.is_ascii_graphic() { c } else { '?' }).collect();
+    if kid.chars().nth(MAX_AUDIT_KID_CHARS).is_some() {
+        out.push_str("...");
+    }
+    out
 }
 
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -67,7 +87,9 @@ struct CounterKey {
     actor: String,
     action: &'static str,
     app_id: String,
-    room_id: String,
+    /// `None` for calls refused before the room was known to be authorized: an app looping
+    /// over random room ids adds to one counter per app, not one document per id.
+    room_id: Option<String>,
     outcome: &'static str,
 }
 
@@ -82,14 +104,21 @@ impl Counters {
         Self { pending: HashMap::new(), last_flush: Instant::now() }
     }
 
-    pub fn add(&mut self, actor: &str, action: &'static str, app_id: &str, room_id: &str, outcome: &'static str) {
+    pub fn add(
+        &mut self,
+        actor: &str,
+        action: &'static str,
+        app_id: &str,
+        room_id: Option<&str>,
+        outcome: &'static str,
+    ) {
         let minute = now_ms() / 60_000 * 60_000;
         let key = CounterKey {
             minute,
             actor: actor.to_owned(),
             action,
             app_id: app_id.to_owned(),
-            room_id: room_id.to_owned(),
+            room_id: room_id.map(str::to_owned),
             outcome,
         };
         *self.pending.entry(key).or_insert(0) += 1;

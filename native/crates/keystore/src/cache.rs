@@ -11,6 +11,20 @@ use std::sync::Arc;
 
 use rc_e2ee_core::{RoomKey, RsaPrivateKey};
 
+/// Kids whose accepted key a room remembers (by fingerprint) after the key left the cache.
+const REMEMBERED_KIDS_PER_ROOM: usize = 64;
+
+/// How far a cached key is trusted ([`crate::KeyStatus`] without the rejected state, which is
+/// never cached).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Trust {
+    Verified,
+    /// Usable until a message of a sender other than `suggested_by` (or the app user) settles it.
+    Provisional {
+        suggested_by: String,
+    },
+}
+
 /// Room keys, bounded, least recently used evicted first.
 pub(crate) struct RoomKeyCache {
     capacity: usize,
@@ -24,7 +38,34 @@ pub(crate) struct RoomKeyCache {
 #[derive(Default)]
 struct Room {
     current: Option<String>,
-    keys: HashMap<String, (Arc<RoomKey>, u64)>,
+    keys: HashMap<String, Entry>,
+    /// (kid, fingerprint) of the keys accepted for this room, newest last; outlives eviction so
+    /// an accepted kid is never taken over by another key (see [`RoomKeyCache::fingerprint`]).
+    accepted: Vec<(String, [u8; 32])>,
+}
+
+struct Entry {
+    key: Arc<RoomKey>,
+    tick: u64,
+    trust: Trust,
+}
+
+impl Room {
+    fn remember(&mut self, kid: &str, fingerprint: [u8; 32]) {
+        self.accepted.retain(|(known, _)| known != kid);
+        if self.accepted.len() >= REMEMBERED_KIDS_PER_ROOM {
+            // Forget the oldest kid that no longer has a live key.
+            let stale = self.accepted.iter().position(|(known, _)| !self.keys.contains_key(known)).unwrap_or(0);
+            if stale < self.accepted.len() {
+                self.accepted.remove(stale);
+            }
+        }
+        self.accepted.push((kid.to_owned(), fingerprint));
+    }
+
+    fn is_empty(&self) -> bool {
+        self.keys.is_empty() && self.current.is_none() && self.accepted.is_empty()
+    }
 }
 
 impl RoomKeyCache {
@@ -32,8 +73,10 @@ impl RoomKeyCache {
         Self { capacity: capacity.max(1), tick: 0, apps: HashMap::new(), order: BTreeMap::new(), len: 0 }
     }
 
-    /// Caches `key` for (app, room); `current` makes its kid the room's current one.
-    pub fn insert(&mut self, app_id: &str, room_id: &str, key: Arc<RoomKey>, current: bool) {
+    /// Caches `key` for (app, room) with `trust`; `current` makes its kid the room's current
+    /// one. The caller has checked [`RoomKeyCache::fingerprint`]: a kid is re-inserted only
+    /// with the same key.
+    pub fn insert(&mut self, app_id: &str, room_id: &str, key: Arc<RoomKey>, current: bool, trust: Trust) {
         self.tick += 1;
         let tick = self.tick;
         let kid = key.kid().to_owned();
@@ -41,16 +84,63 @@ impl RoomKeyCache {
         if current {
             room.current = Some(kid.clone());
         }
-        match room.keys.insert(kid.clone(), (key, tick)) {
-            Some((_, old_tick)) => {
-                self.order.remove(&old_tick);
+        room.remember(&kid, key.fingerprint());
+        match room.keys.insert(kid.clone(), Entry { key, tick, trust }) {
+            Some(old) => {
+                self.order.remove(&old.tick);
             }
             None => self.len += 1,
         }
         self.order.insert(tick, (app_id.to_owned(), room_id.to_owned(), kid));
         while self.len > self.capacity {
             let Some((_, (app, room, kid))) = self.order.pop_first() else { break };
-            self.remove_key(&app, &room, &kid);
+            self.evict_key(&app, &room, &kid);
+        }
+    }
+
+    /// The fingerprint of the key accepted for (app, room, kid), even if the key itself was
+    /// evicted since.
+    pub fn fingerprint(&self, app_id: &str, room_id: &str, kid: &str) -> Option<[u8; 32]> {
+        let room = self.apps.get(app_id)?.get(room_id)?;
+        room.accepted.iter().find(|(known, _)| known == kid).map(|(_, fingerprint)| *fingerprint)
+    }
+
+    /// The cached key of a kid and its trust.
+    pub fn entry(&self, app_id: &str, room_id: &str, kid: &str) -> Option<(Arc<RoomKey>, Trust)> {
+        let entry = self.apps.get(app_id)?.get(room_id)?.keys.get(kid)?;
+        Some((Arc::clone(&entry.key), entry.trust.clone()))
+    }
+
+    /// Changes the trust of a cached kid; `false` if it is not cached.
+    pub fn set_trust(&mut self, app_id: &str, room_id: &str, kid: &str, trust: Trust) -> bool {
+        match self.apps.get_mut(app_id).and_then(|rooms| rooms.get_mut(room_id)).and_then(|room| room.keys.get_mut(kid))
+        {
+            Some(entry) => {
+                entry.trust = trust;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Drops a rejected kid entirely: its key, its fingerprint, and the room's current kid if
+    /// it was that one (the room then reads as "no key").
+    pub fn reject(&mut self, app_id: &str, room_id: &str, kid: &str) {
+        let Some(rooms) = self.apps.get_mut(app_id) else { return };
+        let Some(room) = rooms.get_mut(room_id) else { return };
+        if let Some(entry) = room.keys.remove(kid) {
+            self.order.remove(&entry.tick);
+            self.len -= 1;
+        }
+        room.accepted.retain(|(known, _)| known != kid);
+        if room.current.as_deref() == Some(kid) {
+            room.current = None;
+        }
+        if room.is_empty() {
+            rooms.remove(room_id);
+        }
+        if rooms.is_empty() {
+            self.apps.remove(app_id);
         }
     }
 
@@ -69,13 +159,13 @@ impl RoomKeyCache {
             return Vec::new();
         };
         let mut ring: Vec<(bool, Arc<RoomKey>)> = Vec::with_capacity(room.keys.len());
-        for (kid, (key, tick)) in room.keys.iter_mut() {
+        for (kid, entry) in room.keys.iter_mut() {
             self.tick += 1;
-            if let Some(entry) = self.order.remove(tick) {
-                self.order.insert(self.tick, entry);
+            if let Some(used) = self.order.remove(&entry.tick) {
+                self.order.insert(self.tick, used);
             }
-            *tick = self.tick;
-            ring.push((room.current.as_deref() == Some(kid.as_str()), Arc::clone(key)));
+            entry.tick = self.tick;
+            ring.push((room.current.as_deref() == Some(kid.as_str()), Arc::clone(&entry.key)));
         }
         // Current first; a room without a current key still decrypts by kid.
         ring.sort_by_key(|(current, _)| !current);
@@ -86,13 +176,13 @@ impl RoomKeyCache {
     pub fn current(&mut self, app_id: &str, room_id: &str) -> Option<Arc<RoomKey>> {
         let room = self.apps.get_mut(app_id)?.get_mut(room_id)?;
         let kid = room.current.clone()?;
-        let (key, tick) = room.keys.get_mut(&kid)?;
+        let entry = room.keys.get_mut(&kid)?;
         self.tick += 1;
-        if let Some(entry) = self.order.remove(tick) {
-            self.order.insert(self.tick, entry);
+        if let Some(used) = self.order.remove(&entry.tick) {
+            self.order.insert(self.tick, used);
         }
-        *tick = self.tick;
-        Some(Arc::clone(key))
+        entry.tick = self.tick;
+        Some(Arc::clone(&entry.key))
     }
 
     /// The room's current kid, even if its key was evicted.
@@ -127,19 +217,20 @@ impl RoomKeyCache {
     }
 
     fn forget(&mut self, room: Room) {
-        for (_, (_, tick)) in room.keys {
-            self.order.remove(&tick);
+        for (_, entry) in room.keys {
+            self.order.remove(&entry.tick);
             self.len -= 1;
         }
     }
 
-    fn remove_key(&mut self, app_id: &str, room_id: &str, kid: &str) {
+    /// Least-recently-used eviction of one key; its fingerprint stays.
+    fn evict_key(&mut self, app_id: &str, room_id: &str, kid: &str) {
         let Some(rooms) = self.apps.get_mut(app_id) else { return };
         let Some(room) = rooms.get_mut(room_id) else { return };
         if room.keys.remove(kid).is_some() {
             self.len -= 1;
         }
-        if room.keys.is_empty() && room.current.is_none() {
+        if room.is_empty() {
             rooms.remove(room_id);
         }
         if rooms.is_empty() {
@@ -207,20 +298,20 @@ mod tests {
     #[test]
     fn bounded_lru_with_current_first() {
         let mut cache = RoomKeyCache::new(3);
-        cache.insert("app", "r1", key("old"), false);
-        cache.insert("app", "r1", key("cur"), true);
-        cache.insert("app", "r2", key("x"), true);
+        cache.insert("app", "r1", key("old"), false, Trust::Verified);
+        cache.insert("app", "r1", key("cur"), true, Trust::Verified);
+        cache.insert("app", "r2", key("x"), true, Trust::Verified);
         let ring: Vec<_> = cache.ring("app", "r1").iter().map(|k| k.kid().to_owned()).collect();
         assert_eq!(ring, ["cur", "old"]);
         // r1 was just used, so r2's key is the least recently used one.
-        cache.insert("app", "r3", key("y"), true);
+        cache.insert("app", "r3", key("y"), true, Trust::Verified);
         assert_eq!(cache.len(), 3);
         assert!(cache.ring("app", "r2").is_empty());
         assert_eq!(cache.current("app", "r1").unwrap().kid(), "cur");
         cache.evict_room("app", "r1");
         assert_eq!(cache.len(), 1);
         assert!(cache.current("app", "r1").is_none());
-        cache.insert("other", "r1", key("z"), true);
+        cache.insert("other", "r1", key("z"), true, Trust::Verified);
         cache.evict_app("app");
         assert_eq!(cache.len(), 1);
         assert_eq!(cache.current_kid("other", "r1"), Some("z"));
@@ -234,14 +325,43 @@ mod tests {
     #[test]
     fn reinserting_a_kid_replaces_it() {
         let mut cache = RoomKeyCache::new(2);
-        cache.insert("a", "r", key("k"), true);
-        cache.insert("a", "r", key("k"), true);
+        cache.insert("a", "r", key("k"), true, Trust::Verified);
+        cache.insert("a", "r", key("k"), true, Trust::Verified);
         assert_eq!(cache.len(), 1);
-        cache.insert("a", "r", key("k2"), false);
-        cache.insert("a", "r", key("k3"), false);
+        cache.insert("a", "r", key("k2"), false, Trust::Verified);
+        cache.insert("a", "r", key("k3"), false, Trust::Verified);
         assert_eq!(cache.len(), 2);
         // "k" was the oldest and is gone, but the room still remembers its current kid.
         assert_eq!(cache.current_kid("a", "r"), Some("k"));
         assert!(cache.current("a", "r").is_none());
+        // ...and which key it accepted for it.
+        assert!(cache.fingerprint("a", "r", "k").is_some());
+    }
+
+    #[test]
+    fn a_rejected_kid_leaves_no_trace() {
+        let mut cache = RoomKeyCache::new(4);
+        cache.insert("a", "r", key("k"), true, Trust::Provisional { suggested_by: "m".into() });
+        assert_eq!(cache.entry("a", "r", "k").unwrap().1, Trust::Provisional { suggested_by: "m".into() });
+        assert!(cache.set_trust("a", "r", "k", Trust::Verified));
+        cache.reject("a", "r", "k");
+        assert!(cache.current("a", "r").is_none());
+        assert!(cache.current_kid("a", "r").is_none());
+        assert!(cache.fingerprint("a", "r", "k").is_none());
+        assert_eq!(cache.len(), 0);
+        assert!(!cache.set_trust("a", "r", "k", Trust::Verified));
+    }
+
+    #[test]
+    fn remembered_kids_are_bounded_per_room() {
+        let mut cache = RoomKeyCache::new(2);
+        for index in 0..(REMEMBERED_KIDS_PER_ROOM + 10) {
+            cache.insert("a", "r", key(&format!("k{index}")), true, Trust::Verified);
+        }
+        let room = &cache.apps["a"]["r"];
+        assert_eq!(room.accepted.len(), REMEMBERED_KIDS_PER_ROOM);
+        // The newest kids, live or not, are remembered; the oldest are forgotten.
+        assert!(cache.fingerprint("a", "r", &format!("k{}", REMEMBERED_KIDS_PER_ROOM + 9)).is_some());
+        assert!(cache.fingerprint("a", "r", "k0").is_none());
     }
 }

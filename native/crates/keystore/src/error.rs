@@ -32,9 +32,10 @@ pub enum Error {
     /// The room key's kid is not the one the caller expected.
     #[error("the room key's kid is not the expected kid")]
     KidMismatch,
-    /// The proof content does not decrypt with the offered room key.
-    #[error("the proof content does not decrypt with the offered room key")]
-    ProofFailed,
+    /// A suggested room key was refused: it does not open another member's message under its
+    /// kid, its kid is already accepted with another key, or it is a legacy key under a new kid.
+    #[error("suggested room key refused: {0}")]
+    ProofFailed(&'static str),
     /// The database or the file system failed. Nothing from the driver is kept but its kind.
     #[error("storage failure ({kind}): {message}")]
     Storage { kind: StorageKind, message: &'static str },
@@ -95,7 +96,7 @@ impl Error {
             Error::Conflict(_) => "KEYSTORE_CONFLICT",
             Error::NoIdentity => "KEYSTORE_NO_IDENTITY",
             Error::KidMismatch => "KEYSTORE_KID_MISMATCH",
-            Error::ProofFailed => "KEYSTORE_PROOF_FAILED",
+            Error::ProofFailed(_) => "KEYSTORE_PROOF_FAILED",
             Error::Storage { .. } => "KEYSTORE_STORAGE",
             Error::BadInput(_) => "KEYSTORE_BAD_INPUT",
             Error::Host(_) => "KEYSTORE_HOST_FAILED",
@@ -141,7 +142,7 @@ mod tests {
             Error::Conflict("x"),
             Error::NoIdentity,
             Error::KidMismatch,
-            Error::ProofFailed,
+            Error::ProofFailed("x"),
             Error::storage(StorageKind::Io, "x"),
             Error::BadInput("x"),
             Error::Host("x"),

@@ -18,9 +18,7 @@ use crate::error::StorageKind;
 use crate::store::{
     self, AuditQuery, AuditRecord, AuthorizationDoc, IdentityDoc, IdentityState, RotationStep, Store, StoreUrl,
 };
-use crate::types::{
-    AcceptOptions, Authorization, ContentFields, IdentityInfo, LoadedKeys, MessageFields, RekeyReport, SubscriptionKeys,
-};
+use crate::types::{Authorization, ContentFields, IdentityInfo, MessageFields, RekeyReport};
 use crate::{Error, Result};
 
 /// Longest id (app, room, user, kid) accepted, in bytes.
@@ -33,8 +31,11 @@ pub(crate) const BAD_ROOM_ID: &str = "room id is empty, too long or has control 
 pub(crate) const BAD_ACTOR_ID: &str = "actor id is empty, too long or has control characters";
 pub(crate) const BAD_APP_USER_ID: &str = "app user id is empty, too long or has control characters";
 pub(crate) const BAD_KID: &str = "expected kid is empty, too long or has control characters";
-/// Checked gates kept before expired ones are swept.
-const MAX_GATES: usize = 4096;
+/// Checked gates kept at most.
+pub(crate) const MAX_GATES: usize = 4096;
+/// Longest `authorization_ttl` honoured: a revocation made on another instance applies within
+/// this delay whatever the configuration says.
+pub const MAX_AUTHORIZATION_TTL: Duration = Duration::from_secs(60);
 
 /// Settings of [`AppKeyStore::open`].
 #[derive(Clone)]
@@ -48,7 +49,8 @@ pub struct OpenOptions {
     pub private_key_capacity: usize,
     /// How long decrypt/encrypt trust a checked authorization before reading it again. A
     /// revocation made through this instance applies at once; one made by another instance
-    /// within this delay. Zero reads the store on every call.
+    /// within this delay. Zero reads the store on every call; capped at
+    /// [`MAX_AUTHORIZATION_TTL`].
     pub authorization_ttl: Duration,
     /// Longest delay before counted decrypt/encrypt calls reach the audit collection.
     pub audit_flush_interval: Duration,
@@ -96,7 +98,7 @@ pub struct AppKeyStore {
 pub(crate) struct Inner {
     pub(crate) store: Arc<dyn Store>,
     keks: RwLock<Keks>,
-    room_keys: Mutex<RoomKeyCache>,
+    pub(crate) room_keys: Mutex<RoomKeyCache>,
     private_keys: Mutex<PrivateKeyCache>,
     gates: Mutex<HashMap<(String, String), Gate>>,
     counters: Mutex<Counters>,
@@ -141,15 +143,15 @@ impl AppKeyStore {
                 private_keys: Mutex::new(PrivateKeyCache::new(options.private_key_capacity)),
                 gates: Mutex::new(HashMap::new()),
                 counters: Mutex::new(Counters::new()),
-                authorization_ttl: options.authorization_ttl,
+                authorization_ttl: options.authorization_ttl.min(MAX_AUTHORIZATION_TTL),
                 audit_flush_interval: options.audit_flush_interval,
                 closed: AtomicBool::new(false),
             }),
         };
         if !options.skip_kek_check {
             for identity in this.inner.store.identities().await? {
-                for sealed in sealed_keys(&identity) {
-                    if this.custody_for(&sealed.kek_id).is_err() {
+                for blobs in [identity.current_blobs(), identity.new_blobs()] {
+                    if !blobs.is_empty() && !blobs.iter().any(|sealed| this.custody_for(&sealed.kek_id).is_ok()) {
                         let _ = this.inner.store.close().await;
                         return Err(Error::BadKek("an identity is sealed under a KEK this store was not given"));
                     }
@@ -295,6 +297,7 @@ impl AppKeyStore {
             tombstone.state = IdentityState::Revoked;
             tombstone.key_version = identity.key_version.max(identity.rotation.map_or(0, |r| r.new_key_version));
             tombstone.sealed = None;
+            tombstone.sealed_copies.clear();
             tombstone.rotation = None;
             tombstone.revoked_at = Some(now);
             tombstone.revoked_by = Some(actor_id.to_owned());
@@ -308,25 +311,21 @@ impl AppKeyStore {
         self.inner.store.delete_authorizations(app_id).await
     }
 
-    /// Re-seals every identity under `custody`, which becomes this store's current KEK (the
-    /// previous one stays usable for opening). One document at a time with compare-and-swap;
-    /// resumable: call again after a failure. Fails with `KEYSTORE_BAD_KEK` (after re-sealing
-    /// all it can) if some blob is under a KEK this store does not hold.
+    /// Re-seals every identity under `custody`, which becomes this store's current KEK once
+    /// every identity has a blob under it (the previous one stays usable for opening). The old
+    /// KEK's blob stays beside the new one, so other server instances that hold only the old
+    /// KEK keep opening identities for the whole rotation and after it; shred those blobs with
+    /// [`AppKeyStore::retire_kek`] once every instance has the new KEK. One document at a time
+    /// with compare-and-swap; resumable: call again after a failure. Fails with
+    /// `KEYSTORE_BAD_KEK` (after re-sealing all it can, and without switching) if some
+    /// identity has no blob under a KEK this store holds.
     pub async fn rekey(&self, custody: Arc<dyn KeyCustody>) -> Result<RekeyReport> {
         self.ensure_open()?;
-        {
-            let mut keks = write(&self.inner.keks);
-            if keks.current.kek_id() != custody.kek_id() {
-                let old = std::mem::replace(&mut keks.current, Arc::clone(&custody));
-                keks.previous.retain(|kek| kek.kek_id() != custody.kek_id() && kek.kek_id() != old.kek_id());
-                keks.previous.insert(0, old);
-            }
-        }
         let mut report = RekeyReport::default();
         let mut failure = None;
         for identity in self.inner.store.identities().await? {
             let app_id = identity.app_id.clone();
-            match self.reseal(&app_id, custody.as_ref()).await {
+            match self.reseal(&app_id, &custody).await {
                 Ok(true) => {
                     report.resealed += 1;
                     let event = Event {
@@ -343,24 +342,34 @@ impl AppKeyStore {
                 }
             }
         }
-        match failure {
-            Some(error) => Err(error),
-            None => Ok(report),
+        if let Some(error) = failure {
+            return Err(error);
         }
+        // Only now: until every identity opens under the new KEK, this instance seals under
+        // the old one, which every instance holds.
+        let mut keks = write(&self.inner.keks);
+        if keks.current.kek_id() != custody.kek_id() {
+            let old = std::mem::replace(&mut keks.current, Arc::clone(&custody));
+            keks.previous.retain(|kek| kek.kek_id() != custody.kek_id() && kek.kek_id() != old.kek_id());
+            keks.previous.insert(0, old);
+        }
+        Ok(report)
     }
 
-    /// Re-seals one identity's blobs that are not under `custody`; `false` if none was.
-    async fn reseal(&self, app_id: &str, custody: &dyn KeyCustody) -> Result<bool> {
+    /// Adds a blob under `custody` to each of one identity's keys that lacks one (it becomes
+    /// the primary; the others stay as copies); `false` if none lacked one.
+    async fn reseal(&self, app_id: &str, custody: &Arc<dyn KeyCustody>) -> Result<bool> {
         let mut attempt = 0;
         loop {
             let Some(mut identity) = self.inner.store.identity(app_id).await? else { return Ok(false) };
             let mut changed = false;
-            if let Some(sealed) = identity.sealed.as_mut() {
-                changed |= self.reseal_blob(sealed, &identity_aad(app_id, identity.key_version), custody)?;
-            }
+            let aad = identity_aad(app_id, identity.key_version);
+            changed |= self.reseal_key(&mut identity.sealed, &mut identity.sealed_copies, &aad, custody)?;
             if let Some(rotation) = identity.rotation.as_mut() {
                 let aad = identity_aad(app_id, rotation.new_key_version);
-                changed |= self.reseal_blob(&mut rotation.new_sealed, &aad, custody)?;
+                let mut primary = Some(rotation.new_sealed.clone());
+                changed |= self.reseal_key(&mut primary, &mut rotation.new_sealed_copies, &aad, custody)?;
+                rotation.new_sealed = primary.ok_or_else(Error::task_failed)?;
             }
             if !changed {
                 return Ok(false);
@@ -374,13 +383,114 @@ impl AppKeyStore {
         }
     }
 
-    fn reseal_blob(&self, sealed: &mut Sealed, aad: &[u8], custody: &dyn KeyCustody) -> Result<bool> {
-        if sealed.kek_id == custody.kek_id() {
+    fn reseal_key(
+        &self,
+        primary: &mut Option<Sealed>,
+        copies: &mut Vec<Sealed>,
+        aad: &[u8],
+        custody: &Arc<dyn KeyCustody>,
+    ) -> Result<bool> {
+        let Some(old) = primary.take() else { return Ok(false) };
+        let blobs: Vec<&Sealed> = std::iter::once(&old).chain(copies.iter()).collect();
+        if let Some(position) = blobs.iter().position(|sealed| sealed.kek_id == custody.kek_id()) {
+            // Already sealed under it: make that blob the primary.
+            if position > 0 {
+                let new = copies.remove(position - 1);
+                copies.insert(0, old);
+                *primary = Some(new);
+                return Ok(true);
+            }
+            *primary = Some(old);
             return Ok(false);
         }
-        let plaintext = self.custody_for(&sealed.kek_id)?.unseal(sealed, aad)?;
-        *sealed = custody.seal(&plaintext, aad)?;
+        let plaintext = self.open_any(&blobs, aad, Some(custody))?;
+        let new = custody.seal(&plaintext, aad)?;
+        copies.insert(0, old);
+        *primary = Some(new);
         Ok(true)
+    }
+
+    /// Shreds every blob sealed under the KEK `kek_id` (after a [`AppKeyStore::rekey`] away from
+    /// it, once every instance holds the new KEK): a key whose only blob is under it is first
+    /// re-sealed under this store's current KEK. The current KEK cannot be retired
+    /// (`KEYSTORE_BAD_INPUT`). Afterwards this store no longer accepts that KEK. Resumable.
+    pub async fn retire_kek(&self, kek_id: &str) -> Result<RekeyReport> {
+        self.ensure_open()?;
+        check_id(kek_id, "KEK id is empty, too long or has control characters")?;
+        let current = self.current_custody();
+        if current.kek_id() == kek_id {
+            return Err(Error::BadInput("the current KEK cannot be retired; rekey away from it first"));
+        }
+        let mut report = RekeyReport::default();
+        for identity in self.inner.store.identities().await? {
+            let app_id = identity.app_id.clone();
+            let mut attempt = 0;
+            let changed = loop {
+                let Some(mut identity) = self.inner.store.identity(&app_id).await? else { break false };
+                let before = identity.clone();
+                let aad = identity_aad(&app_id, identity.key_version);
+                if identity.current_blobs().iter().any(|sealed| sealed.kek_id == kek_id) {
+                    self.reseal_key(&mut identity.sealed, &mut identity.sealed_copies, &aad, &current)?;
+                    identity.sealed_copies.retain(|sealed| sealed.kek_id != kek_id);
+                }
+                if let Some(rotation) = identity.rotation.as_mut() {
+                    let aad = identity_aad(&app_id, rotation.new_key_version);
+                    let mut primary = Some(rotation.new_sealed.clone());
+                    self.reseal_key(&mut primary, &mut rotation.new_sealed_copies, &aad, &current)?;
+                    rotation.new_sealed = primary.ok_or_else(Error::task_failed)?;
+                    rotation.new_sealed_copies.retain(|sealed| sealed.kek_id != kek_id);
+                }
+                if identity == before {
+                    break false;
+                }
+                identity.updated_at = now_ms();
+                match self.inner.store.update_identity(&identity).await {
+                    Ok(_) => break true,
+                    Err(Error::Conflict(_)) if attempt + 1 < CAS_ATTEMPTS => attempt += 1,
+                    Err(error) => return Err(error),
+                }
+            };
+            match changed {
+                true => {
+                    report.resealed += 1;
+                    let event = Event {
+                        detail: Some(format!("retired_kek_id={kek_id}")),
+                        ..self.event(SYSTEM, action::KEK_RETIRE, Some(&app_id), None)
+                    };
+                    self.append(&event, OK).await?;
+                }
+                false => report.unchanged += 1,
+            }
+        }
+        write(&self.inner.keks).previous.retain(|kek| kek.kek_id() != kek_id);
+        Ok(report)
+    }
+
+    /// Opens the first of `blobs` this store (or `extra`) holds the KEK of.
+    fn open_any(
+        &self,
+        blobs: &[&Sealed],
+        aad: &[u8],
+        extra: Option<&Arc<dyn KeyCustody>>,
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        let mut last = Error::BadKek("sealed under a KEK this store was not given");
+        for sealed in blobs {
+            let custody = match extra.filter(|extra| extra.kek_id() == sealed.kek_id) {
+                Some(extra) => Arc::clone(extra),
+                None => match self.custody_for(&sealed.kek_id) {
+                    Ok(custody) => custody,
+                    Err(error) => {
+                        last = error;
+                        continue;
+                    }
+                },
+            };
+            match custody.unseal(sealed, aad) {
+                Ok(plaintext) => return Ok(plaintext),
+                Err(error) => last = error,
+            }
+        }
+        Err(last)
     }
 
     // ----- authorizations -----
@@ -462,136 +572,6 @@ impl AppKeyStore {
         Ok(self.inner.store.authorizations(app_id).await?.into_iter().map(authorization_of).collect())
     }
 
-    // ----- room keys -----
-
-    /// Verifies and accepts a room key offered to the app user (`E2ESuggestedKey`): the app
-    /// must be authorized and its identity active; the key is unwrapped with the app's private
-    /// key inside this crate; its kid must equal `expected_kid` when given; `proof`, when given,
-    /// must decrypt with exactly this key. The key becomes the room's current key in the cache.
-    /// Returns its kid. Every acceptance and rejection is audited.
-    pub async fn accept_room_key(
-        &self,
-        app_id: &str,
-        room_id: &str,
-        e2e_key: &str,
-        options: AcceptOptions,
-    ) -> Result<String> {
-        self.ensure_open()?;
-        check_id(app_id, BAD_APP_ID)?;
-        check_id(room_id, BAD_ROOM_ID)?;
-        if let Some(kid) = &options.expected_kid {
-            check_id(kid, BAD_KID)?;
-        }
-        let mut opened = None;
-        let result = self.accept_inner(app_id, room_id, e2e_key, &options, &mut opened).await;
-        // The kid is recorded whenever the key unwrapped, rejected or not.
-        let kid = opened.as_ref().map(|key| key.kid());
-        let (actor, outcome) = match &result {
-            Ok(actor) => (actor.as_str(), OK),
-            Err(error) => (SYSTEM, error.code()),
-        };
-        let event = Event { kid, ..self.event(actor, action::ROOM_KEY_ACCEPT, Some(app_id), Some(room_id)) };
-        self.append(&event, outcome).await?;
-        result?;
-        let key = opened.ok_or(Error::task_failed())?;
-        let kid = key.kid().to_owned();
-        lock(&self.inner.room_keys).insert(app_id, room_id, key, true);
-        Ok(kid)
-    }
-
-    async fn accept_inner(
-        &self,
-        app_id: &str,
-        room_id: &str,
-        e2e_key: &str,
-        options: &AcceptOptions,
-        opened: &mut Option<Arc<RoomKey>>,
-    ) -> Result<String> {
-        let identity = self.fresh_gate(app_id, room_id).await?;
-        let private_keys = self.private_keys_of(&identity).await?;
-        let key = opened.insert(Arc::new(unwrap_with_any(&private_keys, e2e_key)?));
-        if options.expected_kid.as_deref().is_some_and(|expected| expected != key.kid()) {
-            return Err(Error::KidMismatch);
-        }
-        if let Some(proof) = &options.proof {
-            // One key in the ring: the proof opens with exactly this key or not at all. The
-            // object check rejects the rare legacy CBC false positive (valid padding by chance).
-            let plaintext =
-                rc_e2ee_core::decrypt_content(&[key.as_ref()], &proof.as_ref()).map_err(|_| Error::ProofFailed)?;
-            ensure_object(&plaintext).map_err(|_| Error::ProofFailed)?;
-        }
-        Ok(identity.app_user_id)
-    }
-
-    /// Refills the cache from the app user's subscription (after a restart, or when the host
-    /// sees `E2EKey`/`oldRoomKeys` change): current key and old keys. The current kid becomes
-    /// the room's current one; without `e2e_key` the room has no current key. Keys that open
-    /// with none of the app's keys are counted in `unreadable` and skipped.
-    pub async fn load_room_keys(&self, app_id: &str, room_id: &str, keys: &SubscriptionKeys) -> Result<LoadedKeys> {
-        self.ensure_open()?;
-        check_id(app_id, BAD_APP_ID)?;
-        check_id(room_id, BAD_ROOM_ID)?;
-        if !keys.room_id.is_empty() && keys.room_id != room_id {
-            return Err(Error::BadInput("the subscription keys belong to another room"));
-        }
-        let result = self.load_inner(app_id, room_id, keys).await;
-        let (actor, kid, detail) = match &result {
-            Ok((actor, loaded)) => (
-                actor.clone(),
-                loaded.current_kid.clone(),
-                Some(format!("loaded={} unreadable={}", loaded.kids.len(), loaded.unreadable)),
-            ),
-            Err(_) => (SYSTEM.to_owned(), None, None),
-        };
-        let event = Event {
-            kid: kid.as_deref(),
-            detail,
-            ..self.event(&actor, action::ROOM_KEY_LOAD, Some(app_id), Some(room_id))
-        };
-        self.audited(event, result).await.map(|(_, loaded)| loaded)
-    }
-
-    async fn load_inner(&self, app_id: &str, room_id: &str, keys: &SubscriptionKeys) -> Result<(String, LoadedKeys)> {
-        let identity = self.fresh_gate(app_id, room_id).await?;
-        let private_keys = self.private_keys_of(&identity).await?;
-        let wrapped: Vec<(bool, String)> = keys
-            .e2e_key
-            .iter()
-            .map(|key| (true, key.clone()))
-            .chain(keys.old_room_keys.iter().map(|old| (false, old.e2e_key.clone())))
-            .collect();
-        let opened = blocking(move || {
-            Ok(wrapped
-                .iter()
-                .map(|(current, wrapped)| (*current, unwrap_with_any(&private_keys, wrapped).ok().map(Arc::new)))
-                .collect::<Vec<_>>())
-        })
-        .await?;
-        let mut loaded = LoadedKeys::default();
-        let mut cache = lock(&self.inner.room_keys);
-        if keys.e2e_key.is_none() {
-            cache.set_current(app_id, room_id, None);
-        }
-        for (current, key) in opened {
-            match key {
-                Some(key) => {
-                    if current {
-                        loaded.current_kid = Some(key.kid().to_owned());
-                    }
-                    loaded.kids.push(key.kid().to_owned());
-                    cache.insert(app_id, room_id, key, current);
-                }
-                None => {
-                    if current {
-                        cache.set_current(app_id, room_id, None);
-                    }
-                    loaded.unreadable += 1;
-                }
-            }
-        }
-        Ok((identity.app_user_id, loaded))
-    }
-
     // ----- messages -----
 
     /// Decrypts a message of the room with the cached keys (the kid it names, else the current
@@ -657,7 +637,9 @@ impl AppKeyStore {
     }
 
     /// The frame of every counted call: checks the ids and the gates (authorization, identity
-    /// state), runs `work`, and counts the outcome in the audit under the acting app user.
+    /// state), runs `work`, and counts the outcome in the audit under the acting app user. A
+    /// call the gates refuse is counted per app, without its room: room ids an app invents must
+    /// not each cost an audit document.
     async fn counted<T>(
         &self,
         app_id: &str,
@@ -670,14 +652,14 @@ impl AppKeyStore {
         check_id(room_id, BAD_ROOM_ID)?;
         let actor = match self.gate(app_id, room_id).await {
             Ok(actor) => actor,
-            Err(error) => return Err(self.count(SYSTEM, action, app_id, room_id, error).await),
+            Err(error) => return Err(self.count(SYSTEM, action, app_id, None, error).await),
         };
         match work() {
             Ok(value) => {
                 self.count_ok(&actor, action, app_id, room_id).await;
                 Ok(value)
             }
-            Err(error) => Err(self.count(&actor, action, app_id, room_id, error).await),
+            Err(error) => Err(self.count(&actor, action, app_id, Some(room_id), error).await),
         }
     }
 
@@ -741,7 +723,7 @@ impl AppKeyStore {
     async fn count_ok(&self, actor: &str, action: &'static str, app_id: &str, room_id: &str) {
         let due = {
             let mut counters = lock(&self.inner.counters);
-            counters.add(actor, action, app_id, room_id, OK);
+            counters.add(actor, action, app_id, Some(room_id), OK);
             counters.due(self.inner.audit_flush_interval)
         };
         if due {
@@ -751,7 +733,14 @@ impl AppKeyStore {
     }
 
     /// Counts a failed call and hands its error back.
-    async fn count(&self, actor: &str, action: &'static str, app_id: &str, room_id: &str, error: Error) -> Error {
+    async fn count(
+        &self,
+        actor: &str,
+        action: &'static str,
+        app_id: &str,
+        room_id: Option<&str>,
+        error: Error,
+    ) -> Error {
         let due = {
             let mut counters = lock(&self.inner.counters);
             counters.add(actor, action, app_id, room_id, error.code());
@@ -821,6 +810,7 @@ impl AppKeyStore {
             key_version,
             public_key,
             sealed: Some(sealed),
+            sealed_copies: Vec::new(),
             state: IdentityState::Active,
             created_at: now,
             updated_at: now,
@@ -848,24 +838,26 @@ impl AppKeyStore {
         Ok((public_key, sealed))
     }
 
-    /// The imported private key sealed in `sealed` for (app, key version), whose public key
-    /// must be `public_key`; cached.
+    /// The imported private key sealed in `blobs` (copies under different KEKs: the first one
+    /// this store holds the KEK of opens) for (app, key version), whose public key must be
+    /// `public_key`; cached.
     pub(crate) async fn private_key(
         &self,
         app_id: &str,
         public_key: &str,
-        sealed: &Sealed,
+        blobs: &[&Sealed],
         key_version: i64,
     ) -> Result<Arc<RsaPrivateKey>> {
         if let Some(key) = lock(&self.inner.private_keys).get(app_id, key_version, public_key) {
             return Ok(key);
         }
-        let custody = self.custody_for(&sealed.kek_id)?;
         let aad = identity_aad(app_id, key_version);
-        let sealed = sealed.clone();
+        let this = self.clone();
+        let blobs: Vec<Sealed> = blobs.iter().map(|sealed| (*sealed).clone()).collect();
         let expected = public_key.to_owned();
         let key = blocking(move || {
-            let der = custody.unseal(&sealed, &aad)?;
+            let refs: Vec<&Sealed> = blobs.iter().collect();
+            let der = this.open_any(&refs, &aad, None)?;
             let key = RsaPrivateKey::from_pkcs8_der(&der).map_err(|_| Error::BadKek("the sealed key is not a key"))?;
             if key.public_key().to_rc_string() != expected {
                 return Err(Error::BadKek("the sealed key does not match the identity's public key"));
@@ -880,11 +872,15 @@ impl AppKeyStore {
     /// Every private key of an active identity: the current one, and the new one of a rotation
     /// in progress (new first once it is published, as new wrappings then use it).
     pub(crate) async fn private_keys_of(&self, identity: &IdentityDoc) -> Result<Vec<Arc<RsaPrivateKey>>> {
-        let sealed = identity.sealed.as_ref().ok_or(Error::Revoked)?;
-        let current = self.private_key(&identity.app_id, &identity.public_key, sealed, identity.key_version).await?;
+        if identity.sealed.is_none() {
+            return Err(Error::Revoked);
+        }
+        let current = self
+            .private_key(&identity.app_id, &identity.public_key, &identity.current_blobs(), identity.key_version)
+            .await?;
         let Some(rotation) = &identity.rotation else { return Ok(vec![current]) };
         let new = self
-            .private_key(&identity.app_id, &rotation.new_public_key, &rotation.new_sealed, rotation.new_key_version)
+            .private_key(&identity.app_id, &rotation.new_public_key, &identity.new_blobs(), rotation.new_key_version)
             .await?;
         Ok(match rotation.step {
             RotationStep::Published => vec![new, current],
@@ -893,7 +889,7 @@ impl AppKeyStore {
     }
 
     /// Reads identity and authorization now: the identity document, or why not.
-    async fn fresh_gate(&self, app_id: &str, room_id: &str) -> Result<IdentityDoc> {
+    pub(crate) async fn fresh_gate(&self, app_id: &str, room_id: &str) -> Result<IdentityDoc> {
         let identity = self.inner.store.identity(app_id).await?;
         let verdict = match identity {
             None => Err(Error::NoIdentity),
@@ -913,7 +909,7 @@ impl AppKeyStore {
 
     /// The gate of decrypt/encrypt: identity active and app authorized, trusted for
     /// `authorization_ttl`. Returns the app user id (the audit actor).
-    async fn gate(&self, app_id: &str, room_id: &str) -> Result<String> {
+    pub(crate) async fn gate(&self, app_id: &str, room_id: &str) -> Result<String> {
         let ttl = self.inner.authorization_ttl;
         if !ttl.is_zero() {
             let gates = lock(&self.inner.gates);
@@ -934,8 +930,16 @@ impl AppKeyStore {
         }
         let mut gates = lock(&self.inner.gates);
         if gates.len() >= MAX_GATES {
+            // Expired verdicts first, then refusals (an app probing room ids makes those), then
+            // everything: the map never outgrows MAX_GATES.
             let ttl = self.inner.authorization_ttl;
             gates.retain(|_, gate| gate.checked.elapsed() < ttl);
+            if gates.len() >= MAX_GATES {
+                gates.retain(|_, gate| gate.verdict.is_ok());
+            }
+            if gates.len() >= MAX_GATES {
+                gates.clear();
+            }
         }
         gates.insert((app_id.to_owned(), room_id.to_owned()), Gate { checked: Instant::now(), verdict });
     }
@@ -982,11 +986,6 @@ fn published_key(identity: &IdentityDoc) -> &str {
     }
 }
 
-/// Every sealed blob of an identity.
-pub(crate) fn sealed_keys(identity: &IdentityDoc) -> Vec<&Sealed> {
-    identity.sealed.iter().chain(identity.rotation.iter().map(|rotation| &rotation.new_sealed)).collect()
-}
-
 pub(crate) fn step_name(step: RotationStep) -> &'static str {
     match step {
         RotationStep::Begun => "begun",
@@ -1024,4 +1023,38 @@ fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
 
 fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     lock.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::custody::SealedCustody;
+
+    async fn store(ttl: Duration) -> (AppKeyStore, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = StoreUrl::File(dir.path().join("keystore.json"));
+        let kek = SealedCustody::from_base64(&SealedCustody::generate_kek()).unwrap();
+        let options = OpenOptions { authorization_ttl: ttl, ..OpenOptions::default() };
+        (AppKeyStore::open(&url, Arc::new(kek), options).await.unwrap(), dir)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn finding_5_the_gate_cache_is_bounded_and_its_ttl_capped() {
+        let (store, _dir) = store(Duration::from_secs(24 * 3600)).await;
+        assert_eq!(store.inner.authorization_ttl, MAX_AUTHORIZATION_TTL);
+        store.ensure_identity("app", "app.bot").await.unwrap();
+        store.authorize("app", "real-room", "admin").await.unwrap();
+        let content = ContentFields::default();
+        let _ = store.decrypt_content("app", "real-room", &content).await;
+        // An app probing invented room ids within the TTL: every verdict is fresh.
+        for index in 0..(MAX_GATES + 200) {
+            let _ = store.decrypt_content("app", &format!("probe-{index}"), &content).await;
+            assert!(lock(&store.inner.gates).len() <= MAX_GATES);
+        }
+        // The authorized room's verdict survived the sweep of refusals.
+        assert!(lock(&store.inner.gates)
+            .get(&("app".to_owned(), "real-room".to_owned()))
+            .is_some_and(|gate| gate.verdict.is_ok()));
+        store.close().await.unwrap();
+    }
 }

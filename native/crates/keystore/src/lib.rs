@@ -18,24 +18,26 @@
 //! Errors are one [`Error`] enum with stable codes ([`Error::code`]); messages are fixed strings.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic))]
 
+mod acceptance;
 mod audit;
 mod cache;
 pub mod custody;
 mod error;
 mod keystore;
+mod room_keys;
 mod rotation;
 pub mod store;
 mod types;
 
 pub use custody::{KeyCustody, Sealed, SealedCustody};
 pub use error::{Error, Result, StorageKind};
-pub use keystore::{AppKeyStore, OpenOptions};
+pub use keystore::{AppKeyStore, OpenOptions, MAX_AUTHORIZATION_TTL};
 pub use rc_e2ee_core::EncryptedContent;
 pub use rotation::RoomKeyWriter;
 pub use store::{AuditQuery, AuditRecord, StoreUrl};
 pub use types::{
-    AcceptOptions, Authorization, ContentFields, IdentityInfo, LoadedKeys, MessageFields, OldRoomKey, RekeyReport,
-    RotationReport, SubscriptionKeys,
+    AcceptOptions, Accepted, Authorization, ContentFields, IdentityInfo, KeyStatus, KeyVerdict, LoadedKeys,
+    MessageFields, OldRoomKey, Proof, RekeyReport, RotationReport, SubscriptionKeys, SuggestedOldKey,
 };
 
 /// Audit action names, as stored in [`AuditRecord::action`].

@@ -80,10 +80,13 @@ impl AppKeyStore {
             self.audited(event, result).await?;
         }
         let rotation = identity.rotation.clone().ok_or(Error::Conflict("the rotation vanished"))?;
-        let sealed = identity.sealed.as_ref().ok_or(Error::Revoked)?;
-        let old = self.private_key(app_id, &identity.public_key, sealed, identity.key_version).await?;
+        if identity.sealed.is_none() {
+            return Err(Error::Revoked);
+        }
+        let old =
+            self.private_key(app_id, &identity.public_key, &identity.current_blobs(), identity.key_version).await?;
         let new =
-            self.private_key(app_id, &rotation.new_public_key, &rotation.new_sealed, rotation.new_key_version).await?;
+            self.private_key(app_id, &rotation.new_public_key, &identity.new_blobs(), rotation.new_key_version).await?;
 
         if rotation.step == RotationStep::Begun {
             let result = self.rewrap_all(&old, &new, writer).await;
@@ -130,8 +133,14 @@ impl AppKeyStore {
         let (new_public_key, new_sealed) = self.generate_sealed(&identity.app_id, new_key_version).await?;
         let now = now_ms();
         let mut next = identity.clone();
-        next.rotation =
-            Some(Rotation { step: RotationStep::Begun, new_key_version, new_public_key, new_sealed, started_at: now });
+        next.rotation = Some(Rotation {
+            step: RotationStep::Begun,
+            new_key_version,
+            new_public_key,
+            new_sealed,
+            new_sealed_copies: Vec::new(),
+            started_at: now,
+        });
         next.updated_at = now;
         next.version = self.inner.store.update_identity(&next).await?;
         *identity = next;
@@ -155,6 +164,7 @@ impl AppKeyStore {
         next.public_key = rotation.new_public_key;
         // The old sealed key is overwritten: shredded with this update.
         next.sealed = Some(rotation.new_sealed);
+        next.sealed_copies = rotation.new_sealed_copies;
         next.updated_at = now_ms();
         next.version = self.inner.store.update_identity(&next).await?;
         *identity = next;

@@ -89,13 +89,78 @@ pub struct OldRoomKey {
     pub e2e_key: String,
 }
 
-/// Checks of [`crate::AppKeyStore::accept_room_key`].
+/// One message of the room offered as evidence about a suggested key: who sent it (the
+/// message's `u._id`, as the host read it from the stored message) and its encrypted `content`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Proof {
+    pub sender_id: String,
+    pub content: ContentFields,
+}
+
+/// An old room key suggested alongside the current one (`suggestedOldRoomKeys`), with the
+/// room's newest messages under its own kid.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SuggestedOldKey {
+    /// `e2eKeyId` of the entry: must equal the kid wrapped in `e2e_key`.
+    pub e2e_key_id: String,
+    /// `E2EKey` of that old key.
+    pub e2e_key: String,
+    pub proofs: Vec<Proof>,
+}
+
+/// What [`crate::AppKeyStore::accept_room_key`] judges a suggested key by.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AcceptOptions {
-    /// The room's `e2eKeyId`; the key's kid must equal it.
-    pub expected_kid: Option<String>,
-    /// An encrypted `content` from the room (v2 or v1) that must decrypt with this key.
-    pub proof: Option<ContentFields>,
+    /// The room's `e2eKeyId`; the key's kid must equal it. Required.
+    pub expected_kid: String,
+    /// The user id of the member who suggested the key. Required: their own messages prove
+    /// nothing about it.
+    pub suggested_by: String,
+    /// The room's newest messages under `expected_kid` (the host gathers them), any sender.
+    pub proofs: Vec<Proof>,
+    /// Old keys suggested with it, each judged the same way under its own kid.
+    pub old_room_keys: Vec<SuggestedOldKey>,
+}
+
+/// How far a cached room key is trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyStatus {
+    /// It opened the messages of every other sender offered as evidence (at least one), or it
+    /// came from the app user's own subscription, which only the host writes after acceptance.
+    Verified,
+    /// Nobody but the suggester (or the app user) has written under its kid yet: usable, and
+    /// settled by [`crate::AppKeyStore::confirm_room_key`] with the first message of another
+    /// sender.
+    Provisional,
+    /// It failed to open a message of another sender: dropped, never used.
+    Rejected,
+}
+
+impl KeyStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyStatus::Verified => "verified",
+            KeyStatus::Provisional => "provisional",
+            KeyStatus::Rejected => "rejected",
+        }
+    }
+}
+
+/// The verdict on one key of an acceptance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyVerdict {
+    /// The kid the key was judged under (`e2eKeyId` for an old key whose wrapped kid differs).
+    pub kid: String,
+    pub status: KeyStatus,
+}
+
+/// Outcome of [`crate::AppKeyStore::accept_room_key`]: the current key (verified or
+/// provisional; a rejected current key is an error) and each suggested old key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    pub kid: String,
+    pub status: KeyStatus,
+    pub old_room_keys: Vec<KeyVerdict>,
 }
 
 /// One authorization of an app for a room.
@@ -116,6 +181,10 @@ pub struct LoadedKeys {
     pub kids: Vec<String>,
     /// Wrapped keys that opened with none of the app's keys (left alone).
     pub unreadable: u32,
+    /// Keys that opened but were not loaded: an old entry under the current kid or under a kid
+    /// other than its `e2eKeyId`, a repeated kid, a legacy CBC key without a legacy kid, or a
+    /// kid this store already holds a different key for.
+    pub skipped: u32,
 }
 
 /// Public facts about an identity; never key material.

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use rc_e2ee_keystore::store::{self, StoreUrl};
 use rc_e2ee_keystore::{
-    AcceptOptions, AppKeyStore, AuditQuery, ContentFields, Error, KeyCustody, MessageFields, OpenOptions,
+    AcceptOptions, AppKeyStore, AuditQuery, ContentFields, Error, KeyCustody, MessageFields, OpenOptions, Proof,
     RoomKeyWriter, SubscriptionKeys,
 };
 
@@ -32,7 +32,10 @@ fn every_future_is_send(store: AppKeyStore, writer: Arc<dyn RoomKeyWriter>, cust
     send(store.revoke_authorization("a", "r", "admin"));
     send(store.is_authorized("a", "r"));
     send(store.list_authorizations("a"));
-    send(store.accept_room_key("a", "r", "k", AcceptOptions::default()));
+    let offer = AcceptOptions::default();
+    send(store.accept_room_key("a", "r", "k", &offer));
+    send(store.confirm_room_key("a", "r", &Proof::default()));
+    send(store.retire_kek("k"));
     send(store.load_room_keys("a", "r", &keys));
     send(store.decrypt_message("a", "r", &MessageFields::default()));
     send(store.decrypt_content("a", "r", &ContentFields::default()));

@@ -2,6 +2,7 @@
 //! file always, MongoDB when `MONGO_URL` is set (FerretDB in CI: `eval "$(scripts/test-db/start)"`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::unreachable, clippy::indexing_slicing)]
 
+#[macro_use]
 mod common;
 
 use std::collections::BTreeSet;
@@ -12,32 +13,9 @@ use rc_e2ee_core::RsaPublicKey;
 use rc_e2ee_keystore::custody::identity_aad;
 use rc_e2ee_keystore::store::IdentityState;
 use rc_e2ee_keystore::{
-    actions, AcceptOptions, AppKeyStore, AuditQuery, ContentFields, KeyCustody, OldRoomKey, OpenOptions, SealedCustody,
-    SubscriptionKeys,
+    actions, AppKeyStore, AuditQuery, ContentFields, KeyCustody, KeyStatus, OldRoomKey, OpenOptions, Proof,
+    SealedCustody, SubscriptionKeys,
 };
-
-macro_rules! suite {
-    ($($name:ident),* $(,)?) => {
-        mod file_backend {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    let backend = super::Backend::file();
-                    super::$name(&backend).await;
-                }
-            )*
-        }
-        mod mongodb_backend {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    let Some(backend) = super::Backend::mongo(stringify!($name)).await else { return };
-                    super::$name(&backend).await;
-                }
-            )*
-        }
-    };
-}
 
 suite!(
     identity_is_created_once_and_loaded,
@@ -59,17 +37,6 @@ suite!(
     nothing_secret_is_stored,
     closed_store_refuses_calls,
 );
-
-/// A store with an identity for a fresh app, authorized for `rooms`.
-async fn setup(backend: &Backend, kek: &Arc<SealedCustody>, rooms: &[&str]) -> (AppKeyStore, String, String) {
-    let store = backend.open(kek).await;
-    let app = unique("app");
-    let public_key = store.ensure_identity(&app, &format!("{app}.bot")).await.unwrap();
-    for room in rooms {
-        store.authorize(&app, room, "admin").await.unwrap();
-    }
-    (store, app, public_key)
-}
 
 async fn identity_is_created_once_and_loaded(backend: &Backend) {
     let kek = kek();
@@ -124,10 +91,7 @@ async fn missing_or_wrong_kek_is_bad_kek(backend: &Backend) {
     let forced = backend.open_with(&wrong, OpenOptions { skip_kek_check: true, ..options() }).await.unwrap();
     let key = TestKey::gcm();
     let wrapped = key.wrap_for(&public_key);
-    assert_eq!(
-        code(forced.accept_room_key(&app, "room", &wrapped, AcceptOptions::default()).await),
-        "KEYSTORE_BAD_KEK"
-    );
+    assert_eq!(code(accept(&forced, &app, "room", &wrapped).await), "KEYSTORE_BAD_KEK");
     // A blob claiming the right KEK id but sealed under another key fails its tag.
     let raw = backend.raw().await;
     let mut identity = raw.identity(&app).await.unwrap().unwrap();
@@ -136,11 +100,11 @@ async fn missing_or_wrong_kek_is_bad_kek(backend: &Backend) {
     let genuine = identity.sealed.replace(forged).unwrap();
     identity.version = raw.update_identity(&identity).await.unwrap();
     let fresh = backend.open(&right).await;
-    assert_eq!(code(fresh.accept_room_key(&app, "room", &wrapped, AcceptOptions::default()).await), "KEYSTORE_BAD_KEK");
+    assert_eq!(code(accept(&fresh, &app, "room", &wrapped).await), "KEYSTORE_BAD_KEK");
     identity.sealed = Some(genuine);
     raw.update_identity(&identity).await.unwrap();
     let fresh = backend.open(&right).await;
-    assert_eq!(fresh.accept_room_key(&app, "room", &wrapped, AcceptOptions::default()).await.unwrap(), key.kid());
+    assert_eq!(accept(&fresh, &app, "room", &wrapped).await.unwrap(), key.kid());
 }
 
 async fn sealed_key_is_bound_to_app_id_and_version(backend: &Backend) {
@@ -160,22 +124,16 @@ async fn sealed_key_is_bound_to_app_id_and_version(backend: &Backend) {
     b.public_key = a.public_key.clone();
     raw.update_identity(&b).await.unwrap();
     let fresh = backend.open(&kek).await;
-    assert_eq!(
-        code(fresh.accept_room_key(&app_b, "room", &wrapped, AcceptOptions::default()).await),
-        "KEYSTORE_BAD_KEK"
-    );
+    assert_eq!(code(accept(&fresh, &app_b, "room", &wrapped).await), "KEYSTORE_BAD_KEK");
     // The same blob under its own app opens.
-    assert_eq!(fresh.accept_room_key(&app_a, "room", &wrapped, AcceptOptions::default()).await.unwrap(), key.kid());
+    assert_eq!(accept(&fresh, &app_a, "room", &wrapped).await.unwrap(), key.kid());
 
     // Relabel A's key version: the AAD no longer matches.
     let mut a = raw.identity(&app_a).await.unwrap().unwrap();
     a.key_version += 1;
     raw.update_identity(&a).await.unwrap();
     let fresh = backend.open(&kek).await;
-    assert_eq!(
-        code(fresh.accept_room_key(&app_a, "room", &wrapped, AcceptOptions::default()).await),
-        "KEYSTORE_BAD_KEK"
-    );
+    assert_eq!(code(accept(&fresh, &app_a, "room", &wrapped).await), "KEYSTORE_BAD_KEK");
     // And a blob sealed for another purpose does not open as an identity key either.
     let der = b"whatever";
     let other_purpose = kek.seal(der, format!("rc-e2ee/other/v1\0{app_a}\0{}", a.key_version).as_bytes()).unwrap();
@@ -190,10 +148,7 @@ async fn authorizations_are_recorded_idempotent_and_gate_everything(backend: &Ba
     let wrapped = key.wrap_for(&public_key);
     let message = key.message("hello");
     // Not authorized: nothing works, and no key is accepted.
-    assert_eq!(
-        code(store.accept_room_key(&app, "r1", &wrapped, AcceptOptions::default()).await),
-        "KEYSTORE_NOT_AUTHORIZED"
-    );
+    assert_eq!(code(accept(&store, &app, "r1", &wrapped).await), "KEYSTORE_NOT_AUTHORIZED");
     assert_eq!(code(store.decrypt_message(&app, "r1", &message).await), "KEYSTORE_NOT_AUTHORIZED");
     assert_eq!(code(store.encrypt_content(&app, "r1", "{}", None).await), "KEYSTORE_NOT_AUTHORIZED");
 
@@ -208,7 +163,7 @@ async fn authorizations_are_recorded_idempotent_and_gate_everything(backend: &Ba
     assert_eq!(rooms, BTreeSet::from([("r1", "alice"), ("r2", "bob")]));
     assert!(store.list_authorizations("other-app").await.unwrap().is_empty());
 
-    store.accept_room_key(&app, "r1", &wrapped, AcceptOptions::default()).await.unwrap();
+    accept(&store, &app, "r1", &wrapped).await.unwrap();
     assert!(store.decrypt_message(&app, "r1", &message).await.is_ok());
     assert!(store.revoke_authorization(&app, "r1", "carol").await.unwrap());
     assert!(!store.revoke_authorization(&app, "r1", "carol").await.unwrap());
@@ -219,7 +174,7 @@ async fn authorizations_are_recorded_idempotent_and_gate_everything(backend: &Ba
     assert_eq!(code(store.decrypt_message(&app, "r1", &message).await), "KEYSTORE_NO_ROOM_KEY");
 
     // A revocation made by another instance applies to this one (gates read the store here).
-    store.accept_room_key(&app, "r1", &wrapped, AcceptOptions::default()).await.unwrap();
+    accept(&store, &app, "r1", &wrapped).await.unwrap();
     let other = backend.open(&kek).await;
     other.revoke_authorization(&app, "r1", "dave").await.unwrap();
     assert_eq!(code(store.decrypt_message(&app, "r1", &message).await), "KEYSTORE_NOT_AUTHORIZED");
@@ -237,55 +192,76 @@ async fn room_keys_are_verified_before_acceptance(backend: &Backend) {
     let (store, app, public_key) = setup(backend, &kek, &["room"]).await;
     let key = TestKey::gcm();
     let wrapped = key.wrap_for(&public_key);
-    let accept = |expected_kid: Option<&str>, proof: Option<ContentFields>| AcceptOptions {
-        expected_kid: expected_kid.map(str::to_owned),
-        proof,
-    };
     assert_eq!(
-        code(store.accept_room_key(&app, "room", &wrapped, accept(Some("other-kid"), None)).await),
+        code(store.accept_room_key(&app, "room", &wrapped, &offer("other-kid", "alice", vec![])).await),
         "KEYSTORE_KID_MISMATCH"
     );
-    let foreign = TestKey::gcm();
-    let bad_proof = accept(Some(key.kid()), Some(foreign.content("not this key")));
-    assert_eq!(code(store.accept_room_key(&app, "room", &wrapped, bad_proof).await), "KEYSTORE_PROOF_FAILED");
-    // Relabelling another key's content with this kid does not help: GCM authenticates.
-    let mut relabelled = foreign.content("x");
-    relabelled.kid = Some(key.kid().to_owned());
+    // The expected kid and the suggester are required.
     assert_eq!(
-        code(store.accept_room_key(&app, "room", &wrapped, accept(None, Some(relabelled))).await),
+        code(store.accept_room_key(&app, "room", &wrapped, &offer("", "alice", vec![])).await),
+        "KEYSTORE_BAD_INPUT"
+    );
+    assert_eq!(
+        code(store.accept_room_key(&app, "room", &wrapped, &offer(key.kid(), "", vec![])).await),
+        "KEYSTORE_BAD_INPUT"
+    );
+    let foreign = TestKey::gcm();
+    // Relabelling another key's content with this kid does not help: GCM authenticates.
+    let mut relabelled = foreign.proof("bob", "x");
+    relabelled.content.kid = Some(key.kid().to_owned());
+    assert_eq!(
+        code(store.accept_room_key(&app, "room", &wrapped, &offer(key.kid(), "alice", vec![relabelled])).await),
         "KEYSTORE_PROOF_FAILED"
+    );
+    // A proof under another kid is the host's mistake, not evidence.
+    let elsewhere = foreign.proof("bob", "x");
+    assert_eq!(
+        code(store.accept_room_key(&app, "room", &wrapped, &offer(key.kid(), "alice", vec![elsewhere])).await),
+        "KEYSTORE_BAD_INPUT"
     );
     // A key wrapped for someone else, or garbage, does not unwrap.
     let stranger = rc_e2ee_core::RsaPrivateKey::generate().unwrap();
     let not_ours = key.wrap_for(&stranger.public_key().to_rc_string());
+    assert_eq!(code(accept(&store, &app, "room", &not_ours).await), "E2EE_DECRYPT_FAILED");
     assert_eq!(
-        code(store.accept_room_key(&app, "room", &not_ours, AcceptOptions::default()).await),
-        "E2EE_DECRYPT_FAILED"
+        code(store.accept_room_key(&app, "room", "garbage", &offer("kid", "alice", vec![])).await),
+        "E2EE_BAD_KEY"
     );
-    assert_eq!(code(store.accept_room_key(&app, "room", "garbage", AcceptOptions::default()).await), "E2EE_BAD_KEY");
     // Nothing above was cached.
     assert_eq!(code(store.decrypt_message(&app, "room", &key.message("x")).await), "KEYSTORE_NO_ROOM_KEY");
 
-    let good = accept(Some(key.kid()), Some(key.content("proof")));
-    assert_eq!(store.accept_room_key(&app, "room", &wrapped, good).await.unwrap(), key.kid());
-    // Legacy rooms: a CBC key proven by a v1 content.
+    let good = offer(key.kid(), "alice", vec![key.proof("bob", "proof")]);
+    let accepted = store.accept_room_key(&app, "room", &wrapped, &good).await.unwrap();
+    assert_eq!((accepted.kid.as_str(), accepted.status), (key.kid(), KeyStatus::Verified));
+    // Legacy rooms: a CBC key under its 12-character kid, proven by another sender's v1 content.
     let legacy = TestKey::cbc();
     let v1 = legacy.legacy_message("old").msg.unwrap();
-    let v1_proof =
-        ContentFields { algorithm: Some("rc.v1.aes-sha2".into()), ciphertext: Some(v1), ..Default::default() };
+    let v1_proof = Proof {
+        sender_id: "bob".into(),
+        content: ContentFields { algorithm: Some("rc.v1.aes-sha2".into()), ciphertext: Some(v1), ..Default::default() },
+    };
     let wrapped_legacy = legacy.wrap_for(&public_key);
-    assert_eq!(
-        store.accept_room_key(&app, "room", &wrapped_legacy, accept(None, Some(v1_proof))).await.unwrap(),
-        legacy.kid()
-    );
+    let accepted = store
+        .accept_room_key(&app, "room", &wrapped_legacy, &offer(legacy.kid(), "alice", vec![v1_proof]))
+        .await
+        .unwrap();
+    assert_eq!((accepted.kid.as_str(), accepted.status), (legacy.kid(), KeyStatus::Verified));
 
-    let query = AuditQuery { action: Some(actions::ROOM_KEY_ACCEPT.into()), app_id: Some(app), ..Default::default() };
-    let outcomes: Vec<_> = store.audit(&query).await.unwrap().into_iter().map(|r| (r.outcome, r.kid)).collect();
-    for expected in ["KEYSTORE_KID_MISMATCH", "KEYSTORE_PROOF_FAILED", "E2EE_DECRYPT_FAILED", "E2EE_BAD_KEY"] {
-        assert!(outcomes.iter().any(|(outcome, _)| outcome == expected), "no audit of {expected}");
+    let query = AuditQuery { app_id: Some(app), ..Default::default() };
+    let outcomes: Vec<_> =
+        store.audit(&query).await.unwrap().into_iter().map(|r| (r.action, r.outcome, r.kid)).collect();
+    let accept_action = actions::ROOM_KEY_ACCEPT.to_owned();
+    for expected in ["KEYSTORE_KID_MISMATCH", "E2EE_DECRYPT_FAILED", "E2EE_BAD_KEY"] {
+        assert!(
+            outcomes.iter().any(|(a, outcome, _)| a == &accept_action && outcome == expected),
+            "no audit of {expected}"
+        );
     }
-    assert!(outcomes.contains(&("ok".to_owned(), Some(key.kid().to_owned()))));
-    assert!(outcomes.contains(&("KEYSTORE_KID_MISMATCH".to_owned(), Some(key.kid().to_owned()))));
+    assert!(outcomes
+        .iter()
+        .any(|(a, outcome, _)| a == actions::ROOM_KEY_REJECTED && outcome == "KEYSTORE_PROOF_FAILED"));
+    assert!(outcomes.contains(&(accept_action.clone(), "ok".to_owned(), Some(key.kid().to_owned()))));
+    assert!(outcomes.contains(&(accept_action, "KEYSTORE_KID_MISMATCH".to_owned(), Some(key.kid().to_owned()))));
 }
 
 async fn messages_decrypt_and_encrypt_by_app_and_room(backend: &Backend) {
@@ -345,7 +321,7 @@ async fn room_keys_reload_from_the_subscription_after_restart(backend: &Backend)
     let kek = kek();
     let (store, app, public_key) = setup(backend, &kek, &["room"]).await;
     let (old, current) = (TestKey::gcm(), TestKey::gcm());
-    store.accept_room_key(&app, "room", &current.wrap_for(&public_key), AcceptOptions::default()).await.unwrap();
+    accept(&store, &app, "room", &current.wrap_for(&public_key)).await.unwrap();
     let messages = [(old.message("a"), "a"), (current.message("b"), "b")];
     store.close().await.unwrap();
 
@@ -468,7 +444,7 @@ async fn rotation_rewraps_every_room_key_and_shreds_the_old_key(backend: &Backen
     secrets.bytes("old sealed key", &old_sealed.ciphertext);
     secrets.assert_absent(&dump);
     let late = TestKey::gcm().wrap_for(&public_key);
-    assert_eq!(code(store.accept_room_key(&app, "r1", &late, AcceptOptions::default()).await), "E2EE_DECRYPT_FAILED");
+    assert_eq!(code(accept(&store, &app, "r1", &late).await), "E2EE_DECRYPT_FAILED");
 
     let again = store.rotate_identity(&app, host.as_ref()).await.unwrap();
     assert_eq!((again.key_version, again.keys_rewrapped), (3, 4));
@@ -530,7 +506,7 @@ async fn crash_and_resume(backend: Backend, kek: Arc<SealedCustody>, store: AppK
     }
     let arrived = Room { id: "r3".into(), keys: vec![TestKey::gcm()], texts: vec![secret_text()] };
     let wrapped = arrived.keys[0].wrap_for(&host.published());
-    other.accept_room_key(&app, "r3", &wrapped, AcceptOptions::default()).await.unwrap();
+    accept(&other, &app, "r3", &wrapped).await.unwrap();
     host.set_subscription(SubscriptionKeys { room_id: "r3".into(), e2e_key: Some(wrapped), old_room_keys: vec![] });
     rooms.push(arrived);
 
@@ -664,8 +640,8 @@ async fn revoked_identity_cannot_decrypt_and_leaves_no_key(backend: &Backend) {
     let other = backend.open(&kek).await;
     let key = TestKey::gcm();
     let wrapped = key.wrap_for(&public_key);
-    store.accept_room_key(&app, "r1", &wrapped, AcceptOptions::default()).await.unwrap();
-    other.accept_room_key(&app, "r1", &wrapped, AcceptOptions::default()).await.unwrap();
+    accept(&store, &app, "r1", &wrapped).await.unwrap();
+    accept(&other, &app, "r1", &wrapped).await.unwrap();
     let message = key.message("secret");
     assert!(other.decrypt_message(&app, "r1", &message).await.is_ok());
     // Leave a rotation half done, so its new sealed key must be shredded too.
@@ -684,7 +660,7 @@ async fn revoked_identity_cannot_decrypt_and_leaves_no_key(backend: &Backend) {
     for s in [&store, &other] {
         assert_eq!(code(s.decrypt_message(&app, "r1", &message).await), "KEYSTORE_REVOKED");
         assert_eq!(code(s.encrypt_content(&app, "r1", "{}", None).await), "KEYSTORE_REVOKED");
-        assert_eq!(code(s.accept_room_key(&app, "r1", &wrapped, AcceptOptions::default()).await), "KEYSTORE_REVOKED");
+        assert_eq!(code(accept(s, &app, "r1", &wrapped).await), "KEYSTORE_REVOKED");
     }
     assert_eq!(code(store.ensure_identity(&app, "bot").await), "KEYSTORE_REVOKED");
     assert_eq!(code(store.authorize(&app, "r1", "admin").await), "KEYSTORE_REVOKED");
@@ -710,7 +686,7 @@ async fn revoked_identity_cannot_decrypt_and_leaves_no_key(backend: &Backend) {
     assert_eq!(code(store.decrypt_message(&app, "r1", &message).await), "KEYSTORE_NOT_AUTHORIZED");
     store.authorize(&app, "r1", "admin").await.unwrap();
     let rewrapped = key.wrap_for(&renewed);
-    store.accept_room_key(&app, "r1", &rewrapped, AcceptOptions::default()).await.unwrap();
+    accept(&store, &app, "r1", &rewrapped).await.unwrap();
     assert!(store.decrypt_message(&app, "r1", &message).await.is_ok());
     assert_eq!(code(store.recreate_identity(&app, "bot", "admin").await), "KEYSTORE_BAD_INPUT");
 }
@@ -735,7 +711,7 @@ async fn kek_rotation_reseals_every_identity(backend: &Backend) {
     let store = backend.open_with(&new_kek, both).await.unwrap();
     let key = TestKey::gcm();
     let wrapped = key.wrap_for(&public_a);
-    store.accept_room_key(&app_a, "room", &wrapped, AcceptOptions::default()).await.unwrap();
+    accept(&store, &app_a, "room", &wrapped).await.unwrap();
     // Identities created now are sealed under the new KEK.
     let app_d = unique("app");
     store.ensure_identity(&app_d, "d").await.unwrap();
@@ -754,7 +730,7 @@ async fn kek_rotation_reseals_every_identity(backend: &Backend) {
     // The old KEK can be retired: the new one alone opens everything, the old one nothing.
     assert_eq!(code(backend.open_with(&old_kek, options()).await), "KEYSTORE_BAD_KEK");
     let store = backend.open(&new_kek).await;
-    let fresh = store.accept_room_key(&app_a, "room", &wrapped, AcceptOptions::default()).await.unwrap();
+    let fresh = accept(&store, &app_a, "room", &wrapped).await.unwrap();
     assert_eq!(fresh, key.kid());
     store.rotate_identity(&app_b, host_b.as_ref()).await.unwrap();
     let query = AuditQuery { action: Some(actions::KEK_REKEY.into()), ..Default::default() };
@@ -774,8 +750,8 @@ async fn audit_records_every_operation(backend: &Backend) {
     let kek = kek();
     let (store, app, public_key) = setup(backend, &kek, &["room"]).await;
     let key = TestKey::gcm();
-    store.accept_room_key(&app, "room", &key.wrap_for(&public_key), AcceptOptions::default()).await.unwrap();
-    let _ = store.accept_room_key(&app, "room", "garbage", AcceptOptions::default()).await;
+    accept(&store, &app, "room", &key.wrap_for(&public_key)).await.unwrap();
+    let _ = accept(&store, &app, "room", "garbage").await;
     let subscription =
         SubscriptionKeys { room_id: "room".into(), e2e_key: Some(key.wrap_for(&public_key)), old_room_keys: vec![] };
     store.load_room_keys(&app, "room", &subscription).await.unwrap();
@@ -821,7 +797,16 @@ async fn audit_records_every_operation(backend: &Backend) {
     assert!(records.iter().filter(|r| r.action == actions::MESSAGE_DECRYPT).count() <= 2);
     assert_eq!(counted(actions::CONTENT_DECRYPT, "room", "ok"), 1);
     assert_eq!(counted(actions::CONTENT_ENCRYPT, "room", "ok"), 2);
-    assert_eq!(counted(actions::MESSAGE_DECRYPT, "unauthorized-room", "KEYSTORE_NOT_AUTHORIZED"), 1);
+    // A refusal is counted per app, without the room id the app made up.
+    let refused: i64 = records
+        .iter()
+        .filter(|r| {
+            r.action == actions::MESSAGE_DECRYPT && r.room_id.is_none() && r.outcome == "KEYSTORE_NOT_AUTHORIZED"
+        })
+        .map(|r| r.count.unwrap())
+        .sum();
+    assert_eq!(refused, 1);
+    assert!(!records.iter().any(|r| r.room_id.as_deref() == Some("unauthorized-room")));
     let revoke = records.iter().find(|r| r.action == actions::IDENTITY_REVOKE).unwrap();
     assert_eq!(revoke.actor, "security-officer");
     let accepted = records.iter().find(|r| r.action == actions::ROOM_KEY_ACCEPT && r.outcome == "ok").unwrap();
@@ -876,12 +861,7 @@ async fn nothing_secret_is_stored(backend: &Backend) {
     secrets.text("plaintext", &legacy_text);
     secrets.text("plaintext", &accepted_text);
     store
-        .accept_room_key(
-            &app,
-            "r2",
-            &legacy.wrap_for(&public_key),
-            AcceptOptions { expected_kid: Some(legacy.kid().into()), proof: None },
-        )
+        .accept_room_key(&app, "r2", &legacy.wrap_for(&public_key), &offer(legacy.kid(), "member", vec![]))
         .await
         .unwrap();
     assert!(store.decrypt_message(&app, "r2", &legacy.legacy_message(&legacy_text)).await.is_ok());
@@ -891,7 +871,7 @@ async fn nothing_secret_is_stored(backend: &Backend) {
             &app,
             "r1",
             &accepted.wrap_for(&public_key),
-            AcceptOptions { expected_kid: None, proof: Some(proof) },
+            &offer(accepted.kid(), "member", vec![Proof { sender_id: "bob".into(), content: proof }]),
         )
         .await
         .unwrap();
@@ -904,7 +884,11 @@ async fn nothing_secret_is_stored(backend: &Backend) {
             &app,
             "r2",
             &accepted.wrap_for(&public_key),
-            AcceptOptions { expected_kid: None, proof: Some(legacy.content(&legacy_text)) },
+            &offer(
+                accepted.kid(),
+                "member",
+                vec![Proof { sender_id: "bob".into(), content: legacy.content(&legacy_text) }],
+            ),
         )
         .await;
     store.rotate_identity(&app, host.as_ref()).await.unwrap();

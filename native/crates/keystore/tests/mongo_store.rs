@@ -46,6 +46,7 @@ fn identity(app_id: &str) -> IdentityDoc {
         key_version: 1,
         public_key: "not a key: the raw store does not look".to_owned(),
         sealed: None,
+        sealed_copies: Vec::new(),
         state: IdentityState::Active,
         created_at: 1,
         updated_at: 1,
@@ -192,7 +193,7 @@ async fn audit_counts_from_concurrent_instances_add_up() {
         actor: "bot".into(),
         action: "message.decrypt".into(),
         app_id: app.clone(),
-        room_id: room.into(),
+        room_id: Some(room.into()),
         outcome: "ok".into(),
         count,
     };

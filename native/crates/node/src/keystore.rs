@@ -16,6 +16,7 @@ use rc_e2ee_keystore::{
     self as keystore, AcceptOptions, AppKeyStore, AuditQuery, KeyCustody, OpenOptions, RoomKeyWriter, SealedCustody,
     StoreUrl,
 };
+use zeroize::Zeroizing;
 
 use crate::messages::{ContentFields, EncryptedContent, MessageFields};
 use crate::wire::PlainText;
@@ -146,6 +147,59 @@ pub struct LoadedKeys {
     pub current_kid: Option<String>,
     pub kids: Vec<String>,
     pub unreadable: u32,
+    pub skipped: u32,
+}
+
+/// A message of the room offered as evidence about a suggested key.
+#[napi(object)]
+pub struct Proof {
+    /// The message's sender (`u._id`).
+    pub sender_id: String,
+    pub content: ContentFields,
+}
+
+impl From<Proof> for keystore::Proof {
+    fn from(proof: Proof) -> Self {
+        keystore::Proof { sender_id: proof.sender_id, content: content_of(proof.content) }
+    }
+}
+
+/// An old room key suggested with the current one (`suggestedOldRoomKeys` entry).
+#[napi(object)]
+pub struct SuggestedOldKey {
+    #[napi(js_name = "e2eKeyId")]
+    pub e2e_key_id: String,
+    #[napi(js_name = "e2eKey")]
+    pub e2e_key: String,
+    /// The room's newest messages under this old key's kid.
+    pub proofs: Vec<Proof>,
+}
+
+/// What a suggested key is judged by (see the key store's acceptance rule).
+#[napi(object)]
+pub struct AcceptRequest {
+    /// The room's `e2eKeyId`.
+    pub expected_kid: String,
+    /// The user id of the member who suggested the key.
+    pub suggested_by: String,
+    /// The room's newest messages under `expectedKid`.
+    pub proofs: Vec<Proof>,
+    pub old_room_keys: Vec<SuggestedOldKey>,
+}
+
+#[napi(object)]
+pub struct KeyVerdict {
+    pub kid: String,
+    #[napi(ts_type = "'verified' | 'provisional' | 'rejected'")]
+    pub status: String,
+}
+
+#[napi(object)]
+pub struct AcceptResult {
+    pub kid: String,
+    #[napi(ts_type = "'verified' | 'provisional'")]
+    pub status: String,
+    pub old_room_keys: Vec<KeyVerdict>,
 }
 
 #[napi(object)]
@@ -269,10 +323,14 @@ impl JsAppKeyStore {
             if let (StoreUrl::MongoDb { database, .. }, Some(name)) = (&mut url, options.database) {
                 *database = Some(name);
             }
-            let current = custody(options.kek.as_deref(), options.kek_file.as_deref())?;
+            // KEK strings are secrets: wiped when dropped, whatever happens below.
+            let kek = options.kek.map(Zeroizing::new);
+            let previous_keks: Vec<Zeroizing<String>> =
+                options.previous_keks.unwrap_or_default().into_iter().map(Zeroizing::new).collect();
+            let current = custody(kek.as_deref().map(String::as_str), options.kek_file.as_deref())?;
             let mut open = OpenOptions::default();
-            for previous in options.previous_keks.unwrap_or_default() {
-                open.previous_keks.push(previous_custody(&previous)?);
+            for previous in &previous_keks {
+                open.previous_keks.push(previous_custody(previous)?);
             }
             if let Some(capacity) = options.room_key_capacity {
                 open.room_key_capacity = capacity as usize;
@@ -364,7 +422,17 @@ impl JsAppKeyStore {
     /// Re-seals every identity under a new KEK (resumable); the old KEK stays accepted.
     #[napi]
     pub async fn rekey(&self, kek: Option<String>, kek_file: Option<String>) -> Result<RekeyReport> {
-        let report = run(async { self.inner.rekey(custody(kek.as_deref(), kek_file.as_deref())?).await }).await?;
+        let kek = kek.map(Zeroizing::new);
+        let report =
+            run(async { self.inner.rekey(custody(kek.as_deref().map(String::as_str), kek_file.as_deref())?).await })
+                .await?;
+        Ok(RekeyReport { resealed: report.resealed, unchanged: report.unchanged })
+    }
+
+    /// Shreds every blob sealed under the KEK `kekId` (after a rekey away from it).
+    #[napi]
+    pub async fn retire_kek(&self, kek_id: String) -> Result<RekeyReport> {
+        let report = run(self.inner.retire_kek(&kek_id)).await?;
         Ok(RekeyReport { resealed: report.resealed, unchanged: report.unchanged })
     }
 
@@ -388,18 +456,47 @@ impl JsAppKeyStore {
         run(self.inner.list_authorizations(&app_id)).await.map(|list| list.into_iter().map(Into::into).collect())
     }
 
-    /// Verifies and caches a suggested room key; returns its kid.
+    /// Judges and caches a suggested room key with the old keys suggested alongside.
     #[napi]
     pub async fn accept_room_key(
         &self,
         app_id: String,
         room_id: String,
         suggested_key: String,
-        expected_kid: Option<String>,
-        proof: Option<ContentFields>,
-    ) -> Result<String> {
-        let options = AcceptOptions { expected_kid, proof: proof.map(content_of) };
-        run(self.inner.accept_room_key(&app_id, &room_id, &suggested_key, options)).await
+        request: AcceptRequest,
+    ) -> Result<AcceptResult> {
+        let options = AcceptOptions {
+            expected_kid: request.expected_kid,
+            suggested_by: request.suggested_by,
+            proofs: request.proofs.into_iter().map(Into::into).collect(),
+            old_room_keys: request
+                .old_room_keys
+                .into_iter()
+                .map(|old| keystore::SuggestedOldKey {
+                    e2e_key_id: old.e2e_key_id,
+                    e2e_key: old.e2e_key,
+                    proofs: old.proofs.into_iter().map(Into::into).collect(),
+                })
+                .collect(),
+        };
+        let accepted = run(self.inner.accept_room_key(&app_id, &room_id, &suggested_key, &options)).await?;
+        Ok(AcceptResult {
+            kid: accepted.kid,
+            status: accepted.status.as_str().to_owned(),
+            old_room_keys: accepted
+                .old_room_keys
+                .into_iter()
+                .map(|old| KeyVerdict { kid: old.kid, status: old.status.as_str().to_owned() })
+                .collect(),
+        })
+    }
+
+    /// Settles a provisional room key with one message of the room.
+    #[napi(ts_return_type = "Promise<'verified' | 'provisional' | 'rejected'>")]
+    pub async fn confirm_room_key(&self, app_id: String, room_id: String, proof: Proof) -> Result<String> {
+        let proof: keystore::Proof = proof.into();
+        let status = run(self.inner.confirm_room_key(&app_id, &room_id, &proof)).await?;
+        Ok(status.as_str().to_owned())
     }
 
     /// Refills the cache from the app user's subscription (after a restart).
@@ -407,7 +504,12 @@ impl JsAppKeyStore {
     pub async fn load_room_keys(&self, app_id: String, room_id: String, keys: SubscriptionKeys) -> Result<LoadedKeys> {
         let keys: keystore::SubscriptionKeys = keys.into();
         let loaded = run(self.inner.load_room_keys(&app_id, &room_id, &keys)).await?;
-        Ok(LoadedKeys { current_kid: loaded.current_kid, kids: loaded.kids, unreadable: loaded.unreadable })
+        Ok(LoadedKeys {
+            current_kid: loaded.current_kid,
+            kids: loaded.kids,
+            unreadable: loaded.unreadable,
+            skipped: loaded.skipped,
+        })
     }
 
     /// Decrypts a message of the room for the app; returns the payload text.

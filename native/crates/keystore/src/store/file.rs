@@ -294,7 +294,7 @@ impl Store for FileStore {
                         actor: count.actor,
                         action: count.action,
                         app_id: Some(count.app_id),
-                        room_id: Some(count.room_id),
+                        room_id: count.room_id,
                         kid: None,
                         outcome: count.outcome,
                         detail: None,

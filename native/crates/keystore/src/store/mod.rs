@@ -50,6 +50,11 @@ pub struct IdentityDoc {
     /// The sealed PKCS#8 private key; absent once revoked (shredded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sealed: Option<Sealed>,
+    /// The same key sealed under other KEKs: during and after a KEK rotation the old KEK's blob
+    /// stays beside the new one, so instances that hold only the old KEK keep working until the
+    /// operator retires it ([`crate::AppKeyStore::retire_kek`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sealed_copies: Vec<Sealed>,
     pub state: IdentityState,
     pub created_at: i64,
     pub updated_at: i64,
@@ -64,8 +69,23 @@ pub struct IdentityDoc {
     pub version: i64,
 }
 
+impl IdentityDoc {
+    /// Every blob of the current private key (none once revoked), primary first.
+    pub fn current_blobs(&self) -> Vec<&Sealed> {
+        self.sealed.iter().chain(self.sealed_copies.iter()).collect()
+    }
+
+    /// Every blob of a rotation's new private key, primary first.
+    pub fn new_blobs(&self) -> Vec<&Sealed> {
+        self.rotation
+            .iter()
+            .flat_map(|rotation| std::iter::once(&rotation.new_sealed).chain(rotation.new_sealed_copies.iter()))
+            .collect()
+    }
+}
+
 /// Members of [`IdentityDoc`] that may be absent; an update unsets those the new state lacks.
-pub const IDENTITY_OPTIONAL_FIELDS: [&str; 4] = ["sealed", "revoked_at", "revoked_by", "rotation"];
+pub const IDENTITY_OPTIONAL_FIELDS: [&str; 5] = ["sealed", "sealed_copies", "revoked_at", "revoked_by", "rotation"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -81,6 +101,9 @@ pub struct Rotation {
     pub new_key_version: i64,
     pub new_public_key: String,
     pub new_sealed: Sealed,
+    /// `new_sealed` under other KEKs, as [`IdentityDoc::sealed_copies`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub new_sealed_copies: Vec<Sealed>,
     pub started_at: i64,
 }
 
@@ -148,7 +171,8 @@ pub struct AuditCount {
     pub actor: String,
     pub action: String,
     pub app_id: String,
-    pub room_id: String,
+    /// `None`: calls refused before their room was known to be authorized, counted per app.
+    pub room_id: Option<String>,
     pub outcome: String,
     pub count: i64,
 }
@@ -158,7 +182,9 @@ impl AuditCount {
     /// record [`Store::audit`] merges a counter's per-instance MongoDB documents into.
     pub fn id(&self) -> String {
         let minute = self.minute.to_string();
-        hashed_id("count", &[&minute, &self.actor, &self.action, &self.app_id, &self.room_id, &self.outcome])
+        // Room ids are never empty, so "" stands for "no room" unambiguously.
+        let room = self.room_id.as_deref().unwrap_or("");
+        hashed_id("count", &[&minute, &self.actor, &self.action, &self.app_id, room, &self.outcome])
     }
 }
 

@@ -229,15 +229,17 @@ impl Store for MongoStore {
         let writes = tokio::spawn(async move {
             let _turn = turn;
             for count in &counts {
-                let on_insert = doc! {
+                let mut on_insert = doc! {
                     "ts": count.minute,
                     "actor": &count.actor,
                     "action": &count.action,
                     "app_id": &count.app_id,
-                    "room_id": &count.room_id,
                     "outcome": &count.outcome,
                     "instance": &instance,
                 };
+                if let Some(room_id) = &count.room_id {
+                    on_insert.insert("room_id", room_id);
+                }
                 let update = doc! {"$setOnInsert": on_insert, "$inc": {"count": count.count}};
                 raw.update_one(doc! {"_id": instance_counter_id(&instance, count)}, update)
                     .upsert(true)
@@ -330,7 +332,8 @@ impl Store for MongoStore {
 /// The `_id` of this instance's document of a counter.
 fn instance_counter_id(instance: &str, count: &AuditCount) -> String {
     let minute = count.minute.to_string();
-    let parts = [instance, &minute, &count.actor, &count.action, &count.app_id, &count.room_id, &count.outcome];
+    let room = count.room_id.as_deref().unwrap_or("");
+    let parts = [instance, &minute, &count.actor, &count.action, &count.app_id, room, &count.outcome];
     hashed_id("count", &parts)
 }
 
@@ -342,7 +345,7 @@ fn counter_id(record: &AuditRecord) -> Option<String> {
         actor: record.actor.clone(),
         action: record.action.clone(),
         app_id: record.app_id.clone()?,
-        room_id: record.room_id.clone()?,
+        room_id: record.room_id.clone(),
         outcome: record.outcome.clone(),
         count: record.count?,
     };

@@ -23,9 +23,35 @@ use rc_e2ee_core::{wrap_room_key, RoomKey, RsaPublicKey};
 use rc_e2ee_keystore::custody::identity_aad;
 use rc_e2ee_keystore::store::{self, Store};
 use rc_e2ee_keystore::{
-    AppKeyStore, ContentFields, Error, KeyCustody, MessageFields, OpenOptions, Result, RoomKeyWriter, SealedCustody,
-    StoreUrl, SubscriptionKeys,
+    AcceptOptions, Accepted, AppKeyStore, ContentFields, Error, KeyCustody, MessageFields, OpenOptions, Proof, Result,
+    RoomKeyWriter, SealedCustody, StoreUrl, SubscriptionKeys,
 };
+
+/// Runs each named `async fn(&Backend)` once per backend: the embedded file always, MongoDB
+/// when `MONGO_URL` is set (FerretDB in CI: `eval "$(scripts/test-db/start)"`).
+#[macro_export]
+macro_rules! suite {
+    ($($name:ident),* $(,)?) => {
+        mod file_backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let backend = super::Backend::file();
+                    super::$name(&backend).await;
+                }
+            )*
+        }
+        mod mongodb_backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let Some(backend) = super::Backend::mongo(stringify!($name)).await else { return };
+                    super::$name(&backend).await;
+                }
+            )*
+        }
+    };
+}
 
 // ----- backends -----
 
@@ -219,6 +245,66 @@ pub fn payload(text: &str) -> String {
 /// A message text no stored byte may contain.
 pub fn secret_text() -> String {
     unique("TOP-SECRET-PLAINTEXT")
+}
+
+/// A store with an identity for a fresh app (app user `<app>.bot`), authorized for `rooms`.
+/// Returns (store, app id, public key).
+pub async fn setup(backend: &Backend, kek: &Arc<SealedCustody>, rooms: &[&str]) -> (AppKeyStore, String, String) {
+    let store = backend.open(kek).await;
+    let app = unique("app");
+    let public_key = store.ensure_identity(&app, &format!("{app}.bot")).await.unwrap();
+    for room in rooms {
+        store.authorize(&app, room, "admin").await.unwrap();
+    }
+    (store, app, public_key)
+}
+
+/// The kid of an `E2EKey` string: all but its last 344 characters.
+pub fn kid_of(wrapped: &str) -> String {
+    wrapped.len().checked_sub(344).and_then(|split| wrapped.get(..split)).unwrap_or("no-kid").to_owned()
+}
+
+/// An offer judged by nothing: the room has no message yet, so the key becomes provisional.
+pub fn offer(expected_kid: &str, suggested_by: &str, proofs: Vec<Proof>) -> AcceptOptions {
+    AcceptOptions {
+        expected_kid: expected_kid.to_owned(),
+        suggested_by: suggested_by.to_owned(),
+        proofs,
+        old_room_keys: Vec::new(),
+    }
+}
+
+/// Accepts a suggested key as a room with no messages yet would (kid = the wrapped kid,
+/// suggested by "member", no proofs); returns the kid.
+pub async fn accept(store: &AppKeyStore, app_id: &str, room_id: &str, wrapped: &str) -> Result<String> {
+    let accepted: Accepted =
+        store.accept_room_key(app_id, room_id, wrapped, &offer(&kid_of(wrapped), "member", Vec::new())).await?;
+    Ok(accepted.kid)
+}
+
+impl TestKey {
+    /// A message of the room under this key, sent by `sender`.
+    pub fn proof(&self, sender: &str, text: &str) -> Proof {
+        Proof { sender_id: sender.to_owned(), content: self.content(text) }
+    }
+
+    /// A key of the same algorithm and a chosen kid: what an attacker suggests.
+    pub fn forged_with_kid(&self, kid: &str) -> TestKey {
+        match self.key.algorithm() {
+            rc_e2ee_core::RoomKeyAlgorithm::A256Gcm => TestKey::new("A256GCM", 32, kid.to_owned()),
+            rc_e2ee_core::RoomKeyAlgorithm::A128Cbc => TestKey::new("A128CBC", 16, kid.to_owned()),
+        }
+    }
+
+    /// A key with an arbitrary kid (for kids an attacker chooses).
+    pub fn gcm_with_kid(kid: &str) -> TestKey {
+        TestKey::new("A256GCM", 32, kid.to_owned())
+    }
+
+    /// A legacy CBC key under a kid of the caller's choice (a downgrade attempt).
+    pub fn cbc_with_kid(kid: &str) -> TestKey {
+        TestKey::new("A128CBC", 16, kid.to_owned())
+    }
 }
 
 // ----- the host -----

@@ -1,0 +1,135 @@
+/**
+ * Finding 5 on the key store's surface: every hostile value in every argument of every
+ * `AppKeyStore` method gives an `E2EEError` with a stable code — never a bare TypeError or
+ * RangeError — and writes nothing.
+ */
+import { AppKeyStore, E2EEError, E2EE_CODES, KEYSTORE_CODES } from '../../native';
+import * as client from '../native/webcrypto-client';
+import { Backend, fileBackend, newKek } from './backends';
+
+const KNOWN = new Set<string>([...E2EE_CODES, ...KEYSTORE_CODES]);
+
+function circular(): Record<string, unknown> {
+  const value: Record<string, unknown> = { msg: 'x' };
+  value.self = value;
+  return value;
+}
+
+function throwingGetters(): Record<string, unknown> {
+  const value: Record<string, unknown> = {};
+  for (const key of ['url', 'kek', 'msg', 't', 'content', 'algorithm', 'kid', 'iv', 'ciphertext', 'E2EKey', 'oldRoomKeys', 'since', 'appId', 'expectedKid', 'suggestedBy', 'senderId', 'proofs']) {
+    Object.defineProperty(value, key, {
+      enumerable: true,
+      get() {
+        throw new Error('getter');
+      },
+    });
+  }
+  return value;
+}
+
+function throwingProxy(): object {
+  const trap = () => {
+    throw new Error('trap');
+  };
+  return new Proxy({}, { get: trap, has: trap, ownKeys: trap, getOwnPropertyDescriptor: trap, getPrototypeOf: trap });
+}
+
+function revokedProxy(): object {
+  const { proxy, revoke } = Proxy.revocable({}, {});
+  revoke();
+  return proxy;
+}
+
+function deep(): unknown {
+  let value: unknown = { msg: 'bottom' };
+  for (let i = 0; i < 10_000; i += 1) value = { msg: 'x', nested: value };
+  return value;
+}
+
+const HOSTILE: Array<[string, () => unknown]> = [
+  ['a circular object', circular],
+  ['throwing getters', throwingGetters],
+  ['a Proxy whose traps throw', throwingProxy],
+  ['a revoked Proxy', revokedProxy],
+  ['10,000-deep nesting', deep],
+  ['a 65 MiB string', () => 'A'.repeat(65 * 1024 * 1024)],
+  ['a Uint8Array', () => new Uint8Array(16)],
+  ['a Buffer', () => Buffer.from('room1')],
+  ['a symbol', () => Symbol('s')],
+  ['a bigint', () => 10n],
+];
+
+describe('finding 5: hostile input to the key store', () => {
+  let backend: Backend;
+  let store: AppKeyStore;
+  let kek: string;
+  let e2eKey: string;
+  let message: { t: string; content: Awaited<ReturnType<typeof client.encryptPayload>> };
+
+  beforeAll(async () => {
+    backend = fileBackend();
+    kek = newKek();
+    store = await AppKeyStore.open({ ...backend.location(), kek });
+    const publicKey = await store.ensureIdentity('bot-app', 'bot-user');
+    await store.authorize('bot-app', 'room1', 'admin');
+    const room = await client.generateRoomKey();
+    e2eKey = await client.wrapRoomKey(room, publicKey);
+    message = { t: 'e2e', content: await client.encryptPayload(room, { msg: 'hi' }) };
+  });
+
+  afterAll(async () => {
+    await store.close();
+    await backend.cleanup();
+  });
+
+  const offer = () => ({ expectedKid: 'kid', suggestedBy: 'alice' });
+  // Each entry puts the hostile value in one argument of one method; the others are honest.
+  const calls: Array<[string, (bad: unknown) => Promise<unknown>]> = [
+    ['open(options)', (bad) => AppKeyStore.open(bad as never)],
+    ['open({url})', (bad) => AppKeyStore.open({ url: bad as string, kek })],
+    ['ensureIdentity(appId)', (bad) => store.ensureIdentity(bad as string, 'u')],
+    ['recreateIdentity(actorId)', (bad) => store.recreateIdentity('bot-app', 'bot-user', bad as string)],
+    ['identity(appId)', (bad) => store.identity(bad as string)],
+    ['rotateIdentity(host)', (bad) => store.rotateIdentity('no-such-app', bad as never)],
+    ['revokeIdentity(actorId)', (bad) => store.revokeIdentity('no-such-app', bad as string)],
+    ['rekey(kek)', (bad) => store.rekey(bad as never)],
+    ['retireKek(kekId)', (bad) => store.retireKek(bad as string)],
+    ['authorize(roomId)', (bad) => store.authorize('bot-app', bad as string, 'admin')],
+    ['revokeAuthorization(appId)', (bad) => store.revokeAuthorization(bad as string, 'room1', 'admin')],
+    ['isAuthorized(roomId)', (bad) => store.isAuthorized('bot-app', bad as string)],
+    ['listAuthorizations(appId)', (bad) => store.listAuthorizations(bad as string)],
+    ['acceptRoomKey(e2eKey)', (bad) => store.acceptRoomKey('bot-app', 'room1', bad as string, offer())],
+    ['acceptRoomKey(options)', (bad) => store.acceptRoomKey('bot-app', 'room1', e2eKey, bad as never)],
+    ['acceptRoomKey(options.proofs)', (bad) => store.acceptRoomKey('bot-app', 'room1', e2eKey, { ...offer(), proofs: [bad] } as never)],
+    ['confirmRoomKey(message)', (bad) => store.confirmRoomKey('bot-app', 'room1', bad as never)],
+    ['loadRoomKeys(subscription)', (bad) => store.loadRoomKeys('bot-app', 'room1', bad as never)],
+    ['loadRoomKeys(oldRoomKeys[0])', (bad) => store.loadRoomKeys('bot-app', 'room1', { oldRoomKeys: [bad] } as never)],
+    ['decryptMessage(message)', (bad) => store.decryptMessage('bot-app', 'room1', bad)],
+    ['decryptMessage(message.content)', (bad) => store.decryptMessage('bot-app', 'room1', { t: 'e2e', content: bad })],
+    ['encryptContent(payload)', (bad) => store.encryptContent('bot-app', 'room1', bad as never)],
+    ['encryptContent(options)', (bad) => store.encryptContent('bot-app', 'room1', { msg: 'x' }, bad as never)],
+    ['audit(query)', (bad) => store.audit(bad as never)],
+  ];
+  const rows = calls.flatMap(([name, call]) => HOSTILE.map(([kind, make]) => [name, kind, call, make] as const));
+
+  it.each(rows)('%s with %s is a typed error', async (_name, _kind, call, make) => {
+    let outcome: unknown = 'resolved';
+    try {
+      await call(make());
+    } catch (error) {
+      outcome = error;
+    }
+    if (outcome === 'resolved') return; // some values are harmless where they land (e.g. ignored options)
+    expect(outcome).toBeInstanceOf(E2EEError);
+    expect(KNOWN.has((outcome as E2EEError).code)).toBe(true);
+    expect((outcome as Error).message.length).toBeLessThan(300);
+  });
+
+  it('none of it was accepted or written', async () => {
+    expect(await store.listAuthorizations('bot-app')).toEqual([expect.objectContaining({ roomId: 'room1' })]);
+    await expect(store.decryptMessage('bot-app', 'room1', message)).rejects.toMatchObject({ code: 'KEYSTORE_NO_ROOM_KEY' });
+    const grants = await store.audit({ action: 'authorization.grant' });
+    expect(grants).toHaveLength(1);
+  });
+});
