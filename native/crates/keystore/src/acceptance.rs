@@ -24,7 +24,7 @@
 
 use rc_e2ee_core::{RoomKey, RoomKeyAlgorithm};
 
-use crate::keystore::check_id;
+use crate::ids::check_id;
 use crate::types::{KeyStatus, Proof};
 use crate::{Error, Result};
 

@@ -20,10 +20,17 @@
 
 mod acceptance;
 mod audit;
+mod auditing;
+mod authorizations;
 mod cache;
 pub mod custody;
 mod error;
+mod gates;
+mod identities;
+mod ids;
+mod kek;
 mod keystore;
+mod messages;
 mod room_keys;
 mod rotation;
 pub mod store;

@@ -3,12 +3,13 @@
 
 use std::sync::Arc;
 
-use rc_e2ee_core::RoomKey;
+use rc_e2ee_core::{unwrap_room_key, RoomKey, RsaPrivateKey};
 
 use crate::acceptance::{self, acceptable_algorithm, check_proofs, judge, wrapped_kid, Evidence, Judgment};
 use crate::audit::{action, Event, OK, SYSTEM};
 use crate::cache::{RoomKeyCache, Trust};
-use crate::keystore::{blocking, check_id, lock, unwrap_with_any, BAD_APP_ID, BAD_KID, BAD_ROOM_ID};
+use crate::ids::{check_id, BAD_APP_ID, BAD_KID, BAD_ROOM_ID};
+use crate::keystore::{blocking, lock};
 use crate::types::{AcceptOptions, Accepted, KeyStatus, KeyVerdict, LoadedKeys, Proof, SubscriptionKeys};
 use crate::{AppKeyStore, Error, Result};
 
@@ -372,4 +373,16 @@ fn load_one(
 fn accepted_detail(accepted: &Accepted) -> String {
     let kept = accepted.old_room_keys.iter().filter(|old| old.status != KeyStatus::Rejected).count();
     format!("status={} old_keys={kept}/{}", accepted.status.as_str(), accepted.old_room_keys.len())
+}
+
+/// Unwraps with the first key that opens `e2e_key`; the last key's error otherwise.
+pub(crate) fn unwrap_with_any(keys: &[Arc<RsaPrivateKey>], e2e_key: &str) -> Result<RoomKey> {
+    let mut last = Error::Core(rc_e2ee_core::Error::DecryptFailed);
+    for key in keys {
+        match unwrap_room_key(key, e2e_key) {
+            Ok(room_key) => return Ok(room_key),
+            Err(error) => last = Error::Core(error),
+        }
+    }
+    Err(last)
 }

@@ -26,7 +26,8 @@ use async_trait::async_trait;
 use rc_e2ee_core::{unwrap_room_key, wrap_room_key, RsaPrivateKey};
 
 use crate::audit::{action, now_ms, Event, SYSTEM};
-use crate::keystore::{blocking, check_id, BAD_APP_ID};
+use crate::ids::{check_id, BAD_APP_ID};
+use crate::keystore::blocking;
 use crate::store::{IdentityDoc, IdentityState, Rotation, RotationStep};
 use crate::types::{RotationReport, SubscriptionKeys};
 use crate::{AppKeyStore, Error, Result};

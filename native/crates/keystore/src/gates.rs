@@ -1,0 +1,114 @@
+//! The gates of every per-room call: the identity is active and the app is authorized for the
+//! room, trusted for a bounded time in a bounded cache.
+
+use std::time::Instant;
+
+use crate::keystore::{lock, Gate, MAX_GATES};
+use crate::store::{IdentityDoc, IdentityState};
+use crate::{AppKeyStore, Error, Result};
+
+impl AppKeyStore {
+    /// Reads identity and authorization now: the identity document, or why not.
+    pub(crate) async fn fresh_gate(&self, app_id: &str, room_id: &str) -> Result<IdentityDoc> {
+        let identity = self.inner.store.identity(app_id).await?;
+        let verdict = match identity {
+            None => Err(Error::NoIdentity),
+            Some(identity) if identity.state == IdentityState::Revoked => Err(Error::Revoked),
+            Some(identity) => match self.inner.store.authorization(app_id, room_id).await? {
+                None => Err(Error::NotAuthorized),
+                Some(_) => Ok(identity),
+            },
+        };
+        self.remember_gate(
+            app_id,
+            room_id,
+            verdict.as_ref().map(|identity| identity.app_user_id.clone()).map_err(Clone::clone),
+        );
+        verdict
+    }
+
+    /// The gate of decrypt/encrypt: identity active and app authorized, trusted for
+    /// `authorization_ttl`. Returns the app user id (the audit actor).
+    pub(crate) async fn gate(&self, app_id: &str, room_id: &str) -> Result<String> {
+        let ttl = self.inner.authorization_ttl;
+        if !ttl.is_zero() {
+            let gates = lock(&self.inner.gates);
+            if let Some(gate) = gates.get(&(app_id.to_owned(), room_id.to_owned())) {
+                if gate.checked.elapsed() < ttl {
+                    return gate.verdict.clone();
+                }
+            }
+        }
+        self.fresh_gate(app_id, room_id).await.map(|identity| identity.app_user_id)
+    }
+
+    pub(crate) fn remember_gate(&self, app_id: &str, room_id: &str, verdict: Result<String>) {
+        match &verdict {
+            Err(Error::Revoked | Error::NoIdentity) => self.forget_app(app_id, &[]),
+            Err(Error::NotAuthorized) => lock(&self.inner.room_keys).evict_room(app_id, room_id),
+            _ => {}
+        }
+        let mut gates = lock(&self.inner.gates);
+        if gates.len() >= MAX_GATES {
+            // Expired verdicts first, then refusals (an app probing room ids makes those), then
+            // everything: the map never outgrows MAX_GATES.
+            let ttl = self.inner.authorization_ttl;
+            gates.retain(|_, gate| gate.checked.elapsed() < ttl);
+            if gates.len() >= MAX_GATES {
+                gates.retain(|_, gate| gate.verdict.is_ok());
+            }
+            if gates.len() >= MAX_GATES {
+                gates.clear();
+            }
+        }
+        gates.insert((app_id.to_owned(), room_id.to_owned()), Gate { checked: Instant::now(), verdict });
+    }
+
+    /// Drops an app's cached room keys, gates and private keys (except `keep`).
+    pub(crate) fn forget_app(&self, app_id: &str, keep: &[&str]) {
+        lock(&self.inner.room_keys).evict_app(app_id);
+        lock(&self.inner.private_keys).evict_app(app_id, keep);
+        lock(&self.inner.gates).retain(|(app, _), _| app != app_id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::custody::SealedCustody;
+    use crate::keystore::MAX_AUTHORIZATION_TTL;
+    use crate::store::StoreUrl;
+    use crate::types::ContentFields;
+    use crate::OpenOptions;
+
+    async fn store(ttl: Duration) -> (AppKeyStore, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = StoreUrl::File(dir.path().join("keystore.json"));
+        let kek = SealedCustody::from_base64(&SealedCustody::generate_kek()).unwrap();
+        let options = OpenOptions { authorization_ttl: ttl, ..OpenOptions::default() };
+        (AppKeyStore::open(&url, Arc::new(kek), options).await.unwrap(), dir)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn finding_5_the_gate_cache_is_bounded_and_its_ttl_capped() {
+        let (store, _dir) = store(Duration::from_secs(24 * 3600)).await;
+        assert_eq!(store.inner.authorization_ttl, MAX_AUTHORIZATION_TTL);
+        store.ensure_identity("app", "app.bot").await.unwrap();
+        store.authorize("app", "real-room", "admin").await.unwrap();
+        let content = ContentFields::default();
+        let _ = store.decrypt_content("app", "real-room", &content).await;
+        // An app probing invented room ids within the TTL: every verdict is fresh.
+        for index in 0..(MAX_GATES + 200) {
+            let _ = store.decrypt_content("app", &format!("probe-{index}"), &content).await;
+            assert!(lock(&store.inner.gates).len() <= MAX_GATES);
+        }
+        // The authorized room's verdict survived the sweep of refusals.
+        assert!(lock(&store.inner.gates)
+            .get(&("app".to_owned(), "real-room".to_owned()))
+            .is_some_and(|gate| gate.verdict.is_ok()));
+        store.close().await.unwrap();
+    }
+}
