@@ -119,6 +119,12 @@ function millis(value: unknown): number {
 }
 
 function toNative(roomId: string, keys: SubscriptionRoomKeys | null | undefined): native.SubscriptionKeys {
+  if (keys !== null && keys !== undefined && typeof keys !== 'object') {
+    keystoreBadInput('subscription must be an object with E2EKey and oldRoomKeys (not a JSON string)');
+  }
+  if (keys?.oldRoomKeys !== undefined && keys?.oldRoomKeys !== null && !Array.isArray(keys.oldRoomKeys)) {
+    keystoreBadInput('subscription.oldRoomKeys must be an array');
+  }
   const old = Array.isArray(keys?.oldRoomKeys) ? keys.oldRoomKeys : [];
   return {
     roomId,
@@ -147,6 +153,11 @@ function readArgument<T>(what: string, read: () => T): T {
     if (error instanceof E2EEError) throw error;
     return keystoreBadInput(`${what} could not be read`);
   }
+}
+
+/** Checks that each named id argument is a string, naming the first one that is not. */
+function ids(values: Record<string, unknown>): void {
+  for (const [name, value] of Object.entries(values)) keystoreString(value, name);
 }
 
 function keystoreString(value: unknown, what: string): string {
@@ -222,16 +233,25 @@ export class AppKeyStore {
 
   /** Creates or loads the app's identity; returns the public-key string to publish on the app user. */
   ensureIdentity(appId: string, appUserId: string): Promise<string> {
-    return callAsync(() => this.#native.ensureIdentity(appId, appUserId));
+    return callAsync(() => {
+      ids({ appId, appUserId });
+      return this.#native.ensureIdentity(appId, appUserId);
+    });
   }
 
   /** A new identity for an app whose identity was revoked (explicitly, by an actor). */
   recreateIdentity(appId: string, appUserId: string, actorId: string): Promise<string> {
-    return callAsync(() => this.#native.recreateIdentity(appId, appUserId, actorId));
+    return callAsync(() => {
+      ids({ appId, appUserId, actorId });
+      return this.#native.recreateIdentity(appId, appUserId, actorId);
+    });
   }
 
   identity(appId: string): Promise<IdentityInfo | null> {
-    return callAsync(() => this.#native.identity(appId));
+    return callAsync(() => {
+      ids({ appId });
+      return this.#native.identity(appId);
+    });
   }
 
   /**
@@ -262,7 +282,15 @@ export class AppKeyStore {
       return true;
     });
     try {
-      return await callAsync(() => this.#native.rotateIdentity(appId, list, write, publish));
+      return await callAsync(() => {
+        ids({ appId });
+        readArgument('rotation host', () => {
+          for (const method of ['listRoomKeys', 'writeRoomKeys', 'publishPublicKey'] as const) {
+            if (typeof host?.[method] !== 'function') keystoreBadInput(`the rotation host needs a ${method} function`);
+          }
+        });
+        return this.#native.rotateIdentity(appId, list, write, publish);
+      });
     } catch (error) {
       if (error instanceof E2EEError && error.code === 'KEYSTORE_HOST_FAILED' && hostError !== undefined) {
         (error as E2EEError & { cause?: unknown }).cause = hostError;
@@ -273,7 +301,10 @@ export class AppKeyStore {
 
   /** Shreds the app's private key and drops its authorizations and cached room keys. */
   revokeIdentity(appId: string, actorId: string): Promise<void> {
-    return callAsync(() => this.#native.revokeIdentity(appId, actorId));
+    return callAsync(() => {
+      ids({ appId, actorId });
+      return this.#native.revokeIdentity(appId, actorId);
+    });
   }
 
   /**
@@ -290,23 +321,38 @@ export class AppKeyStore {
 
   /** Shreds every blob sealed under the KEK `kekId` (not the current one); resumable. */
   retireKek(kekId: string): Promise<RekeyReport> {
-    return callAsync(() => this.#native.retireKek(kekId));
+    return callAsync(() => {
+      ids({ kekId });
+      return this.#native.retireKek(kekId);
+    });
   }
 
   authorize(appId: string, roomId: string, actorId: string): Promise<Authorization> {
-    return callAsync(() => this.#native.authorize(appId, roomId, actorId));
+    return callAsync(() => {
+      ids({ appId, roomId, actorId });
+      return this.#native.authorize(appId, roomId, actorId);
+    });
   }
 
   revokeAuthorization(appId: string, roomId: string, actorId: string): Promise<boolean> {
-    return callAsync(() => this.#native.revokeAuthorization(appId, roomId, actorId));
+    return callAsync(() => {
+      ids({ appId, roomId, actorId });
+      return this.#native.revokeAuthorization(appId, roomId, actorId);
+    });
   }
 
   isAuthorized(appId: string, roomId: string): Promise<boolean> {
-    return callAsync(() => this.#native.isAuthorized(appId, roomId));
+    return callAsync(() => {
+      ids({ appId, roomId });
+      return this.#native.isAuthorized(appId, roomId);
+    });
   }
 
   listAuthorizations(appId: string): Promise<Authorization[]> {
-    return callAsync(() => this.#native.listAuthorizations(appId));
+    return callAsync(() => {
+      ids({ appId });
+      return this.#native.listAuthorizations(appId);
+    });
   }
 
   /**
@@ -319,6 +365,7 @@ export class AppKeyStore {
    */
   acceptRoomKey(appId: string, roomId: string, e2eKey: string, options: AcceptRoomKeyOptions): Promise<AcceptedRoomKey> {
     return callAsync(async () => {
+      ids({ appId, roomId, e2eKey });
       const request = readArgument('acceptRoomKey options', () => nativeAcceptRequest(options));
       return (await this.#native.acceptRoomKey(appId, roomId, e2eKey, request)) as AcceptedRoomKey;
     });
@@ -331,6 +378,7 @@ export class AppKeyStore {
    */
   confirmRoomKey(appId: string, roomId: string, message: RoomMessageProof): Promise<RoomKeyStatus> {
     return callAsync(async () => {
+      ids({ appId, roomId });
       const proof = readArgument('confirmRoomKey message', () => nativeProof(message, 'message'));
       return (await this.#native.confirmRoomKey(appId, roomId, proof)) as RoomKeyStatus;
     });
@@ -339,6 +387,7 @@ export class AppKeyStore {
   /** Refills the cache from the app user's subscription (`E2EKey`, `oldRoomKeys`). */
   loadRoomKeys(appId: string, roomId: string, subscription: SubscriptionRoomKeys): Promise<LoadedKeys> {
     return callAsync(() => {
+      ids({ appId, roomId });
       const keys = readArgument('subscription', () => toNative(roomId, subscription));
       return this.#native.loadRoomKeys(appId, roomId, keys);
     });
@@ -347,6 +396,7 @@ export class AppKeyStore {
   /** Decrypts a message of the room for the app and returns its payload. */
   async decryptMessage(appId: string, roomId: string, message: unknown): Promise<MessagePayload> {
     const text = await callAsync(() => {
+      ids({ appId, roomId });
       const fields = readArgument('message', () => messageFields(message));
       return this.#native.decryptMessage(appId, roomId, fields);
     });
@@ -356,6 +406,7 @@ export class AppKeyStore {
   /** Encrypts a payload (object, serialized as EJSON; or exact text) with the room's current key. */
   encryptContent(appId: string, roomId: string, payload: string | Record<string, unknown>, options: { expectedKid?: string } = {}): Promise<EncryptedContent> {
     return callAsync(() => {
+      ids({ appId, roomId });
       const text = readArgument('payload', () =>
         typeof payload === 'string'
           ? payload

@@ -126,10 +126,29 @@ describe('finding 5: hostile input to the key store', () => {
     expect((outcome as Error).message.length).toBeLessThan(300);
   });
 
+  it('mistakes are refused and name what is wrong', async () => {
+    const refused = async (promise: Promise<unknown>) => {
+      const error = (await promise.catch((e: unknown) => e)) as E2EEError;
+      expect(error).toBeInstanceOf(E2EEError);
+      return `${error.code}: ${error.message}`;
+    };
+    expect(await refused(store.authorize('bot-app', 42 as never, 'admin'))).toBe('KEYSTORE_BAD_INPUT: invalid input: roomId must be a string');
+    expect(await refused(store.decryptMessage(undefined as never, 'room1', message))).toBe('KEYSTORE_BAD_INPUT: invalid input: appId must be a string');
+    // Arguments swapped: a room id is no app with an identity.
+    expect(await refused(store.authorize('room1', 'bot-app', 'admin'))).toMatch(/^KEYSTORE_NO_IDENTITY: /);
+    // A subscription serialized to JSON loads nothing, and says so.
+    expect(await refused(store.loadRoomKeys('bot-app', 'room1', JSON.stringify({ E2EKey: e2eKey }) as never))).toMatch(
+      /^KEYSTORE_BAD_INPUT: .*not a JSON string/,
+    );
+    // After a restart the missing key says what to do.
+    expect(await refused(store.decryptMessage('bot-app', 'room1', message))).toMatch(/^KEYSTORE_NO_ROOM_KEY: .*loadRoomKeys/);
+    expect(await refused(store.rotateIdentity('bot-app', {} as never))).toMatch(/^KEYSTORE_BAD_INPUT: .*listRoomKeys/);
+  });
+
   it('none of it was accepted or written', async () => {
     expect(await store.listAuthorizations('bot-app')).toEqual([expect.objectContaining({ roomId: 'room1' })]);
     await expect(store.decryptMessage('bot-app', 'room1', message)).rejects.toMatchObject({ code: 'KEYSTORE_NO_ROOM_KEY' });
-    const grants = await store.audit({ action: 'authorization.grant' });
-    expect(grants).toHaveLength(1);
+    const grants = await store.audit({ action: 'authorization.grant', appId: 'bot-app' });
+    expect(grants.map((grant) => grant.outcome)).toEqual(['ok']);
   });
 });

@@ -8,8 +8,9 @@ use crate::types::Authorization;
 use crate::{AppKeyStore, Error, Result};
 
 impl AppKeyStore {
-    /// Authorizes the app for the room, recording who granted it. Idempotent: a second grant
-    /// keeps (and returns) the first one.
+    /// Authorizes the app for the room, recording who granted it. The app needs an active
+    /// identity (`KEYSTORE_NO_IDENTITY`, `KEYSTORE_REVOKED`). Idempotent: a second grant keeps
+    /// (and returns) the first one.
     pub async fn authorize(&self, app_id: &str, room_id: &str, actor_id: &str) -> Result<Authorization> {
         self.ensure_open()?;
         check_id(app_id, BAD_APP_ID)?;
@@ -34,10 +35,12 @@ impl AppKeyStore {
         room_id: &str,
         actor_id: &str,
     ) -> Result<(Authorization, bool)> {
-        if let Some(identity) = self.inner.store.identity(app_id).await? {
-            if identity.state == IdentityState::Revoked {
-                return Err(Error::Revoked);
-            }
+        // Only an app with an identity can be a member; this also refuses swapped arguments
+        // (a room id where the app id belongs) instead of granting a nonsense pair.
+        match self.inner.store.identity(app_id).await? {
+            None => return Err(Error::NoIdentity),
+            Some(identity) if identity.state == IdentityState::Revoked => return Err(Error::Revoked),
+            Some(_) => {}
         }
         let doc = AuthorizationDoc {
             id: AuthorizationDoc::id_of(app_id, room_id),

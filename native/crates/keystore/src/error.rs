@@ -13,7 +13,9 @@ pub enum Error {
     NotAuthorized,
     /// No cached room key can serve the request; the host should load the app user's
     /// subscription keys ([`crate::AppKeyStore::load_room_keys`]) or wait for a suggested key.
-    #[error("no room key is held for this room (or for this kid)")]
+    #[error(
+        "no room key is held for this room (or for this kid): load the app user's subscription keys (loadRoomKeys) after a restart, or wait for a suggested key"
+    )]
     NoRoomKey,
     /// The app identity was revoked: its private key is gone.
     #[error("the app identity is revoked")]

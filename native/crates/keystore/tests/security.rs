@@ -28,6 +28,7 @@ suite!(
     finding_5_unknown_room_ids_cost_no_audit_document,
     finding_6_rekey_keeps_every_instance_opening,
     finding_6_a_failed_rekey_does_not_switch_the_kek,
+    swapped_authorize_arguments_grant_nothing,
 );
 
 const MALLORY: &str = "mallory";
@@ -423,4 +424,15 @@ async fn finding_6_a_failed_rekey_does_not_switch_the_kek(backend: &Backend) {
     let later = unique("app");
     store.ensure_identity(&later, "later.bot").await.unwrap();
     assert_eq!(store.identity(&later).await.unwrap().unwrap().kek_id.as_deref(), Some(old_kek.kek_id()));
+}
+
+async fn swapped_authorize_arguments_grant_nothing(backend: &Backend) {
+    let kek = kek();
+    let (store, app, _) = setup(backend, &kek, &[]).await;
+    // authorize(roomId, appId, actor): the "app" has no identity, so nothing is granted.
+    assert_eq!(code(store.authorize("room-1", &app, "admin").await), "KEYSTORE_NO_IDENTITY");
+    assert!(store.list_authorizations("room-1").await.unwrap().is_empty());
+    assert!(!store.is_authorized("room-1", &app).await.unwrap());
+    let grants = records(&store, "room-1", actions::GRANT).await;
+    assert_eq!(grants.iter().map(|r| r.outcome.as_str()).collect::<Vec<_>>(), ["KEYSTORE_NO_IDENTITY"]);
 }
