@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { applyCommand } from './lib/apply.mjs';
-import { checkApplyLine } from './lib/check-apply.mjs';
+import { checkApplyCheckout, checkApplyLine, preImagesFolder } from './lib/check-apply.mjs';
 import { PatchesError, UsageError } from './lib/errors.mjs';
 import { exportCommand } from './lib/export.mjs';
 import { availableLines, isLine } from './lib/series.mjs';
@@ -20,13 +20,19 @@ const USAGE = `usage: scripts/patches/patches <command> [options]
       Apply apps-engine-patches/<line>, then meteor-patches/<line> (git am -3), then copy both
       overlays. Needs a clean work tree; on any failure the checkout is restored.
   export <rocket.chat checkout> --base <ref> --target apps-engine|meteor [--line X.Y]
-         [--force-line] [--record-pre-images] [--dry-run]
+         [--force-line] [--record-pre-images [--pre-images-out <dir>]] [--dry-run]
       Write the commits <base>..HEAD of the target series into its folder (order file included).
-      --dry-run writes nothing and exits 1 when the folder is stale.
+      --record-pre-images records upstream.json from <base>; --pre-images-out also writes the
+      pre-image copies to <dir>, outside the repository. --dry-run writes nothing and exits 1
+      when the folder is stale.
   verify [--line X.Y]
       Lint the series folders and overlays (all lines unless --line).
-  check-apply [--line X.Y]
-      Apply each series to its recorded pre-images in a scratch repository.
+  check-apply --pre-images <dir> [--line X.Y]
+      Apply each series exactly to its recorded pre-images, read from <dir> (laid out like the
+      Rocket.Chat repository, outside this one), in a scratch repository.
+  check-apply --checkout <rocket.chat checkout> [--line X.Y] [--force-line]
+      Run apply (git am -3) on a scratch clone of the checkout's HEAD.
+  Without either, check-apply reads RC_E2EE_PRE_IMAGES, or says there is nothing to check.
 
 common options:
   --root <dir>   folder holding apps-engine-patches/ and meteor-patches/ (default: ${REPO_ROOT})
@@ -41,6 +47,9 @@ const OPTIONS = {
   'force-line': { type: 'boolean' },
   'dry-run': { type: 'boolean' },
   'record-pre-images': { type: 'boolean' },
+  'pre-images-out': { type: 'string' },
+  'pre-images': { type: 'string' },
+  checkout: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
 
@@ -48,9 +57,9 @@ const OPTIONS = {
 // rather than silently ignored.
 const COMMANDS = {
   apply: { positionals: 1, options: ['line', 'force-line'], run: runApply },
-  export: { positionals: 1, options: ['line', 'force-line', 'base', 'target', 'dry-run', 'record-pre-images'], run: runExport },
+  export: { positionals: 1, options: ['line', 'force-line', 'base', 'target', 'dry-run', 'record-pre-images', 'pre-images-out'], run: runExport },
   verify: { positionals: 0, options: ['line'], run: runVerify },
-  'check-apply': { positionals: 0, options: ['line'], run: runCheckApply },
+  'check-apply': { positionals: 0, options: ['line', 'force-line', 'pre-images', 'checkout'], run: runCheckApply },
 };
 
 function main(argv) {
@@ -88,6 +97,7 @@ function runApply([checkout], values, root) {
 function runExport([checkout], values, root) {
   if (!values.base) throw new UsageError('export needs --base <ref>');
   if (!values.target) throw new UsageError('export needs --target apps-engine|meteor');
+  if (values['pre-images-out'] !== undefined && !values['record-pre-images']) throw new UsageError('--pre-images-out needs --record-pre-images');
   return exportCommand(checkout, {
     root,
     base: values.base,
@@ -96,6 +106,7 @@ function runExport([checkout], values, root) {
     forceLine: values['force-line'],
     dryRun: values['dry-run'] ?? false,
     recordPreImages: values['record-pre-images'] ?? false,
+    preImagesOut: values['pre-images-out'] === undefined ? undefined : resolve(values['pre-images-out']),
   });
 }
 
@@ -106,12 +117,26 @@ function runVerify(_, values, root) {
 }
 
 function runCheckApply(_, values, root) {
+  if (values['pre-images'] !== undefined && values.checkout !== undefined) throw new UsageError('check-apply takes --pre-images or --checkout, not both');
+  if (values.checkout !== undefined) {
+    checkApplyCheckout(values.checkout, { root, line: values.line, forceLine: values['force-line'] });
+    return 0;
+  }
+  if (values['force-line']) throw new UsageError('--force-line goes with --checkout');
+  const given = values['pre-images'] ?? process.env.RC_E2EE_PRE_IMAGES;
   const lines = values.line ? [values.line] : availableLines(root);
   if (lines.length === 0) {
     console.log(`check-apply: no release lines under ${root}, nothing to check`);
     return 0;
   }
-  return report('check-apply', root, lines, checkApplyLine);
+  if (given === undefined || given === '') {
+    // The repository holds no upstream text, so there is nothing to apply to here; verify has
+    // checked what the repository alone can prove. Say so plainly instead of passing quietly.
+    console.log('check-apply: nothing checked: no pre-images given (--pre-images <dir>, --checkout <dir> or RC_E2EE_PRE_IMAGES); the repository holds no upstream files (see scripts/patches/README.md)');
+    return 0;
+  }
+  const folder = preImagesFolder(given);
+  return report('check-apply', root, lines, (r, line) => checkApplyLine(r, line, folder));
 }
 
 /** Runs a per-line check over the given lines and prints summary + problems. */

@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import * as ts from 'typescript';
 
 import { capabilitiesFrom } from '../../apps-engine-patches/overlay/packages/apps/src/server/e2ee/capabilities';
@@ -17,6 +17,63 @@ const REPO = resolve(__dirname, '../..');
 function buildDefinitions(outDir: string): void {
   execFileSync(process.execPath, [join(REPO, 'examples/scripts/build-definitions.mjs'), outDir], { stdio: 'pipe' });
 }
+
+/** A program over `file` with "@rocket.chat/apps-engine/*" mapped to `<out>/<pkg>/*` (or the published package). */
+function compile(file: string, pkg: string, out = dirname(file)): ts.Program {
+  const options: ts.CompilerOptions = {
+    target: ts.ScriptTarget.ES2019,
+    module: ts.ModuleKind.CommonJS,
+    strict: true,
+    noEmit: true,
+    skipLibCheck: true,
+    experimentalDecorators: true,
+    types: [],
+    baseUrl: out,
+    paths: { '@rocket.chat/apps-engine/*': [pkg === 'published' ? join(REPO, 'examples/node_modules/@rocket.chat/apps-engine/*') : `${pkg}/*`] },
+    // @rocket.chat/ui-kit (imported by IMessage) comes from the examples' packages.
+    typeRoots: [],
+  };
+  const host = ts.createCompilerHost(options);
+  const resolveFrom = join(REPO, 'examples', 'package.json');
+  const defaultResolve = host.resolveModuleNames;
+  host.resolveModuleNames = (names, containing) =>
+    names.map((name) => {
+      const from = name.startsWith('@rocket.chat/ui-kit') ? resolveFrom : containing;
+      return defaultResolve
+        ? defaultResolve.call(host, [name], from, undefined, undefined, options)[0]
+        : ts.resolveModuleName(name, from, options, host).resolvedModule;
+    });
+  return ts.createProgram([file], options, host);
+}
+
+function diagnosticsOf(program: ts.Program): string[] {
+  return ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+}
+
+// An app written for upstream 1.66.0, with no E2EE code: it must compile against the series'
+// definitions exactly as against the published ones.
+const UPSTREAM_APP = `
+import type { IAppAccessors, IHttp, ILogger, IModify, IPersistence, IRead } from '@rocket.chat/apps-engine/definition/accessors';
+import { App } from '@rocket.chat/apps-engine/definition/App';
+import type { IMessage, IPostMessageSent } from '@rocket.chat/apps-engine/definition/messages';
+import type { IAppInfo } from '@rocket.chat/apps-engine/definition/metadata';
+import { AppMethod, AppPermissions } from '@rocket.chat/apps-engine/definition/metadata';
+
+export class EchoApp extends App implements IPostMessageSent {
+  constructor(info: IAppInfo, logger: ILogger, accessors: IAppAccessors) {
+    super(info, logger, accessors);
+  }
+
+  public async executePostMessageSent(message: IMessage, read: IRead, _http: IHttp, _persistence: IPersistence, modify: IModify): Promise<void> {
+    const original = await read.getMessageReader().getById(message.id ?? '');
+    const text = original?.text ?? message.files?.[0]?.name ?? '';
+    const builder = modify.getCreator().startMessage().setRoom(message.room).setText(\`echo: \${text}\`);
+    await modify.getCreator().finish(builder);
+  }
+}
+
+export const wanted: string[] = [AppPermissions.message.read.name, AppPermissions.message.write.name, AppMethod.EXECUTEPOSTMESSAGESENT];
+`;
 
 const USES_THE_API = `
 import type { IModify, IRead } from '@rocket.chat/apps-engine/definition/accessors';
@@ -54,45 +111,30 @@ describe('series definitions against @rocket.chat/apps-engine@1.66.0', () => {
     out = mkdtempSync(join(tmpdir(), 'rc-e2ee-defs-test-'));
     buildDefinitions(join(out, 'pkg'));
     writeFileSync(join(out, 'uses.ts'), USES_THE_API);
+    writeFileSync(join(out, 'upstream-app.ts'), UPSTREAM_APP);
   });
 
   afterAll(() => rmSync(out, { recursive: true, force: true }));
 
   it('type-check together, with an app using the whole API', () => {
-    const options: ts.CompilerOptions = {
-      target: ts.ScriptTarget.ES2019,
-      module: ts.ModuleKind.CommonJS,
-      strict: true,
-      noEmit: true,
-      skipLibCheck: true,
-      types: [],
-      baseUrl: out,
-      paths: { '@rocket.chat/apps-engine/*': ['pkg/*'] },
-      // @rocket.chat/ui-kit (imported by IMessage) comes from the examples' packages.
-      typeRoots: [],
-    };
-    const host = ts.createCompilerHost(options);
-    const resolveFrom = join(REPO, 'examples', 'package.json');
-    const defaultResolve = host.resolveModuleNames;
-    host.resolveModuleNames = (names, containing) =>
-      names.map((name) => {
-        const from = name.startsWith('@rocket.chat/ui-kit') ? resolveFrom : containing;
-        return defaultResolve
-          ? defaultResolve.call(host, [name], from, undefined, undefined, options)[0]
-          : ts.resolveModuleName(name, from, options, host).resolvedModule;
-      });
-    const program = ts.createProgram([join(out, 'uses.ts')], options, host);
-    const diagnostics = ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
-    expect(diagnostics).toEqual([]);
-    // The patched sources, not the published declarations, were checked.
-    const files = program.getSourceFiles().map((f) => f.fileName);
-    expect(files.some((f) => f.endsWith('definition/accessors/IRead.ts'))).toBe(true);
-    expect(files.some((f) => f.endsWith('definition/e2ee/IE2EERead.ts'))).toBe(true);
+    const program = compile(join(out, 'uses.ts'), 'pkg');
+    expect(diagnosticsOf(program)).toEqual([]);
+    // The series' patched declarations and its overlay sources were checked, not the published ones.
+    const files = program.getSourceFiles();
+    const iRead = files.find((f) => f.fileName.endsWith('definition/accessors/IRead.d.ts'));
+    expect(iRead?.fileName.startsWith(out)).toBe(true);
+    expect(iRead?.text).toContain('getE2EEReader(): IE2EERead;');
+    expect(files.some((f) => f.fileName.endsWith('definition/e2ee/IE2EERead.ts'))).toBe(true);
+  });
+
+  it('leave an app written for upstream 1.66.0 compiling as it does against the published package', () => {
+    expect(diagnosticsOf(compile(join(out, 'upstream-app.ts'), 'published'))).toEqual([]);
+    expect(diagnosticsOf(compile(join(out, 'upstream-app.ts'), 'pkg'))).toEqual([]);
   });
 
   it('keep e2ee.read and e2ee.write out of the default permissions', () => {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const { AppPermissions, defaultPermissions } = require(join(out, 'pkg/definition/metadata/AppPermissions.ts'));
+    const { AppPermissions, defaultPermissions } = require(join(out, 'pkg/definition/metadata/AppPermissions.js'));
     expect(AppPermissions.e2ee).toEqual({ read: { name: 'e2ee.read' }, write: { name: 'e2ee.write' } });
     const names = (defaultPermissions as Array<{ name: string }>).map(({ name }) => name);
     expect(names).not.toContain('e2ee.read');
@@ -102,9 +144,9 @@ describe('series definitions against @rocket.chat/apps-engine@1.66.0', () => {
 
   it('name the handler methods the listener executor calls', () => {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const { AppMethod } = require(join(out, 'pkg/definition/metadata/AppMethod.ts'));
+    const { AppMethod } = require(join(out, 'pkg/definition/metadata/AppMethod.js'));
     // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const { AppInterface } = require(join(out, 'pkg/definition/metadata/AppInterface.ts'));
+    const { AppInterface } = require(join(out, 'pkg/definition/metadata/AppInterface.js'));
     for (const [event, { check, execute }] of Object.entries(E2EE_EVENTS)) {
       expect(AppInterface[event]).toBe(event);
       expect(Object.values(AppMethod)).toEqual(expect.arrayContaining([check, execute]));

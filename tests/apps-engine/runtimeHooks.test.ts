@@ -1,7 +1,9 @@
 // Both runtime controller layouts, as the series patches them, run their real `bridges:` handler
 // against recording bridges: every call reaches a bridge bound to the runtime's own app, or does
 // not reach it at all. The unpatched handlers are run too, to show the findings are real there.
-import { LAYOUTS, handlerOf, loadController } from './support/runtimeHandler';
+// Without the pre-images (CI) the handler is a stand-in: our scaffold around the upstream lines
+// the hook patch carries as context, with the real patch applied to it (support/standIns.ts).
+import { LAYOUTS, RUNTIME_SOURCE, handlerOf, loadController } from './support/runtimeHandler';
 
 const HOST = '6f1d3c52-5a8e-4b7e-9a49-2f0b8f0c1e2d';
 const VICTIM = '11111111-2222-3333-4444-555555555555';
@@ -32,7 +34,7 @@ function recordingBridges() {
   return { calls, bridges, resource };
 }
 
-describe.each(LAYOUTS)('the %s, patched', (_layout, path, className) => {
+describe.each(LAYOUTS)(`the %s, patched, from ${RUNTIME_SOURCE}`, (_layout, path, className) => {
   let Controller: any;
 
   beforeAll(() => {
@@ -107,7 +109,7 @@ describe.each(LAYOUTS)('the %s, patched', (_layout, path, className) => {
   }
 });
 
-describe.each(LAYOUTS)("the %s as upstream has it (why the hook exists)", (_layout, path, className) => {
+describe.each(LAYOUTS)(`the %s as upstream has it (why the hook exists), from ${RUNTIME_SOURCE}`, (_layout, path, className) => {
   it("finding 4 is real there: another app's id reaches the bridge", async () => {
     const { calls, bridges, resource } = recordingBridges();
     const call = handlerOf(loadController(path, className, { patched: false }), HOST, bridges, resource);

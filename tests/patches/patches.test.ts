@@ -18,6 +18,7 @@ let home: string;
 let upstream: string; // the fake Rocket.Chat, at its 8.8.1 "release" commit
 let baseId: string;
 let seriesRoot: string; // apps-engine-patches/ and meteor-patches/ exported from a dev clone
+let preImages: string; // the pre-images the fixture export wrote, outside the series
 
 function cleanEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
@@ -80,6 +81,13 @@ function checkout(): string {
 }
 
 /** A private copy of the series folders that a test may damage. */
+/** A copy of the fixture's pre-images folder (outside any series), to damage. */
+function preImagesCopy(): string {
+  const dir = tempDir('pre-images');
+  cpSync(preImages, dir, { recursive: true });
+  return dir;
+}
+
 function seriesCopy(): string {
   const dir = tempDir('series');
   cpSync(seriesRoot, dir, { recursive: true });
@@ -205,7 +213,7 @@ function makeUpstream(dir: string): void {
 }
 
 /** The series as a developer makes it: commits on a dev clone, then `export --record-pre-images`. */
-function makeSeries(root: string): void {
+function makeSeries(root: string, preImagesOut: string): void {
   const dev = checkout();
   const commit = (message: string): void => {
     git(dev, 'add', '--all');
@@ -229,7 +237,7 @@ function makeSeries(root: string): void {
   edit(dev, STARTUP, (text) => `${text}import './e2ee';\n`);
   commit(SUBJECTS[4] + header('the E2EE service must start with the server'));
   for (const target of ['apps-engine', 'meteor']) {
-    const result = cli('export', dev, '--base', baseId, '--target', target, '--record-pre-images', '--root', root);
+    const result = cli('export', dev, '--base', baseId, '--target', target, '--record-pre-images', '--pre-images-out', preImagesOut, '--root', root);
     if (result.status !== 0) throw new Error(`fixture export failed: ${result.stderr}`);
   }
   write(root, `apps-engine-patches/overlay/${AE_OVERLAY}`, 'export interface IE2EERead {\n    decryptMessage(message: unknown): Promise<unknown>;\n}\n');
@@ -244,7 +252,8 @@ beforeAll(() => {
   makeUpstream(upstream);
   baseId = head(upstream);
   seriesRoot = join(work, 'series');
-  makeSeries(seriesRoot);
+  preImages = join(work, 'pre-images');
+  makeSeries(seriesRoot, preImages);
 });
 
 afterAll(() => {
@@ -265,9 +274,15 @@ describe('export builds the fixture series', () => {
     const record = JSON.parse(read(seriesRoot, 'meteor-patches/8.8/upstream.json'));
     expect(record.releaseLine).toBe('8.8');
     expect(Object.keys(record.files).sort()).toEqual([CONVERTER, STARTUP]);
-    expect(record.files[CONVERTER]).toEqual({ commit: baseId, blob: git(upstream, 'rev-parse', `HEAD:${CONVERTER}`).trim() });
-    expect(read(seriesRoot, `meteor-patches/8.8/pre-images/${STARTUP}`)).toBe(read(upstream, STARTUP));
-    expect(existsSync(join(seriesRoot, 'meteor-patches/8.8/pre-images', STARTUP_HOOK))).toBe(false);
+    expect(record.files[CONVERTER]).toEqual({
+      commit: baseId,
+      blob: git(upstream, 'rev-parse', `HEAD:${CONVERTER}`).trim(),
+      evidence: `read at ${baseId} by export --record-pre-images`,
+    });
+    // The copies go to --pre-images-out, never into the series.
+    expect(read(preImages, STARTUP)).toBe(read(upstream, STARTUP));
+    expect(existsSync(join(preImages, STARTUP_HOOK))).toBe(false);
+    expect(existsSync(join(seriesRoot, 'meteor-patches/8.8/pre-images'))).toBe(false);
   });
 
   test('refuses a commit that belongs to no series', () => {
@@ -477,7 +492,6 @@ describe('verify', () => {
         const record = JSON.parse(read(root, `${AE}/upstream.json`));
         delete record.files[LISTENERS];
         write(root, `${AE}/upstream.json`, JSON.stringify(record));
-        rmSync(join(root, AE, 'pre-images', LISTENERS));
       },
       /modifies packages\/apps\/src\/server\/managers\/AppListenerManager\.ts but upstream\.json has no pre-image recorded/,
     ],
@@ -501,7 +515,16 @@ describe('verify', () => {
     ],
     ['overlays colliding with each other', (root) => write(root, `meteor-patches/overlay/${AE_OVERLAY}`, 'x\n'), /packages\/apps-engine\/src\/definition\/e2ee\/IE2EERead\.ts is also in apps-engine-patches\/overlay/],
     ['an overlay colliding with a created file', (root) => write(root, `meteor-patches/overlay/${STARTUP_HOOK}`, 'x\n'), /e2ee\.ts is also created by meteor-patches\/8\.8\/start_the_e2ee_service_at_startup\.patch/],
-    ['a pre-image copy that does not match', (root) => edit(root, `${AE}/pre-images/${I_READ}`, (t) => `${t}// drift\n`), /pre-images\/.*IRead\.ts hashes to [0-9a-f]{40}, upstream\.json records/],
+    ['an upstream copy in the series', (root) => write(root, `${AE}/pre-images/${I_READ}`, read(preImages, I_READ)), /pre-images\/ holds 1 file: upstream copies do not belong in the repository/],
+    [
+      'a recorded file without evidence',
+      (root) => {
+        const record = JSON.parse(read(root, `${AE}/upstream.json`));
+        delete record.files[I_READ].evidence;
+        write(root, `${AE}/upstream.json`, JSON.stringify(record));
+      },
+      /files\["packages\/apps-engine\/src\/definition\/accessors\/IRead\.ts"\]\.evidence is missing/,
+    ],
   ];
 
   test.each(damage)('catches %s', (_, mutate, expected) => {
@@ -514,31 +537,77 @@ describe('verify', () => {
 });
 
 describe('check-apply', () => {
-  test('passes when the series applies to the recorded pre-images', () => {
-    const result = cli('check-apply', '--root', seriesRoot);
+  test('passes when the series applies to the pre-images given', () => {
+    const result = cli('check-apply', '--pre-images', preImages, '--root', seriesRoot);
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
     expect(result.stdout).toContain('apps-engine-patches/8.8: 3 patches apply to 2 recorded pre-images');
     expect(result.stdout).toContain('meteor-patches/8.8: 2 patches apply to 2 recorded pre-images');
   });
 
-  test('fails when a pre-image copy does not hash to the recorded blob', () => {
-    const root = seriesCopy();
-    edit(root, `meteor-patches/8.8/pre-images/${CONVERTER}`, (t) => t.replace('groupable', 'grouping'));
-    const result = cli('check-apply', '--root', root);
+  test('says plainly that nothing was checked when no pre-images are given', () => {
+    const result = cli('check-apply', '--root', seriesRoot);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain('check-apply: nothing checked: no pre-images given');
+  });
+
+  test('fails on a pre-images folder that does not exist', () => {
+    const result = cli('check-apply', '--pre-images', join(work, 'no-such-folder'), '--root', seriesRoot);
     expect(result.status).toBe(1);
-    expect(result.stderr).toMatch(/pre-images\/apps\/meteor\/app\/apps\/server\/converters\/messages\.ts hashes to [0-9a-f]{40}, upstream\.json records/);
+    expect(result.stderr).toContain('no such folder');
+  });
+
+  test('fails when a pre-image is missing from the folder', () => {
+    const dir = preImagesCopy();
+    rmSync(join(dir, CONVERTER));
+    const result = cli('check-apply', '--pre-images', dir, '--root', seriesRoot);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(`${join(dir, CONVERTER)} is missing`);
+  });
+
+  test('fails when a pre-image copy does not hash to the recorded blob', () => {
+    const dir = preImagesCopy();
+    edit(dir, CONVERTER, (t) => t.replace('groupable', 'grouping'));
+    const result = cli('check-apply', '--pre-images', dir, '--root', seriesRoot);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/apps\/meteor\/app\/apps\/server\/converters\/messages\.ts hashes to [0-9a-f]{40}, upstream\.json records/);
   });
 
   test('fails when the recorded pre-image is not what the patch was made from', () => {
     const root = seriesCopy();
-    const path = `meteor-patches/8.8/pre-images/${CONVERTER}`;
-    edit(root, path, (t) => t.replace("            parseUrls: 'parseUrls',\n", "            parseUrls: 'parseUrls',\n            files: 'files',\n"));
-    const blob = git(root, 'hash-object', '--no-filters', path).trim();
+    const dir = preImagesCopy();
+    edit(dir, CONVERTER, (t) => t.replace("            parseUrls: 'parseUrls',\n", "            parseUrls: 'parseUrls',\n            files: 'files',\n"));
+    const blob = git(dir, 'hash-object', '--no-filters', join(dir, CONVERTER)).trim();
     edit(root, 'meteor-patches/8.8/upstream.json', (t) => t.replace(/("apps\/meteor\/app\/apps\/server\/converters\/messages\.ts": \{\s*"commit": "[0-9a-f]{40}",\s*"blob": ")[0-9a-f]{40}/, `$1${blob}`));
-    const result = cli('check-apply', '--root', root);
+    const result = cli('check-apply', '--pre-images', dir, '--root', root);
     expect(result.status).toBe(1);
     expect(result.stderr).toContain(`${METEOR_NAMES[0]} does not apply to the recorded pre-images`);
+  });
+
+  test('--checkout runs apply on a scratch clone and leaves the checkout as it was', () => {
+    const repo = checkout();
+    const result = cli('check-apply', '--checkout', repo, '--root', seriesRoot);
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain('check-apply: the series applies to');
+    expect(head(repo)).toBe(baseId);
+    expect(git(repo, 'status', '--porcelain')).toBe('');
+  });
+
+  test('--checkout fails with the apply report when the checkout conflicts, still untouched', () => {
+    const repo = checkout();
+    edit(repo, CONVERTER, (t) => t.replace("            parseUrls: 'parseUrls',\n", "            parseUrls: 'parse',\n"));
+    git(repo, 'commit', '--quiet', '-am', 'Drift');
+    const drifted = head(repo);
+    const result = cli('check-apply', '--checkout', repo, '--root', seriesRoot);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('apply failed at meteor-patches/8.8/');
+    expect(head(repo)).toBe(drifted);
+    expect(git(repo, 'status', '--porcelain')).toBe('');
+  });
+
+  test('refuses --pre-images together with --checkout', () => {
+    expect(cli('check-apply', '--pre-images', preImages, '--checkout', seriesRoot, '--root', seriesRoot).status).toBe(2);
   });
 });
 
@@ -555,6 +624,7 @@ describe('layouts', () => {
   let singleLayout: string; // a Rocket.Chat whose handler is in SINGLE
   let baseLayout: string; // a later one: SINGLE is a thin subclass, the handler is in BASE
   let root: string;
+  let layoutPreImages: string; // outside the series
 
   function release(dir: string, files: Record<string, string>): void {
     git(work, 'init', '--quiet', dir);
@@ -588,7 +658,8 @@ describe('layouts', () => {
     hook(SINGLE, 'Hook the single-file controller', false);
     hook(BASE, 'Hook the base controller', true);
     root = tempDir('layout-series');
-    const result = cli('export', dev, '--base', devBase, '--target', 'apps-engine', '--record-pre-images', '--root', root);
+    layoutPreImages = tempDir('layout-pre-images');
+    const result = cli('export', dev, '--base', devBase, '--target', 'apps-engine', '--record-pre-images', '--pre-images-out', layoutPreImages, '--root', root);
     if (result.status !== 0) throw new Error(`layout fixture export failed: ${result.stderr}`);
   });
 
@@ -602,7 +673,7 @@ describe('layouts', () => {
     const verify = cli('verify', '--root', root);
     expect(verify.stderr).toBe('');
     expect(verify.stdout).toContain(`${AE}: 2 patches, 2 recorded pre-images, 2 layouts`);
-    const check = cli('check-apply', '--root', root);
+    const check = cli('check-apply', '--pre-images', layoutPreImages, '--root', root);
     expect(check.stderr).toBe('');
     expect(check.status).toBe(0);
     expect(check.stdout).toContain(`${AE}: 1 patch applies to 1 recorded pre-image (layout where ${BASE} does not exist)`);
@@ -664,13 +735,14 @@ describe('layouts', () => {
 
   test("check-apply fails when a layout's patch does not apply to that layout's pre-image", () => {
     const dir = layoutCopy();
-    const path = `${AE}/pre-images/${BASE}`;
-    edit(dir, path, (t) => t.replace('params.map(swap)', 'params.map(swapped)'));
-    const blob = git(dir, 'hash-object', '--no-filters', path).trim();
+    const images = tempDir('layout-pre-images-copy');
+    cpSync(layoutPreImages, images, { recursive: true });
+    edit(images, BASE, (t) => t.replace('params.map(swap)', 'params.map(swapped)'));
+    const blob = git(images, 'hash-object', '--no-filters', join(images, BASE)).trim();
     const record = JSON.parse(read(dir, `${AE}/upstream.json`));
     record.files[BASE].blob = blob;
     write(dir, `${AE}/upstream.json`, JSON.stringify(record, null, 2));
-    const result = cli('check-apply', '--root', dir);
+    const result = cli('check-apply', '--pre-images', images, '--root', dir);
     expect(result.status).toBe(1);
     expect(result.stderr).toContain(`in the layout where ${BASE} exists: ${NAMES[1]} does not apply to the recorded pre-images`);
   });

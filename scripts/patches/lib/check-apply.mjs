@@ -1,17 +1,23 @@
-// `check-apply`: proves each series applies exactly (no 3-way, no fuzz) to the pre-images it
-// records, without a Rocket.Chat checkout. A throwaway repository is built from the verbatim
-// copies in <series>/pre-images/, each checked against its recorded blob id, and the series is
-// applied on top of it patch by patch. A series with "Applies when:" patches is checked once per
-// layout (lib/layouts.mjs): the scratch repository lacks the paths that layout lacks, and only
-// that layout's patches are applied.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// `check-apply`: proves each series applies to upstream text that lives outside the repository.
+//
+// --pre-images <dir>: exactly (no 3-way, no fuzz) to the pre-images the series records. <dir> is
+//   laid out like the Rocket.Chat repository; a throwaway repository gets every recorded file
+//   from it, each checked against its recorded blob id, and the series is applied on top of it
+//   patch by patch. A series with "Applies when:" patches is checked once per layout
+//   (lib/layouts.mjs): the scratch repository lacks the paths that layout lacks, and only that
+//   layout's patches are applied.
+// --checkout <dir>: a Rocket.Chat checkout; `apply` (git am -3, the checkout's layout) runs on a
+//   throwaway clone of its HEAD, so the checkout itself is never touched.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
-import { tryGit } from './git.mjs';
+import { applyCommand } from './apply.mjs';
+import { PatchesError } from './errors.mjs';
+import { resolveCommit, topLevel, tryGit } from './git.mjs';
 import { applies, layoutsOf, patchCondition } from './layouts.mjs';
 import { parsePatch } from './patchfile.mjs';
-import { PRE_IMAGES_DIR, TARGETS, UPSTREAM_FILE, blobId, loadSeries, upstreamProblems } from './series.mjs';
+import { TARGETS, UPSTREAM_FILE, blobId, loadSeries, upstreamProblems } from './series.mjs';
 import { count } from './text.mjs';
 
 // The scratch repository needs an identity and no signing whatever the machine's config, and
@@ -26,8 +32,36 @@ const SCRATCH_CONFIG = [
   'init.defaultBranch=main',
 ].flatMap((setting) => ['-c', setting]);
 
-/** Checks one line; returns `{ problems, summary }`. */
-export function checkApplyLine(root, line) {
+/** The folder given to --pre-images, resolved; a missing or non-folder path is an error. */
+export function preImagesFolder(dir) {
+  const path = resolve(dir);
+  if (!existsSync(path) || !statSync(path).isDirectory()) throw new PatchesError(`--pre-images ${dir}: no such folder`);
+  return path;
+}
+
+/**
+ * --checkout: clones the checkout's HEAD (shared objects, so the recorded blobs a 3-way merge
+ * needs are there when the checkout has Rocket.Chat's history) and runs apply on the clone.
+ */
+export function checkApplyCheckout(checkout, { root, line, forceLine }) {
+  const repo = topLevel(resolve(checkout));
+  const head = resolveCommit(repo, 'HEAD');
+  const scratch = mkdtempSync(join(tmpdir(), 'rc-e2ee-check-apply-checkout-'));
+  try {
+    const clone = tryGit(scratch, [...SCRATCH_CONFIG, 'clone', '--quiet', '--shared', '--no-checkout', repo, 'rc']);
+    if (!clone.ok) throw new PatchesError(`could not clone ${repo}: ${clone.stderr.trim()}`);
+    const work = join(scratch, 'rc');
+    const checkoutHead = tryGit(work, [...SCRATCH_CONFIG, 'checkout', '--quiet', '--detach', head]);
+    if (!checkoutHead.ok) throw new PatchesError(`could not check out ${head} in the scratch clone: ${checkoutHead.stderr.trim()}`);
+    applyCommand(work, { root, line, forceLine });
+    console.log(`check-apply: the series applies to ${repo} at ${head.slice(0, 12)} (scratch clone, checkout untouched)`);
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/** Checks one line against the pre-images in `preImages`; returns `{ problems, summary }`. */
+export function checkApplyLine(root, line, preImages) {
   const problems = [];
   const summary = [];
   for (const target of TARGETS) {
@@ -36,7 +70,7 @@ export function checkApplyLine(root, line) {
       summary.push(`${series.label}: no patches, nothing to check`);
       continue;
     }
-    const { problems: found, applied } = checkSeries(series);
+    const { problems: found, applied } = checkSeries(series, preImages);
     problems.push(...found.map((message) => `${series.label}: ${message}`));
     if (found.length > 0) continue;
     for (const { label, names, files } of applied) {
@@ -47,7 +81,7 @@ export function checkApplyLine(root, line) {
   return { problems, summary };
 }
 
-function checkSeries(series) {
+function checkSeries(series, preImages) {
   if (!series.upstream) return { problems: [`${UPSTREAM_FILE} is missing`], applied: [] };
   const schema = upstreamProblems(series.upstream, series.line);
   if (schema.length > 0) return { problems: schema.map((message) => `${UPSTREAM_FILE}: ${message}`), applied: [] };
@@ -65,7 +99,7 @@ function checkSeries(series) {
     const present = (path) => layout.present.get(path);
     const selected = patches.filter(({ condition }) => applies(condition, present));
     const files = Object.fromEntries(Object.entries(series.upstream.files).filter(([path]) => layout.present.get(path) !== false));
-    const found = checkLayout(series, files, selected);
+    const found = checkLayout(preImages, files, selected);
     const where = layout.label === '' ? '' : `in the layout where ${layout.label}: `;
     problems.push(...found.map((message) => `${where}${message}`));
     applied.push({ label: layout.label, names: selected.length, files: Object.keys(files).length });
@@ -73,10 +107,10 @@ function checkSeries(series) {
   return { problems, applied };
 }
 
-function checkLayout(series, files, patches) {
+function checkLayout(preImages, files, patches) {
   const scratch = mkdtempSync(join(tmpdir(), 'rc-e2ee-check-apply-'));
   try {
-    const problems = writePreImages(series, files, scratch);
+    const problems = writePreImages(preImages, files, scratch);
     if (problems.length > 0) return problems;
     return initScratch(scratch, files) ?? applyEach(patches, scratch);
   } finally {
@@ -84,18 +118,18 @@ function checkLayout(series, files, patches) {
   }
 }
 
-function writePreImages(series, files, scratch) {
+function writePreImages(preImages, files, scratch) {
   const problems = [];
   for (const [path, { blob }] of Object.entries(files)) {
-    const source = join(series.dir, PRE_IMAGES_DIR, path);
+    const source = join(preImages, path);
     if (!existsSync(source)) {
-      problems.push(`${PRE_IMAGES_DIR}/${path} is missing (record it: scripts/patches/README.md)`);
+      problems.push(`${source} is missing (the pre-image of ${path}: scripts/patches/README.md says how to get it)`);
       continue;
     }
     const bytes = readFileSync(source);
     const actual = blobId(bytes);
     if (actual !== blob) {
-      problems.push(`${PRE_IMAGES_DIR}/${path} hashes to ${actual}, ${UPSTREAM_FILE} records ${blob}`);
+      problems.push(`${source} hashes to ${actual}, ${UPSTREAM_FILE} records ${blob}`);
       continue;
     }
     mkdirSync(dirname(join(scratch, path)), { recursive: true });

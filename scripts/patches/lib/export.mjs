@@ -67,7 +67,7 @@ const FORMAT_OPTIONS = [
   '--no-color',
 ];
 
-export function exportCommand(checkout, { root, base, target, line, forceLine, dryRun, recordPreImages }) {
+export function exportCommand(checkout, { root, base, target, line, forceLine, dryRun, recordPreImages, preImagesOut }) {
   assertTarget(target);
   const repo = topLevel(resolve(checkout));
   // A new line has no folder until its first export, so a missing series is fine here.
@@ -84,8 +84,10 @@ export function exportCommand(checkout, { root, base, target, line, forceLine, d
   warnUncommitted(repo);
   const wanted = renderPatches(repo, commits);
   const kept = keepOtherLayouts(repo, baseId, dir, wanted);
-  if (recordPreImages) renderPreImages(repo, baseId, commits, upstream, target, chosen, wanted, { dir, kept });
+  const copies = new Map();
+  if (recordPreImages) renderPreImages(repo, baseId, commits, upstream, target, chosen, wanted, { kept, copies });
   const changes = compareFolder(dir, wanted, recordPreImages);
+  if (preImagesOut !== undefined && !dryRun) writeCopies(preImagesOut, copies);
   if (!recordPreImages && !upstream && commits.length > 0) {
     console.error(`note: ${dir} has no ${UPSTREAM_FILE}; run again with --record-pre-images (verify needs it)`);
   }
@@ -184,11 +186,12 @@ export function patchName(subject) {
 }
 
 /**
- * With --record-pre-images: upstream.json entries and pre-images/ copies for every file the
- * series modifies that exists at <base>. An entry whose blob is unchanged keeps its commit, so
- * re-recording on a later base of the same line causes no churn.
+ * With --record-pre-images: upstream.json entries for every file the series modifies that exists
+ * at <base>, and (for --pre-images-out) their copies in `copies`, never in the repository. An
+ * entry whose blob is unchanged keeps its commit and evidence, so re-recording on a later base of
+ * the same line causes no churn.
  */
-function renderPreImages(repo, baseId, commits, upstream, target, line, wanted, { dir, kept }) {
+function renderPreImages(repo, baseId, commits, upstream, target, line, wanted, { kept, copies }) {
   const paths = [...new Set(commits.flatMap((commit) => commit.paths))].sort();
   const previous = upstream?.files ?? {};
   const files = {};
@@ -196,15 +199,14 @@ function renderPreImages(repo, baseId, commits, upstream, target, line, wanted, 
     const found = git(repo, ['ls-tree', '-z', baseId, '--', path]).split('\0').filter(Boolean);
     if (found.length === 0) continue; // created by the series: nothing upstream to record
     const blob = found[0].split(/\s+/)[2];
-    files[path] = { commit: previous[path]?.blob === blob ? previous[path].commit : baseId, blob };
-    wanted.set(`${PRE_IMAGES_DIR}/${path}`, git(repo, ['cat-file', 'blob', blob], { buffer: true }));
+    files[path] =
+      previous[path]?.blob === blob ? previous[path] : { commit: baseId, blob, evidence: `read at ${baseId} by export --record-pre-images` };
+    copies.set(path, git(repo, ['cat-file', 'blob', blob], { buffer: true }));
   }
   // The kept patches of other layouts keep the pre-images they were made from.
   for (const file of kept.flatMap(({ parsed }) => parsed.files)) {
     if (file.kind === 'created' || file.path in files || !previous[file.path]) continue;
     files[file.path] = previous[file.path];
-    const copy = join(dir, PRE_IMAGES_DIR, file.path);
-    if (existsSync(copy)) wanted.set(`${PRE_IMAGES_DIR}/${file.path}`, readFileSync(copy));
   }
   const next = { ...(upstream ?? {}), releaseLine: line, allowedPaths: allowedPathsOf(upstream, target), files };
   wanted.set(UPSTREAM_FILE, Buffer.from(formatUpstream(next)));
@@ -225,6 +227,15 @@ function compareFolder(dir, wanted, recordPreImages) {
   }
   for (const path of managed) if (existsSync(join(dir, path)) && !wanted.has(path)) changes.push({ path, action: 'remove' });
   return changes.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/** --pre-images-out: the recorded pre-images, laid out like the Rocket.Chat repository. */
+function writeCopies(out, copies) {
+  for (const [path, bytes] of copies) {
+    mkdirSync(dirname(join(out, path)), { recursive: true });
+    writeFileSync(join(out, path), bytes);
+  }
+  if (copies.size > 0) console.log(`wrote ${count(copies.size, 'pre-image')} to ${out}`);
 }
 
 function reportStale(dir, changes) {

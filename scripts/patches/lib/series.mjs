@@ -20,12 +20,16 @@ export const DEFAULT_ALLOWED_PATHS = {
 
 export const ORDER_FILE = '.patches';
 export const UPSTREAM_FILE = 'upstream.json';
+// The folder the series once held upstream copies in; the repository must not hold one any more.
 export const PRE_IMAGES_DIR = 'pre-images';
 export const OVERLAY_DIR = 'overlay';
 export const ZERO_ID = '0'.repeat(40);
 
 const LINE_PATTERN = /^\d+\.\d+$/;
 const OBJECT_ID = /^[0-9a-f]{40}$/;
+
+// Keys of one upstream.json files entry, in the order they are written.
+const FILE_KEYS = ['commit', 'blob', 'reconstructed', 'evidence'];
 
 export function isLine(value) {
   return LINE_PATTERN.test(value);
@@ -125,8 +129,19 @@ export function upstreamProblems(upstream, line) {
     return problems;
   }
   for (const [path, entry] of Object.entries(upstream.files)) {
-    if (!OBJECT_ID.test(entry?.commit ?? '')) problems.push(`files["${path}"].commit is not a 40-hex commit id`);
-    if (!OBJECT_ID.test(entry?.blob ?? '')) problems.push(`files["${path}"].blob is not a 40-hex blob id`);
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+      problems.push(`files["${path}"] must be an object { commit, blob, evidence }`);
+      continue;
+    }
+    for (const key of Object.keys(entry)) {
+      if (!FILE_KEYS.includes(key)) problems.push(`files["${path}"] has an unknown key "${key}"`);
+    }
+    if (!OBJECT_ID.test(entry.commit ?? '')) problems.push(`files["${path}"].commit is not a 40-hex commit id`);
+    if (!OBJECT_ID.test(entry.blob ?? '')) problems.push(`files["${path}"].blob is not a 40-hex blob id`);
+    if (typeof entry.evidence !== 'string' || entry.evidence.trim() === '') {
+      problems.push(`files["${path}"].evidence is missing (one line: why this blob is the line's version of the file)`);
+    }
+    if ('reconstructed' in entry && typeof entry.reconstructed !== 'boolean') problems.push(`files["${path}"].reconstructed must be true or false`);
   }
   return problems;
 }
@@ -147,7 +162,8 @@ export function formatUpstream(upstream) {
   const { releaseLine, allowedPaths, files, ...rest } = upstream;
   const sortedFiles = {};
   for (const path of Object.keys(files).sort()) {
-    sortedFiles[path] = { commit: files[path].commit, blob: files[path].blob };
+    const entry = files[path];
+    sortedFiles[path] = Object.fromEntries(FILE_KEYS.filter((key) => entry[key] !== undefined).map((key) => [key, entry[key]]));
   }
   return `${JSON.stringify({ releaseLine, allowedPaths, ...rest, files: sortedFiles }, null, 2)}\n`;
 }

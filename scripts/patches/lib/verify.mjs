@@ -14,7 +14,6 @@ import {
   UPSTREAM_FILE,
   ZERO_ID,
   allowedPathsOf,
-  blobId,
   isAllowed,
   loadSeries,
   overlayDir,
@@ -24,7 +23,8 @@ import {
 } from './series.mjs';
 import { count } from './text.mjs';
 
-// Files a series folder may hold besides patches (pre-images/ is walked separately).
+// Files a series folder may hold besides patches. Never upstream copies: pre-images live outside
+// the repository and reach check-apply as --pre-images <dir> or --checkout <dir>.
 const SERIES_METADATA = new Set([ORDER_FILE, UPSTREAM_FILE, 'README.md']);
 
 /**
@@ -69,7 +69,6 @@ function verifySeries(series, report, created, recorded) {
   for (const path of Object.keys(files)) {
     if (!touched.has(path)) report(`${UPSTREAM_FILE}: ${path} is recorded but no patch modifies it`);
   }
-  checkPreImages(series, files, report);
   return { patches: series.names.length, files: Object.keys(files).length, layouts };
 }
 
@@ -88,11 +87,18 @@ function checkFolderContents(series, report) {
   for (const name of series.patchFiles) {
     if (!seen.has(name)) report(`${name} is not listed in ${ORDER_FILE}`);
   }
+  let copies = 0;
   for (const path of walkFiles(series.dir)) {
-    const top = path.split('/')[0];
     if (path.endsWith('.patch') && !path.includes('/')) continue;
-    if (SERIES_METADATA.has(path) || top === PRE_IMAGES_DIR) continue;
-    report(`unexpected file ${path} (a series folder holds ${ORDER_FILE}, ${UPSTREAM_FILE}, *.patch and ${PRE_IMAGES_DIR}/)`);
+    if (SERIES_METADATA.has(path)) continue;
+    if (path.split('/')[0] === PRE_IMAGES_DIR) {
+      copies++;
+      continue;
+    }
+    report(`unexpected file ${path} (a series folder holds ${ORDER_FILE}, ${UPSTREAM_FILE}, README.md and *.patch)`);
+  }
+  if (copies > 0) {
+    report(`${PRE_IMAGES_DIR}/ holds ${count(copies, 'file')}: upstream copies do not belong in the repository; keep them outside and pass them to check-apply --pre-images <dir>`);
   }
 }
 
@@ -210,18 +216,6 @@ function followBlob(file, patchLabel, current, recordedFiles, touched, created, 
   else current.set(path, { blob: file.newBlob, by: `the post-image of ${patchLabel}` });
 }
 
-// pre-images/ is optional, but a copy that is there must be the exact recorded blob.
-function checkPreImages(series, recordedFiles, report) {
-  for (const path of walkFiles(join(series.dir, PRE_IMAGES_DIR))) {
-    const entry = recordedFiles[path];
-    if (!entry) {
-      report(`${PRE_IMAGES_DIR}/${path} has no entry in ${UPSTREAM_FILE}`);
-      continue;
-    }
-    const actual = blobId(readFileSync(join(series.dir, PRE_IMAGES_DIR, path)));
-    if (actual !== entry.blob) report(`${PRE_IMAGES_DIR}/${path} hashes to ${actual}, ${UPSTREAM_FILE} records ${entry.blob}`);
-  }
-}
 
 /**
  * Overlay files are copied into the checkout without overwriting, so they must not collide with

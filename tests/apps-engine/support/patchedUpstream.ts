@@ -1,12 +1,19 @@
 /**
- * Runs upstream code as the 8.8 series leaves it: the recorded pre-images with the series'
- * patches applied (git apply, in a temp dir), loaded together with the real overlay files. Only
- * what the tests cannot run is replaced, and only at its module boundary: upstream modules that
- * are not recorded (BaseBridge, the permission manager, jsonrpc-lite, ...) are stubs given by the
- * test, keyed by their repository path or package name.
+ * Runs upstream code as the 8.8 series leaves it: the pre-images with the series' patches applied
+ * (git apply, in a temp dir), loaded together with the real overlay files. Only what the tests
+ * cannot run is replaced, and only at its module boundary: upstream modules that are not recorded
+ * (BaseBridge, the permission manager, jsonrpc-lite, ...) are stubs given by the test, keyed by
+ * their repository path or package name.
+ *
+ * The repository holds no upstream file. The pre-images come from the folder named by
+ * RC_E2EE_PRE_IMAGES (laid out like the Rocket.Chat repository; apps-engine-patches/8.8/README.md
+ * says how to rebuild it); when it is set it must exist and hold the recorded blobs, or the tests
+ * fail. Without it (CI), the tests that need upstream code use stand-ins (support/standIns.ts)
+ * or are skipped under a name that says what they need.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, posix, resolve } from 'node:path';
@@ -15,23 +22,40 @@ import * as ts from 'typescript';
 const REPO = resolve(__dirname, '../../..');
 export const SERIES = join(REPO, 'apps-engine-patches/8.8');
 export const OVERLAY = join(REPO, 'apps-engine-patches/overlay');
-// Where the recorded pre-images are; the one place to change when they move out of the series.
-export const PRE_IMAGES = process.env.RC_E2EE_PRE_IMAGES ?? join(SERIES, 'pre-images');
+// The pre-images folder, when one is promised (RC_E2EE_PRE_IMAGES); undefined otherwise.
+export const PRE_IMAGES: string | undefined = process.env.RC_E2EE_PRE_IMAGES || undefined;
+if (PRE_IMAGES !== undefined && !existsSync(PRE_IMAGES)) {
+  throw new Error(`RC_E2EE_PRE_IMAGES=${PRE_IMAGES} does not exist; unset it or rebuild the folder (apps-engine-patches/8.8/README.md)`);
+}
+
+/** Suffix for the names of tests that need the pre-images and are skipped without them. */
+export const NEEDS_PRE_IMAGES = '(needs the 8.8 pre-images: RC_E2EE_PRE_IMAGES=<folder>, see apps-engine-patches/8.8/README.md)';
+
+/** `it` when the pre-images are given, `it.skip` otherwise; the test's name says what it needs. */
+export const withPreImages = (PRE_IMAGES ? it : it.skip) as jest.It;
+
+/** The pre-images folder; throws when none is given (for code that only runs with it). */
+export function preImages(): string {
+  if (PRE_IMAGES === undefined) throw new Error(`no pre-images ${NEEDS_PRE_IMAGES}`);
+  return PRE_IMAGES;
+}
 
 export function seriesPatches(): string[] {
   return readFileSync(join(SERIES, '.patches'), 'utf8').split('\n').filter(Boolean);
 }
 
 /**
- * A temp tree holding the pre-images of `paths`, with every series patch applied to them (a patch
- * touching other files too is applied to these only). `patches` limits which patches; by default
- * all of them, which for alternative layouts means only those whose files are among `paths`.
+ * A temp tree holding the pre-images of `paths` (or the text `base` gives for a path), with every
+ * series patch applied to them (a patch touching other files too is applied to these only).
+ * `patches` limits which patches; by default all of them, which for alternative layouts means
+ * only those whose files are among `paths`.
  */
-export function patchedTree(paths: string[], patches: string[] = seriesPatches()): string {
+export function patchedTree(paths: string[], patches: string[] = seriesPatches(), base: Record<string, string> = {}): string {
   const dir = mkdtempSync(join(tmpdir(), 'rc-e2ee-patched-'));
   for (const path of paths) {
     mkdirSync(dirname(join(dir, path)), { recursive: true });
-    copyFileSync(join(PRE_IMAGES, path), join(dir, path));
+    if (path in base) writeFileSync(join(dir, path), base[path]);
+    else copyPreImage(path, join(dir, path));
   }
   for (const name of patches) {
     const text = readFileSync(join(SERIES, name), 'utf8');
@@ -41,6 +65,16 @@ export function patchedTree(paths: string[], patches: string[] = seriesPatches()
     execFileSync('git', ['apply', '--whitespace=nowarn', ...include.map((path) => `--include=${path}`), join(SERIES, name)], { cwd: dir, stdio: 'pipe' });
   }
   return dir;
+}
+
+/** Copies a pre-image, refusing one that is not the blob upstream.json records for it. */
+function copyPreImage(path: string, to: string): void {
+  const from = join(preImages(), path);
+  const bytes = readFileSync(from);
+  const blob = createHash('sha1').update(`blob ${bytes.length}\0`).update(bytes).digest('hex');
+  const recorded = JSON.parse(readFileSync(join(SERIES, 'upstream.json'), 'utf8')).files[path]?.blob;
+  if (blob !== recorded) throw new Error(`${from} is blob ${blob}, apps-engine-patches/8.8/upstream.json records ${recorded ?? 'nothing'} for ${path}`);
+  copyFileSync(from, to);
 }
 
 export function removeTree(dir: string): void {

@@ -4,6 +4,10 @@
  */
 import { OVERLAY, PRE_IMAGES, PatchedLoader, patchedTree, removeTree } from './patchedUpstream';
 import { RUNTIME_STUBS } from './runtimeStubs';
+import { runtimeControllerStandIn } from './standIns';
+
+/** What the runtime tests run: upstream's files (pre-images given) or stand-ins (support/standIns.ts). */
+export const RUNTIME_SOURCE = PRE_IMAGES ? `the pre-images in ${PRE_IMAGES}` : "a stand-in around the hook patch's own context lines";
 
 export const LAYOUTS = [
   ['single-file Deno controller', 'packages/apps/src/server/runtime/deno/AppsEngineDenoRuntime.ts', 'DenoRuntimeSubprocessController'],
@@ -12,10 +16,13 @@ export const LAYOUTS = [
 
 export type BridgeHandler = (method: string, params: unknown) => Promise<any>;
 
-/** The controller class of a layout, patched by the series (default) or as recorded upstream. */
+/**
+ * The controller class of a layout, patched by the series (default) or as upstream has it: from
+ * the pre-images when they are given, else from a stand-in holding the hook's context lines.
+ */
 export function loadController(path: string, className: string, { patched = true } = {}): any {
-  if (!patched) return new PatchedLoader([PRE_IMAGES, OVERLAY], RUNTIME_STUBS).load(path)[className];
-  const tree = patchedTree([path]);
+  const base = PRE_IMAGES ? {} : { [path]: runtimeControllerStandIn(path, className) };
+  const tree = patchedTree([path], patched ? undefined : [], base);
   try {
     return new PatchedLoader([tree, OVERLAY], RUNTIME_STUBS).load(path)[className];
   } finally {
