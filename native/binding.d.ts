@@ -58,6 +58,12 @@ export declare class AppKeyStore {
 }
 export type JsAppKeyStore = AppKeyStore
 
+/** A getter that panics, for the same proof on class accessors. */
+export declare class InternalPanicProbe {
+  constructor()
+  get value(): number
+}
+
 /** A room key with its kid. */
 export declare class RoomKey {
   /** A new AES-GCM-256 key with a fresh UUID kid. */
@@ -152,7 +158,12 @@ export interface BatchResult {
   codes: Array<string>
 }
 
-/** Encrypted `content` members as strings; the facade leaves out members that are not strings. */
+/**
+ * Encrypted `content` members as strings; a member that is not a string reads as absent, as
+ * in the web client (the facade already leaves such members out). Read from JavaScript by the
+ * hand-written conversion in `wire`: a throwing getter or Proxy trap becomes a fixed error,
+ * and a refused value is never formatted with `JSON.stringify`.
+ */
 export interface ContentFields {
   algorithm?: string
   kid?: string
@@ -164,7 +175,7 @@ export interface ContentFields {
  * Decrypts many contents on the thread pool; one bad item fails alone.
  *
  * The inputs are packed to cross N-API as few times as possible (each array element read costs
- * a property lookup): `algorithms` is a byte per item (0 absent, 1 v1, 2 v2, 3 other, 4 not an object), kids
+ * a property lookup): `algorithms` is a byte per item (0 absent, 1 v1, 2 v2, 3 other, 4 not a readable object), kids
  * are deduplicated into `kids` and referenced by `kidIndexes` (`0xffffffff` = absent), and the
  * base64 members are read column by column into one buffer.
  */
@@ -182,7 +193,7 @@ export declare function decryptFile(keyJwk: string, iv: string, data: Buffer): P
 /** Decrypts a whole message (v2, v1 in `content` or `msg`, mobile, pinned) to its payload text. */
 export declare function decryptMessageFields(ring: RoomKeyRing, message: MessageFields): string
 
-/** Encrypts a payload text (EJSON) under the room key. */
+/** Encrypts a payload text (EJSON) under the room key; a legacy CBC key is refused. */
 export declare function encryptContentText(key: RoomKey, plaintext: string): EncryptedContent
 
 /** A v2 envelope, as stored in a message's `content`. */
@@ -228,8 +239,14 @@ export interface IdentityInfo {
  */
 export declare function internalPanicProbe(): void
 
+/** The same while the argument is converted, before any body runs. */
+export declare function internalPanicProbeInArgument(value: unknown): void
+
 /** The same inside a background task. */
 export declare function internalPanicProbeInBackground(): Promise<void>
+
+/** The same while a background task's result is converted on the JS thread. */
+export declare function internalPanicProbeInResult(): Promise<void>
 
 /** Every `KEYSTORE_*` code (the facade's list is tested against it). */
 export declare function keystoreErrorCodes(): Array<string>
@@ -246,7 +263,10 @@ export interface LoadedKeys {
   skipped: number
 }
 
-/** The fields of a message that decryption reads. */
+/**
+ * The fields of a message that decryption reads (conversion in `wire`, as for
+ * [`ContentFields`]; a `content` that is not an object reads as absent).
+ */
 export interface MessageFields {
   t?: string
   msg?: string

@@ -5,8 +5,8 @@
 import EJSON = require('ejson');
 
 import native = require('./binding');
-import { badInput, call, callAsync, E2EEError, toE2EEError } from './errors';
-import { RoomKey, RoomKeys, ringHandle, roomHandle } from './keys';
+import { badInput, call, callAsync, E2EEError, errorOfCode, fail, isOwnError, reading } from './errors';
+import { isRoomKey, RoomKey, RoomKeys, ringHandle, roomHandle } from './keys';
 
 /** A `content` envelope as stored on a message. */
 export interface EncryptedContent {
@@ -22,15 +22,29 @@ export type MessagePayload = { msg?: string; attachments?: unknown[] } & Record<
 /** A member that is a string, else absent: the web client only reads string members. */
 export const str = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
 
+/*
+ * Caller-supplied objects are read only inside `reading`: a getter or Proxy trap that throws,
+ * whatever it throws, becomes `E2EE_BAD_INPUT`. Each member is read once, into plain values,
+ * before anything crosses to the native layer.
+ */
+
 function asRecord(value: unknown, what: string): Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) badInput(`${what} must be an object`);
+  if (value === null || typeof value !== 'object') badInput(`${what} must be an object`);
+  // Array.isArray throws on a revoked Proxy.
+  if (reading(`${what} cannot be read`, () => Array.isArray(value))) badInput(`${what} must be an object`);
   return value as Record<string, unknown>;
 }
 
+/**
+ * The string members of a `content` envelope (others read as absent), or `undefined` when it
+ * is not an object. Throws only `E2EEError` (`E2EE_BAD_INPUT` when reading it throws).
+ */
 export function contentFields(value: unknown): native.ContentFields | undefined {
   if (value === null || typeof value !== 'object') return undefined;
-  const content = value as Record<string, unknown>;
-  return { algorithm: str(content.algorithm), kid: str(content.kid), iv: str(content.iv), ciphertext: str(content.ciphertext) };
+  return reading('content cannot be read', () => {
+    const content = value as Record<string, unknown>;
+    return { algorithm: str(content.algorithm), kid: str(content.kid), iv: str(content.iv), ciphertext: str(content.ciphertext) };
+  });
 }
 
 /**
@@ -38,17 +52,18 @@ export function contentFields(value: unknown): native.ContentFields | undefined 
  * encrypted). Synchronous: one message costs about a microsecond.
  */
 export function decryptContent(keys: RoomKeys, content: unknown): string {
-  const c = asRecord(content, 'content');
-  if (keys instanceof RoomKey) {
+  const c = contentFields(asRecord(content, 'content')) as native.ContentFields;
+  if (isRoomKey(keys)) {
     const key = roomHandle(keys);
-    return call(() => native.decryptContentWithKey(key, str(c.algorithm), str(c.kid), str(c.iv), str(c.ciphertext)));
+    return call(() => native.decryptContentWithKey(key, c.algorithm, c.kid, c.iv, c.ciphertext));
   }
   const ring = ringHandle(keys);
-  return call(() => native.decryptContentWithRing(ring, str(c.algorithm), str(c.kid), str(c.iv), str(c.ciphertext)));
+  return call(() => native.decryptContentWithRing(ring, c.algorithm, c.kid, c.iv, c.ciphertext));
 }
 
 /** Parses a payload the way Rocket.Chat does: EJSON, must be an object, `text` → `msg`. */
 export function parsePayload(plaintext: string): MessagePayload {
+  if (typeof plaintext !== 'string') badInput('plaintext must be a string');
   let payload: unknown;
   try {
     payload = EJSON.parse(plaintext);
@@ -67,17 +82,96 @@ export function parsePayload(plaintext: string): MessagePayload {
   return record;
 }
 
-/** The fields of a message that decryption reads (`attachments[0].content` for pinned messages). */
+/**
+ * The fields of a message that decryption reads (`attachments[0].content` for pinned
+ * messages). Throws only `E2EEError`: `E2EE_BAD_INPUT` for a non-object or when reading it throws.
+ */
 export function messageFields(message: unknown): native.MessageFields {
   const m = asRecord(message, 'message');
-  const attachments = Array.isArray(m.attachments) ? m.attachments : undefined;
-  const first = attachments?.[0];
-  return {
-    t: str(m.t),
-    msg: str(m.msg),
-    content: contentFields(m.content),
-    pinnedContent: first !== null && typeof first === 'object' ? contentFields((first as Record<string, unknown>).content) : undefined,
-  };
+  return reading('message cannot be read', () => {
+    const attachments = m.attachments;
+    const first: unknown = Array.isArray(attachments) ? attachments[0] : undefined;
+    return {
+      t: str(m.t),
+      msg: str(m.msg),
+      content: contentFields(m.content),
+      pinnedContent: first !== null && typeof first === 'object' ? contentFields((first as Record<string, unknown>).content) : undefined,
+    };
+  });
+}
+
+/** Largest payload text, in UTF-8 bytes: what the native layer seals (48 MiB less the tag). */
+export const MAX_PAYLOAD_BYTES = ((64 * 1024 * 1024) / 4) * 3 - 32;
+/** Deepest nesting of a serialized payload object; receivers' parsers stop at 128. */
+export const MAX_PAYLOAD_DEPTH = 100;
+
+function checkPayloadSize(text: string): void {
+  // A UTF-16 unit is 1 to 3 UTF-8 bytes: measure only when the length leaves it open.
+  if (text.length > MAX_PAYLOAD_BYTES || (text.length * 3 > MAX_PAYLOAD_BYTES && Buffer.byteLength(text, 'utf8') > MAX_PAYLOAD_BYTES)) {
+    fail('E2EE_TOO_LARGE', 'input too large: payload over 48 MiB');
+  }
+}
+
+/** Whether the JSON text `text` nests objects and arrays deeper than `limit`. */
+function nestedDeeperThan(text: string, limit: number): boolean {
+  if (text.length <= 2 * limit) return false; // each level takes two characters
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // Skip the string: to the next quote not escaped by an odd run of backslashes.
+      for (;;) {
+        const end = text.indexOf('"', i + 1);
+        if (end < 0) return false;
+        let slashes = 0;
+        while (text.charCodeAt(end - 1 - slashes) === 0x5c) slashes++;
+        i = end;
+        if (slashes % 2 === 0) break;
+      }
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x7d || c === 0x5d) {
+      depth--;
+    }
+  }
+  return false;
+}
+
+/** A RangeError V8 throws when a string would exceed its maximum length. */
+function isStringLengthError(error: unknown): boolean {
+  try {
+    return error instanceof RangeError && /Invalid string length/.test(error.message);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The exact plaintext of a payload: a string as given, an object as its EJSON text (as the web
+ * client writes `{msg, attachments}`). Throws only `E2EEError`: `E2EE_BAD_INPUT` for anything
+ * but a string or a non-array object, and for an object that is circular, has a throwing
+ * getter, `toJSON` or Proxy trap, or nests deeper than `MAX_PAYLOAD_DEPTH`; `E2EE_TOO_LARGE`
+ * over `MAX_PAYLOAD_BYTES`.
+ */
+export function payloadText(payload: string | Record<string, unknown>): string {
+  if (typeof payload === 'string') {
+    checkPayloadSize(payload);
+    return payload;
+  }
+  const record = asRecord(payload, 'payload');
+  let text: unknown;
+  try {
+    text = EJSON.stringify(record as Parameters<typeof EJSON.stringify>[0]);
+  } catch (error) {
+    if (isOwnError(error)) throw error;
+    if (isStringLengthError(error)) fail('E2EE_TOO_LARGE', 'input too large: payload over 48 MiB');
+    // Circular (EJSON clones until the stack overflows), a throwing getter or trap, too deep.
+    badInput('payload cannot be serialized');
+  }
+  if (typeof text !== 'string') return badInput('payload cannot be serialized');
+  checkPayloadSize(text);
+  if (nestedDeeperThan(text, MAX_PAYLOAD_DEPTH)) badInput('payload is nested too deeply');
+  return text;
 }
 
 /**
@@ -93,17 +187,20 @@ export function decryptMessage(keys: RoomKeys, message: unknown): MessagePayload
 
 /**
  * Encrypts a payload as a v2 envelope. An object is serialized with EJSON (as the web client
- * does: `{msg, attachments}`); a string is taken as the exact plaintext.
+ * does: `{msg, attachments}`); a string is taken as the exact plaintext (see `payloadText`).
+ * A legacy `A128CBC` room key only decrypts: it is refused with `E2EE_UNSUPPORTED_ALGORITHM`.
  */
 export function encryptContent(roomKey: RoomKey, payload: string | Record<string, unknown>): EncryptedContent {
   const key = roomHandle(roomKey);
-  const text = typeof payload === 'string' ? payload : EJSON.stringify(asRecord(payload, 'payload') as Parameters<typeof EJSON.stringify>[0]);
+  const text = payloadText(payload);
   return call(() => native.encryptContentText(key, text)) as EncryptedContent;
 }
 
 /** Batches are split into chunks that run concurrently: while the thread pool decrypts one
  * chunk, the event loop packs the next, so both cores work. */
 const BATCH_CHUNK = 256;
+/** Most contents one batch takes; split bigger histories. */
+export const MAX_BATCH = 1_000_000;
 const ABSENT = 0xffffffff;
 const NOT_AN_OBJECT = 4;
 
@@ -123,24 +220,32 @@ function decryptChunk(ring: native.RoomKeyRing, contents: readonly unknown[], st
   const kids: string[] = [];
   const kidTable = new Map<string, number>();
   for (let i = 0; i < count; i++) {
-    const c = contents[start + i] as Record<string, unknown> | null | undefined;
     kidIndexes[i] = ABSENT;
-    if (c === null || typeof c !== 'object') {
-      algorithms[i] = NOT_AN_OBJECT;
-      continue;
-    }
-    algorithms[i] = algorithmCode(c.algorithm);
-    const kid = c.kid;
-    if (typeof kid === 'string') {
-      let index = kidTable.get(kid);
-      if (index === undefined) {
-        index = kids.push(kid) - 1;
-        kidTable.set(kid, index);
+    try {
+      const c = contents[start + i] as Record<string, unknown> | null | undefined;
+      if (c === null || typeof c !== 'object') {
+        algorithms[i] = NOT_AN_OBJECT;
+        continue;
       }
-      kidIndexes[i] = index;
+      algorithms[i] = algorithmCode(c.algorithm);
+      const kid = c.kid;
+      if (typeof kid === 'string') {
+        let index = kidTable.get(kid);
+        if (index === undefined) {
+          index = kids.push(kid) - 1;
+          kidTable.set(kid, index);
+        }
+        kidIndexes[i] = index;
+      }
+      ivs[i] = str(c.iv);
+      ciphertexts[i] = str(c.ciphertext);
+    } catch {
+      // A getter or Proxy trap threw: this item alone fails, as bad input.
+      algorithms[i] = NOT_AN_OBJECT;
+      kidIndexes[i] = ABSENT;
+      ivs[i] = undefined;
+      ciphertexts[i] = undefined;
     }
-    ivs[i] = str(c.iv);
-    ciphertexts[i] = str(c.ciphertext);
   }
   return native.decryptContentBatch(ring, algorithms, kids, kidIndexes, ivs, ciphertexts);
 }
@@ -150,11 +255,17 @@ function decryptChunk(ring: native.RoomKeyRing, contents: readonly unknown[], st
  * the plaintext string, or an `E2EEError` for that message alone.
  */
 export async function decryptContentBatch(keys: RoomKeys, contents: readonly unknown[]): Promise<Array<string | E2EEError>> {
-  if (!Array.isArray(contents)) badInput('contents must be an array');
+  const length = reading('contents cannot be read', () => {
+    if (!Array.isArray(contents)) badInput('contents must be an array');
+    const count = contents.length;
+    if (count > MAX_BATCH) fail('E2EE_TOO_LARGE', 'input too large: more than 1000000 contents in one batch');
+    return count;
+  });
   const ring = ringHandle(keys);
   const chunks: Array<Promise<native.BatchResult>> = [];
-  for (let start = 0; start < contents.length; start += BATCH_CHUNK) {
-    chunks.push(decryptChunk(ring, contents, start, Math.min(start + BATCH_CHUNK, contents.length)));
+  for (let start = 0; start < length; start += BATCH_CHUNK) {
+    const end = Math.min(start + BATCH_CHUNK, length);
+    chunks.push(call(() => decryptChunk(ring, contents, start, end)));
   }
   const results = await callAsync(() => Promise.all(chunks));
   const out: Array<string | E2EEError> = [];
@@ -163,7 +274,7 @@ export async function decryptContentBatch(keys: RoomKeys, contents: readonly unk
     // plaintexts holds null exactly at the failed indexes, replaced by their errors below.
     for (const text of result.plaintexts) out.push(text as string);
     result.failed.forEach((index, i) => {
-      out[offset + index] = toE2EEError({ code: result.codes[i], message: 'batch item failed' });
+      out[offset + index] = errorOfCode(result.codes[i], 'batch item failed');
     });
   }
   return out;

@@ -3,6 +3,8 @@
  * chosen by the library: they never contain key material, passwords or plaintext.
  */
 
+import { types } from 'node:util';
+
 /** Codes of the stateless codec (native/crates/core `Error::code`). */
 export const E2EE_CODES = [
   'E2EE_BAD_INPUT',
@@ -64,25 +66,76 @@ export class E2EEError extends Error {
 
 /** Throws an `E2EE_BAD_INPUT` error; `what` is a fixed description, never the value. */
 export function badInput(what: string): never {
-  throw new E2EEError('E2EE_BAD_INPUT', `invalid input: ${what}`);
+  return fail('E2EE_BAD_INPUT', `invalid input: ${what}`);
 }
 
 /**
  * Turns whatever the native layer threw into an `E2EEError`. Synchronous native calls carry the
  * code in `err.code`; background tasks can only carry it as a `CODE: ` message prefix. napi-rs's
- * own argument errors quote the offending value, so their message is replaced.
+ * own argument errors quote the offending value, so their message is replaced. Anything else —
+ * a caught panic (`GenericFailure`), or a value that is not ours at all — is `E2EE_INTERNAL`.
+ * Never throws: reading a hostile thrown value (a Proxy, a throwing getter) ends as
+ * `E2EE_INTERNAL` too.
  */
 export function toE2EEError(error: unknown): E2EEError {
-  if (error instanceof E2EEError) return error;
-  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
-  const text = typeof message === 'string' ? message : '';
-  if (typeof code === 'string' && KNOWN.has(code)) return new E2EEError(code as E2EECode, text);
-  const prefixed = /^([A-Z0-9_]+): ([\s\S]*)$/.exec(text);
-  if (prefixed && KNOWN.has(prefixed[1])) return new E2EEError(prefixed[1] as E2EECode, prefixed[2]);
-  if (typeof code === 'string' && ARGUMENT_CODES.has(code)) {
-    return new E2EEError('E2EE_BAD_INPUT', 'invalid input: an argument has the wrong type');
+  try {
+    if (error instanceof E2EEError) return error;
+    // A genuine Error (any realm: under a test runner the addon's errors come from another
+    // one); false for a Proxy, without running its traps.
+    if (!types.isNativeError(error)) return internal();
+    const code: unknown = (error as { code?: unknown }).code;
+    const text = typeof error.message === 'string' ? error.message : '';
+    if (typeof code === 'string' && KNOWN.has(code)) return new E2EEError(code as E2EECode, text);
+    const prefixed = /^([A-Z0-9_]+): ([\s\S]*)$/.exec(text);
+    if (prefixed && KNOWN.has(prefixed[1])) return new E2EEError(prefixed[1] as E2EECode, prefixed[2]);
+    if (typeof code === 'string' && ARGUMENT_CODES.has(code)) {
+      return new E2EEError('E2EE_BAD_INPUT', 'invalid input: an argument has the wrong type');
+    }
+  } catch {
+    // A Proxy or a getter threw while we looked at it: not ours.
   }
+  return internal();
+}
+
+/** An `E2EEError` for a code the native layer reported as data (a batch item's code). */
+export function errorOfCode(code: unknown, message: string): E2EEError {
+  return typeof code === 'string' && KNOWN.has(code) ? new E2EEError(code as E2EECode, message) : internal();
+}
+
+function internal(): E2EEError {
   return new E2EEError('E2EE_INTERNAL', 'internal error');
+}
+
+/**
+ * Runs `body`, turning anything it throws into `E2EEError(E2EE_BAD_INPUT, 'invalid input:
+ * <what>')` unless it is already an `E2EEError` we raised. For reading caller-supplied values:
+ * their getters and Proxy traps can throw anything.
+ */
+export function reading<T>(what: string, body: () => T): T {
+  let result: T;
+  try {
+    result = body();
+  } catch (error) {
+    // Identity check only: `instanceof` on a hostile value would run its Proxy traps.
+    if (isOwnError(error)) throw error;
+    return badInput(what);
+  }
+  return result;
+}
+
+/** Errors raised by this facade, recognized by identity (a WeakSet lookup runs no traps). */
+const OURS = new WeakSet<object>();
+
+/** Whether `error` is an `E2EEError` this facade raised on purpose; runs no traps. */
+export function isOwnError(error: unknown): boolean {
+  return error !== null && typeof error === 'object' && OURS.has(error);
+}
+
+/** Throws an `E2EEError` this facade raised on purpose (see `reading`). */
+export function fail(code: E2EECode, message: string): never {
+  const error = new E2EEError(code, message);
+  OURS.add(error);
+  throw error;
 }
 
 /** Runs a native call and normalizes what it throws. */

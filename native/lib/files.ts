@@ -1,7 +1,9 @@
 /** Encrypted files: AES-CTR-256 with a 64-bit counter, one key per file. */
+import { types } from 'node:util';
+
 import native = require('./binding');
-import { badInput, callAsync } from './errors';
-import type { JwkInput } from './keys';
+import { badInput, callAsync, reading } from './errors';
+import { jwkText, type JwkInput } from './keys';
 
 /** What `encryptFile` returns: the metadata members the web client puts in the message. */
 export interface EncryptedFile {
@@ -14,15 +16,19 @@ export interface EncryptedFile {
   hash: string;
 }
 
+/**
+ * The bytes of a Buffer or Uint8Array. Recognized with `util.types` (no Proxy traps, no
+ * `instanceof`); a Proxy of a Uint8Array, or one whose `buffer` getter was replaced, is bad input.
+ */
 function bytes(value: unknown, what: string): Buffer {
-  if (Buffer.isBuffer(value)) return value;
-  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-  return badInput(`${what} must be a Buffer or Uint8Array`);
+  if (!types.isUint8Array(value)) return badInput(`${what} must be a Buffer or Uint8Array`);
+  // In `reading`: even a real typed array can have a Proxy as its prototype.
+  return reading(`${what} cannot be read`, () => (Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength)));
 }
 
 /** Decrypts an uploaded file with the key and counter block from its encrypted metadata. */
 export async function decryptFile(fileKey: JwkInput, iv: string, data: Uint8Array): Promise<Buffer> {
-  const keyText = typeof fileKey === 'string' ? fileKey : fileKey !== null && typeof fileKey === 'object' ? JSON.stringify(fileKey) : badInput('fileKey must be a JWK');
+  const keyText = jwkText(fileKey, 'fileKey');
   if (typeof iv !== 'string') badInput('iv must be a string');
   const input = bytes(data, 'data');
   return callAsync(() => native.decryptFile(keyText, iv, input));

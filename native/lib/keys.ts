@@ -5,7 +5,7 @@
 import { inspect } from 'node:util';
 
 import native = require('./binding');
-import { badInput, call, callAsync } from './errors';
+import { badInput, call, callAsync, fail, reading } from './errors';
 
 const rsaHandles = new WeakMap<RsaPrivateKey, native.RsaPrivateKey>();
 const roomHandles = new WeakMap<RoomKey, native.RoomKey>();
@@ -19,10 +19,34 @@ export function requireString(value: unknown, what: string): string {
 /** A JWK given as an object or as its JSON text. */
 export type JwkInput = string | object;
 
-function jwkText(jwk: unknown, what: string): string {
+/**
+ * The JSON text of a JWK. An object is serialized with `JSON.stringify` under `reading`: a
+ * circular object, a throwing getter or `toJSON`, a Proxy or a nesting too deep for the stack is
+ * `E2EE_BAD_INPUT`, never a bare `TypeError`/`RangeError`.
+ */
+export function jwkText(jwk: unknown, what: string): string {
   if (typeof jwk === 'string') return jwk;
-  if (jwk !== null && typeof jwk === 'object' && !Array.isArray(jwk)) return JSON.stringify(jwk);
-  return badInput(`${what} must be a JWK object or JSON string`);
+  if (jwk === null || typeof jwk !== 'object') return badInput(`${what} must be a JWK object or JSON string`);
+  const text: unknown = reading(`${what} cannot be serialized`, () => {
+    if (Array.isArray(jwk)) badInput(`${what} must be a JWK object or JSON string`);
+    return JSON.stringify(jwk);
+  });
+  return typeof text === 'string' ? text : badInput(`${what} cannot be serialized`);
+}
+
+/** Most keys a ring holds; a room's key history is a handful. */
+export const MAX_RING_KEYS = 10_000;
+
+/** The elements of a caller's array, read once (a Proxy or getter that throws is bad input). */
+function keyList(keys: unknown, what: string): unknown[] {
+  return reading(`${what} cannot be read`, () => {
+    if (!Array.isArray(keys)) badInput(`${what} must be an array of RoomKey`);
+    const length = (keys as unknown[]).length;
+    if (length > MAX_RING_KEYS) fail('E2EE_TOO_LARGE', 'input too large: more than 10000 room keys');
+    const list: unknown[] = [];
+    for (let i = 0; i < length; i++) list.push((keys as unknown[])[i]);
+    return list;
+  });
 }
 
 /** A Rocket.Chat user's (or app's) RSA-OAEP-2048 private key. */
@@ -31,7 +55,7 @@ export class RsaPrivateKey {
 
   private constructor(handle: native.RsaPrivateKey) {
     rsaHandles.set(this, handle);
-    this.#publicKey = handle.publicKey();
+    this.#publicKey = call(() => handle.publicKey());
   }
 
   /** A new key pair, generated off the event loop. */
@@ -85,8 +109,8 @@ export class RoomKey {
 
   private constructor(handle: native.RoomKey) {
     roomHandles.set(this, handle);
-    this.kid = handle.kid;
-    this.algorithm = handle.algorithm;
+    this.kid = call(() => handle.kid);
+    this.algorithm = call(() => handle.algorithm);
   }
 
   /** A new AES-GCM-256 room key with a fresh UUID kid. */
@@ -123,11 +147,16 @@ export class RoomKeyRing {
   readonly kids: readonly string[];
 
   constructor(keys: readonly RoomKey[]) {
-    if (!Array.isArray(keys)) badInput('keys must be an array of RoomKey');
-    const handle = new native.RoomKeyRing();
-    for (const key of keys) handle.add(roomHandle(key));
+    const list = keyList(keys, 'keys');
+    const handle = call(() => new native.RoomKeyRing());
+    const kids: string[] = [];
+    for (const key of list) {
+      const keyHandle = roomHandle(key);
+      call(() => handle.add(keyHandle));
+      kids.push(call(() => keyHandle.kid));
+    }
     ringHandles.set(this, handle);
-    this.kids = Object.freeze(keys.map((key) => key.kid));
+    this.kids = Object.freeze(kids);
   }
 
   [inspect.custom](): string {
@@ -138,25 +167,36 @@ export class RoomKeyRing {
 /** What functions that decrypt accept as keys. */
 export type RoomKeys = RoomKey | readonly RoomKey[] | RoomKeyRing;
 
+/*
+ * Handles are found by identity in the WeakMaps, never with `instanceof`: `instanceof` runs a
+ * Proxy's `getPrototypeOf` trap, and a WeakMap hit proves the object is one this module made.
+ */
+const asKey = (value: unknown): object => (value !== null && (typeof value === 'object' || typeof value === 'function') ? value : {});
+
+/** Whether `value` is a `RoomKey` this module made (no `instanceof`, no traps). */
+export function isRoomKey(value: unknown): value is RoomKey {
+  return roomHandles.has(asKey(value) as RoomKey);
+}
+
 export function rsaHandle(key: unknown): native.RsaPrivateKey {
-  const handle = key instanceof RsaPrivateKey ? rsaHandles.get(key) : undefined;
-  return handle ?? badInput('privateKey must be an RsaPrivateKey');
+  return rsaHandles.get(asKey(key) as RsaPrivateKey) ?? badInput('privateKey must be an RsaPrivateKey');
 }
 
 export function roomHandle(key: unknown): native.RoomKey {
-  const handle = key instanceof RoomKey ? roomHandles.get(key) : undefined;
-  return handle ?? badInput('roomKey must be a RoomKey');
+  return roomHandles.get(asKey(key) as RoomKey) ?? badInput('roomKey must be a RoomKey');
 }
 
 /** A native ring for any accepted form of keys. */
 export function ringHandle(keys: unknown): native.RoomKeyRing {
-  if (keys instanceof RoomKeyRing) return ringHandles.get(keys) ?? badInput('keys must be a RoomKeyRing');
-  if (keys instanceof RoomKey || Array.isArray(keys)) {
-    const ring = new native.RoomKeyRing();
-    for (const key of keys instanceof RoomKey ? [keys] : keys) ring.add(roomHandle(key));
-    return ring;
-  }
-  return badInput('keys must be a RoomKey, an array of RoomKey or a RoomKeyRing');
+  const object = asKey(keys);
+  const ring = ringHandles.get(object as RoomKeyRing);
+  if (ring) return ring;
+  const single = roomHandles.get(object as RoomKey);
+  const handles = single ? [single] : reading('keys cannot be read', () => Array.isArray(keys)) ? keyList(keys, 'keys').map(roomHandle) : undefined;
+  if (!handles) return badInput('keys must be a RoomKey, an array of RoomKey or a RoomKeyRing');
+  const fresh = call(() => new native.RoomKeyRing());
+  for (const handle of handles) call(() => fresh.add(handle));
+  return fresh;
 }
 
 /** Opens an `E2EKey` / `E2ESuggestedKey` / old-key string, off the event loop. */

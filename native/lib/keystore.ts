@@ -5,11 +5,9 @@
  */
 import { inspect } from 'node:util';
 
-import EJSON = require('ejson');
-
 import native = require('./binding');
 import type { EncryptedContent, MessagePayload } from './content';
-import { contentFields, messageFields, parsePayload, str } from './content';
+import { contentFields, messageFields, parsePayload, payloadText, str } from './content';
 import { badInput, callAsync, E2EEError } from './errors';
 import { requireString } from './keys';
 
@@ -407,13 +405,7 @@ export class AppKeyStore {
   encryptContent(appId: string, roomId: string, payload: string | Record<string, unknown>, options: { expectedKid?: string } = {}): Promise<EncryptedContent> {
     return callAsync(() => {
       ids({ appId, roomId });
-      const text = readArgument('payload', () =>
-        typeof payload === 'string'
-          ? payload
-          : payload !== null && typeof payload === 'object' && !Array.isArray(payload)
-            ? EJSON.stringify(payload as Parameters<typeof EJSON.stringify>[0])
-            : badInput('payload must be an object or a string'),
-      );
+      const text = readArgument('payload', () => payloadText(payload));
       const expectedKid = readArgument('encryptContent options', () => options?.expectedKid);
       return this.#native.encryptContent(appId, roomId, text, expectedKid);
     }) as Promise<EncryptedContent>;

@@ -152,3 +152,67 @@ describe('finding 5: hostile input to the key store', () => {
     expect(grants.map((grant) => grant.outcome)).toEqual(['ok']);
   });
 });
+
+describe('finding 5: the key store\'s raw binding never crashes and never returns hostile values', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const binding = require('../../native/binding.js');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { toE2EEError } = require('../../native/dist/errors');
+  const { types } = require('node:util') as typeof import('node:util');
+  const MARK = 'HOSTILE-MARK';
+  const marked = (): unknown[] => [
+    { toJSON: () => MARK, get appId() { return MARK; } },
+    throwingProxy(),
+    revokedProxy(),
+    circular(),
+    new Uint8Array(4),
+    Symbol(MARK),
+    12n,
+    () => MARK,
+  ];
+  let backend: Backend;
+  let raw: { [method: string]: (...args: unknown[]) => Promise<unknown> };
+
+  beforeAll(async () => {
+    backend = fileBackend();
+    raw = await binding.AppKeyStore.open({ ...backend.location(), kek: newKek() });
+    await raw.ensureIdentity('bot-app', 'bot-user');
+    await raw.authorize('bot-app', 'room1', 'admin');
+  });
+
+  afterAll(async () => {
+    await raw.close();
+    await backend.cleanup();
+  });
+
+  const proof = { senderId: 'bob', content: { algorithm: 'rc.v2.aes-sha2', kid: 'k', iv: 'AAAA', ciphertext: 'AAAA' } };
+  const METHODS: Array<[string, () => unknown[]]> = [
+    ['ensureIdentity', () => ['bot-app', 'bot-user']],
+    ['identity', () => ['bot-app']],
+    ['authorize', () => ['bot-app', 'room1', 'admin']],
+    ['isAuthorized', () => ['bot-app', 'room1']],
+    ['retireKek', () => ['kek']],
+    ['acceptRoomKey', () => ['bot-app', 'room1', 'x'.repeat(400), { expectedKid: 'k', suggestedBy: 'a', proofs: [proof], oldRoomKeys: [] }]],
+    ['confirmRoomKey', () => ['bot-app', 'room1', proof]],
+    ['loadRoomKeys', () => ['bot-app', 'room1', { roomId: 'room1', oldRoomKeys: [] }]],
+    ['decryptMessage', () => ['bot-app', 'room1', { t: 'e2e', content: proof.content }]],
+    ['encryptContent', () => ['bot-app', 'room1', '{}']],
+    ['audit', () => [{}]],
+  ];
+  const rows = METHODS.flatMap(([method, good]) => good().flatMap((_, index) => marked().map((_, kind) => [method, index, kind, good] as const)));
+
+  test.each(rows)('%s argument %i, hostile value %i', async (method, index, kind, good) => {
+    const args = good();
+    args[index] = marked()[kind];
+    let thrown: unknown;
+    try {
+      await raw[method](...args);
+      return;
+    } catch (error) {
+      thrown = error;
+    }
+    expect(types.isNativeError(thrown)).toBe(true);
+    expect(String((thrown as Error).message)).not.toContain(MARK);
+    expect(KNOWN.has(toE2EEError(thrown).code)).toBe(true);
+  });
+});

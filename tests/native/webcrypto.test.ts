@@ -120,14 +120,17 @@ describe('addon → browser', () => {
     expect(await client.decryptPayload(room, encryptContent(roomKey, exact))).toBe(exact);
   });
 
-  test('a legacy CBC room key encrypts as CBC with a 16-byte IV under the v2 label', async () => {
+  test('a legacy CBC room key only decrypts: what a browser writes under it opens, encryptContent refuses it', async () => {
     const member = await client.generateUserKeys();
     const jwk = { kty: 'oct', alg: 'A128CBC', k: Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString('base64url'), ext: true, key_ops: ['encrypt', 'decrypt'] };
     const roomKey = RoomKey.fromJwk(jwk, 'abcdef012345');
     const room = await client.unwrapRoomKey(wrapRoomKey(roomKey, member.publicKey), member.privateKey);
-    const content = encryptContent(roomKey, { msg: 'legacy room' });
-    expect(Buffer.from(content.iv, 'base64')).toHaveLength(16);
-    expect(await client.decryptPayload(room, content)).toBe('{"msg":"legacy room"}');
+    // An old browser in a legacy room: AES-CBC with a 16-byte IV under the v2 label.
+    const iv = crypto.getRandomValues(new Uint8Array(16));
+    const sealed = await crypto.subtle.encrypt({ name: 'AES-CBC', iv }, room.key, new TextEncoder().encode('{"msg":"legacy room"}'));
+    const written = { algorithm: 'rc.v2.aes-sha2', kid: room.kid, iv: Buffer.from(iv).toString('base64'), ciphertext: Buffer.from(sealed).toString('base64') };
+    expect(decryptContent(roomKey, written)).toBe('{"msg":"legacy room"}');
+    expect(() => encryptContent(roomKey, { msg: 'legacy room' })).toThrow(expect.objectContaining({ code: 'E2EE_UNSUPPORTED_ALGORITHM' }));
   });
 
   test("the addon's password blob opens in the browser", async () => {

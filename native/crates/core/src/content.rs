@@ -5,10 +5,14 @@
 //! current key. That fallback is safe because the cipher authenticates (GCM) or the padding and
 //! payload checks reject (CBC): a wrong guess cannot produce a plaintext. The cipher follows the
 //! chosen key's `alg`, not the label, so a v2 label on a legacy CBC key decrypts as CBC.
+//!
+//! A legacy CBC key only decrypts: [`encrypt_content`] refuses it, since unauthenticated CBC
+//! under the `rc.v2.aes-sha2` label would let anyone who can alter a stored message alter it
+//! undetected (see [`RoomKey::decrypt`] for how CBC failures are kept indistinguishable).
 
 use zeroize::Zeroizing;
 
-use crate::{b64, Error, Result, RoomKey};
+use crate::{b64, Error, Result, RoomKey, RoomKeyAlgorithm};
 
 pub const ALGORITHM_V1: &str = "rc.v1.aes-sha2";
 pub const ALGORITHM_V2: &str = "rc.v2.aes-sha2";
@@ -16,6 +20,12 @@ pub const ALGORITHM_V2: &str = "rc.v2.aes-sha2";
 pub const V1_KID_CHARS: usize = 12;
 /// Largest base64 ciphertext accepted (about 48 MiB of plaintext); far above any message.
 pub const MAX_CIPHERTEXT_B64: usize = 64 * 1024 * 1024;
+
+/// What [`encrypt_content`] says to a legacy CBC key.
+pub const CBC_ONLY_DECRYPTS: Error = Error::UnsupportedAlgorithm("a legacy A128CBC room key only decrypts");
+
+/// Largest base64 IV accepted; a real one has 16 (GCM) or 24 (CBC) characters.
+pub const MAX_IV_B64: usize = 1024;
 
 /// Encrypted `content` as found on a message, borrowed from the caller.
 #[derive(Debug, Clone, Copy, Default)]
@@ -60,6 +70,9 @@ pub fn decrypt_content(keys: &[&RoomKey], content: &ContentRef<'_>) -> Result<Ze
                 (Some(kid), Some(iv), Some(ct)) if !kid.is_empty() && !iv.is_empty() && !ct.is_empty() => (kid, iv, ct),
                 _ => return Err(Error::BadEnvelope("v2 content needs non-empty kid, iv and ciphertext")),
             };
+            if iv.len() > MAX_IV_B64 {
+                return Err(Error::TooLarge("iv over 1 KiB of base64"));
+            }
             check_size(ciphertext)?;
             let iv = b64::decode(iv, "iv is not base64")?;
             let ciphertext = b64::decode(ciphertext, "ciphertext is not base64")?;
@@ -98,18 +111,34 @@ fn check_size(text: &str) -> Result<()> {
 /// The text a decrypted payload reads as: invalid UTF-8 becomes U+FFFD, as in the browser's
 /// `TextDecoder`. Valid UTF-8 (the usual case) moves into the string without a copy, and the
 /// zeroizing wrapper travels with it.
+///
+/// The lossy copy is allocated once at its exact length and filled in place: a growing
+/// `String` would leave freed, unzeroized pieces of the plaintext behind each reallocation.
 pub fn into_text(mut plaintext: Zeroizing<Vec<u8>>) -> Zeroizing<String> {
     let bytes = std::mem::take(&mut *plaintext);
-    Zeroizing::new(match String::from_utf8(bytes) {
-        Ok(text) => text,
+    match String::from_utf8(bytes) {
+        Ok(text) => Zeroizing::new(text),
         Err(error) => {
-            let text = String::from_utf8_lossy(error.as_bytes()).into_owned();
-            let mut bytes = error.into_bytes();
-            zeroize::Zeroize::zeroize(&mut bytes);
+            // Wrapped first, so the original bytes are zeroized whatever happens next.
+            let original = Zeroizing::new(error.into_bytes());
+            let length: usize = original
+                .utf8_chunks()
+                .map(|chunk| chunk.valid().len() + if chunk.invalid().is_empty() { 0 } else { REPLACEMENT_BYTES })
+                .sum();
+            let mut text = Zeroizing::new(String::with_capacity(length));
+            for chunk in original.utf8_chunks() {
+                text.push_str(chunk.valid());
+                if !chunk.invalid().is_empty() {
+                    text.push(char::REPLACEMENT_CHARACTER);
+                }
+            }
             text
         }
-    })
+    }
 }
+
+/// UTF-8 length of U+FFFD.
+const REPLACEMENT_BYTES: usize = 3;
 
 /// The key named by `kid`, else the current key (the first).
 pub fn select_key<'k>(keys: &[&'k RoomKey], kid: &str) -> Result<&'k RoomKey> {
@@ -117,7 +146,12 @@ pub fn select_key<'k>(keys: &[&'k RoomKey], kid: &str) -> Result<&'k RoomKey> {
 }
 
 /// Encrypts a payload (the UTF-8 of its EJSON text) as a v2 envelope under `key`.
+///
+/// A legacy `A128CBC` key is refused with [`Error::UnsupportedAlgorithm`]: it only decrypts.
 pub fn encrypt_content(key: &RoomKey, plaintext: &[u8]) -> Result<EncryptedContent> {
+    if key.algorithm() == RoomKeyAlgorithm::A128Cbc {
+        return Err(CBC_ONLY_DECRYPTS);
+    }
     if key.kid().is_empty() {
         // Receivers reject a v2 envelope with an empty kid, so this would be unreadable.
         return Err(Error::BadKey("room key has an empty kid"));
@@ -155,6 +189,84 @@ mod tests {
         let unknown = ContentRef::v2("nope", &sealed.iv, &sealed.ciphertext);
         assert_eq!(decrypt_content(&ring, &unknown), Err(Error::DecryptFailed));
         assert_eq!(decrypt_content(&[], &content), Err(Error::UnknownKid));
+    }
+
+    fn cbc_key(kid: &str) -> RoomKey {
+        RoomKey::from_jwk(&crate::jwk::OctJwk::to_json("A128CBC", &[5u8; 16]), kid).unwrap()
+    }
+
+    #[test]
+    fn finding_5_a_cbc_key_never_writes() {
+        let legacy = cbc_key("0123456789ab");
+        let refused = encrypt_content(&legacy, b"{\"msg\":\"x\"}").unwrap_err();
+        assert_eq!(refused, CBC_ONLY_DECRYPTS);
+        assert_eq!(refused.code(), "E2EE_UNSUPPORTED_ALGORITHM");
+        assert_eq!(refused.to_string(), "unsupported algorithm: a legacy A128CBC room key only decrypts");
+    }
+
+    /// `iv ‖ AES-128-CBC(blocks)` under `cbc_key`, with no padding added: the caller chooses it.
+    fn raw_cbc(blocks: &[u8]) -> (Vec<u8>, Vec<u8>) {
+        use aes::cipher::{block_padding::NoPadding, BlockEncryptMut, KeyIvInit};
+        let iv = [9u8; 16];
+        let ct = cbc::Encryptor::<aes::Aes128>::new(&[5u8; 16].into(), &iv.into())
+            .encrypt_padded_vec_mut::<NoPadding>(blocks);
+        (iv.to_vec(), ct)
+    }
+
+    #[test]
+    fn finding_5_cbc_padding_and_payload_failures_are_one_error() {
+        let key = cbc_key("0123456789ab");
+        let mut padded_garbage = b"not a JSON object".to_vec();
+        padded_garbage.extend([15u8; 15]);
+        let mut padded_array = b"[\"an array\"]".to_vec();
+        padded_array.extend([4u8; 4]);
+        let cases = [
+            raw_cbc(&[0u8; 32]), // last byte 0: broken padding
+            raw_cbc(
+                &[[1u8; 16], [5u8; 16]]
+                    .map(|mut b| {
+                        b[15] = 2;
+                        b
+                    })
+                    .concat(),
+            ), // padding bytes disagree
+            raw_cbc(&padded_garbage), // valid padding, payload not JSON
+            raw_cbc(&padded_array), // valid padding, JSON but not an object
+        ];
+        let mut seen = Vec::new();
+        for (iv, ct) in &cases {
+            let direct = key.decrypt(iv, ct.clone()).unwrap_err();
+            let (iv64, ct64) = (b64::encode(iv), b64::encode(ct));
+            let v2_label = decrypt_content(&[&key], &ContentRef::v2(key.kid(), &iv64, &ct64)).unwrap_err();
+            let v1 = decrypt_v1(&[&key], &format!("{}{}", key.kid(), b64::encode(&[iv.as_slice(), ct].concat())))
+                .unwrap_err();
+            for error in [direct, v2_label, v1] {
+                seen.push((error.code(), error.to_string()));
+            }
+        }
+        assert!(seen.iter().all(|e| e == &("E2EE_DECRYPT_FAILED", "decryption failed".to_owned())), "{seen:?}");
+        // And a good one still opens.
+        let mut good = b"{\"msg\":\"ok\"}".to_vec();
+        good.extend([4u8; 4]);
+        let (iv, ct) = raw_cbc(&good);
+        assert_eq!(key.decrypt(&iv, ct).unwrap().as_slice(), b"{\"msg\":\"ok\"}");
+    }
+
+    #[test]
+    fn finding_5_lossy_utf8_copy_is_allocated_once() {
+        let bytes = b"{\"msg\":\"caf\xc3\xa9 \xff\xfe bad \xe2\x82\"}".to_vec();
+        let text = into_text(Zeroizing::new(bytes.clone()));
+        assert_eq!(text.as_str(), String::from_utf8_lossy(&bytes));
+        assert_eq!(text.capacity(), text.len(), "grown, not allocated at its length");
+        let valid = into_text(Zeroizing::new(b"{}".to_vec()));
+        assert_eq!(valid.as_str(), "{}");
+    }
+
+    #[test]
+    fn finding_5_huge_iv_is_too_large() {
+        let key = gcm_key("k", 1);
+        let iv = "A".repeat(MAX_IV_B64 + 4);
+        assert_eq!(decrypt_content(&[&key], &ContentRef::v2("k", &iv, "AAAA")).unwrap_err().code(), "E2EE_TOO_LARGE");
     }
 
     proptest! {

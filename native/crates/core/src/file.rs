@@ -24,7 +24,8 @@ pub struct EncryptedFile {
     pub hash: String,
 }
 
-/// Encrypts `plaintext` under a fresh file key.
+/// Encrypts `plaintext` under a fresh file key. The copy it makes is turned into the
+/// ciphertext in place, so no plaintext copy outlives the call.
 pub fn encrypt_file(plaintext: &[u8]) -> Result<EncryptedFile> {
     let mut key = Zeroizing::new([0u8; 32]);
     random::key_bytes(key.as_mut_slice());
@@ -39,18 +40,22 @@ pub fn encrypt_file(plaintext: &[u8]) -> Result<EncryptedFile> {
     })
 }
 
-/// Decrypts a file with the JWK and counter block from its metadata.
-pub fn decrypt_file(key_jwk: &str, iv: &str, ciphertext: &[u8]) -> Result<Vec<u8>> {
+/// Decrypts a file with the JWK and counter block from its metadata. The plaintext is
+/// zeroized when the caller drops it.
+pub fn decrypt_file(key_jwk: &str, iv: &str, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
     let (alg, key) = OctJwk::parse(key_jwk)?;
     if alg != FILE_KEY_ALG {
         return Err(Error::UnsupportedAlgorithm("file key alg must be A256CTR"));
     }
     let key: Zeroizing<[u8; 32]> =
         Zeroizing::new(key.as_slice().try_into().map_err(|_| Error::BadKey("file key is not 32 bytes"))?);
+    if iv.len() > crate::content::MAX_IV_B64 {
+        return Err(Error::TooLarge("iv over 1 KiB of base64"));
+    }
     let iv: [u8; 16] = b64::decode(iv, "file iv is not base64")?
         .try_into()
         .map_err(|_| Error::BadEnvelope("file iv is not 16 bytes"))?;
-    let mut plaintext = ciphertext.to_vec();
+    let mut plaintext = Zeroizing::new(ciphertext.to_vec());
     Aes256Ctr64::new(key.as_ref().into(), &iv.into()).apply_keystream(&mut plaintext);
     Ok(plaintext)
 }
@@ -93,7 +98,7 @@ mod tests {
     fn round_trip_and_hash() {
         let sealed = encrypt_file(b"hello file").unwrap();
         assert_eq!(sealed.hash, sha256_hex(b"hello file"));
-        assert_eq!(decrypt_file(&sealed.key_jwk, &sealed.iv, &sealed.ciphertext).unwrap(), b"hello file");
+        assert_eq!(decrypt_file(&sealed.key_jwk, &sealed.iv, &sealed.ciphertext).unwrap().as_slice(), b"hello file");
         assert!(matches!(decrypt_file(&sealed.key_jwk, "AAAA", &sealed.ciphertext), Err(Error::BadEnvelope(_))));
     }
 }

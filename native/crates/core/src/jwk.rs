@@ -33,9 +33,19 @@ pub(crate) struct RsaJwk {
 
 /// The only RSA `alg` Rocket.Chat writes: RSA-OAEP with SHA-256.
 pub const RSA_ALG: &str = "RSA-OAEP-256";
+/// Largest JWK text accepted (64 KiB); a private RSA-2048 JWK is about 1.7 KB.
+pub const MAX_JWK_BYTES: usize = 64 * 1024;
+
+fn check_size(json: &str) -> Result<()> {
+    if json.len() > MAX_JWK_BYTES {
+        return Err(Error::TooLarge("JWK over 64 KiB"));
+    }
+    Ok(())
+}
 
 impl RsaJwk {
     pub fn parse(json: &str) -> Result<Self> {
+        check_size(json)?;
         let jwk: RsaJwk =
             serde_json::from_str(json).map_err(|_| Error::BadKey("not an RSA JWK (JSON object with kty, n, e)"))?;
         if jwk.kty != "RSA" {
@@ -61,6 +71,7 @@ pub(crate) struct OctJwk {
 impl OctJwk {
     /// Parses and returns the `alg` and the key bytes.
     pub fn parse(json: &str) -> Result<(String, Zeroizing<Vec<u8>>)> {
+        check_size(json)?;
         let jwk: OctJwk = serde_json::from_str(json)
             .map_err(|_| Error::BadKey("not a symmetric JWK (JSON object with kty, alg, k)"))?;
         if jwk.kty != "oct" {
@@ -111,5 +122,12 @@ mod tests {
             Err(Error::UnsupportedAlgorithm(_))
         ));
         assert!(matches!(RsaJwk::parse("null"), Err(Error::BadKey(_))));
+    }
+
+    #[test]
+    fn finding_5_huge_jwk_is_too_large_before_parsing() {
+        let huge = format!("{{\"kty\":\"oct\",\"alg\":\"A256GCM\",\"k\":\"{}\"}}", "A".repeat(MAX_JWK_BYTES));
+        assert_eq!(OctJwk::parse(&huge).map(|_| ()), Err(Error::TooLarge("JWK over 64 KiB")));
+        assert!(matches!(RsaJwk::parse(&huge), Err(Error::TooLarge(_))));
     }
 }

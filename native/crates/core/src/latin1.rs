@@ -14,8 +14,13 @@ pub fn encode(text: &str) -> Option<Zeroizing<Vec<u8>>> {
 }
 
 /// Each byte becomes the character with the same code point.
+/// The string is allocated once at its exact length: a growing `String` would leave freed,
+/// unzeroized copies of a decrypted key behind.
 pub fn decode(bytes: &[u8]) -> Zeroizing<String> {
-    Zeroizing::new(bytes.iter().map(|&b| char::from(b)).collect())
+    let length = bytes.iter().map(|&b| char::from(b).len_utf8()).sum();
+    let mut out = Zeroizing::new(String::with_capacity(length));
+    out.extend(bytes.iter().map(|&b| char::from(b)));
+    out
 }
 
 #[cfg(test)]
@@ -28,6 +33,14 @@ mod tests {
         assert_eq!(encode("Grüße").unwrap().as_slice(), b"Gr\xfc\xdfe");
         assert!(encode("price 10€").is_none());
         assert!(encode("😀").is_none());
+    }
+
+    #[test]
+    fn finding_5_latin1_copy_is_allocated_once() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        let text = decode(&bytes);
+        assert_eq!(text.capacity(), text.len());
+        assert_eq!(encode(&text).unwrap().as_slice(), bytes.as_slice());
     }
 
     proptest! {

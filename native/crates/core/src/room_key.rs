@@ -139,6 +139,13 @@ impl RoomKey {
 
     /// Decrypts one message body with this key's cipher. Every failure, a wrong IV length
     /// included, is [`Error::DecryptFailed`], as in the web client.
+    ///
+    /// CBC is not authenticated, so telling a bad padding from a bad payload would be a padding
+    /// oracle for whoever can inject ciphertext and read the app's errors. A CBC key therefore
+    /// only yields a plaintext that is a JSON object (every legacy payload is one), and a broken
+    /// padding, a payload that is not a JSON object and a wrong key all give the one
+    /// [`Error::DecryptFailed`], same code and same text. (Timing still differs by one JSON
+    /// check, which stops at the first byte for the garbage a bit flip produces.)
     pub fn decrypt(&self, iv: &[u8], ciphertext: Vec<u8>) -> Result<Zeroizing<Vec<u8>>> {
         let mut buffer = Zeroizing::new(ciphertext);
         match &self.cipher {
@@ -159,12 +166,16 @@ impl RoomKey {
                     .map_err(|_| Error::DecryptFailed)?
                     .len();
                 buffer.truncate(len);
+                crate::message::ensure_object(&buffer).map_err(|_| Error::DecryptFailed)?;
             }
         }
         Ok(buffer)
     }
 
     /// Encrypts with a fresh random IV of the right length; returns (iv, ciphertext).
+    ///
+    /// Content writers use [`crate::encrypt_content`], which refuses a CBC key; the CBC branch
+    /// exists only to make legacy test vectors.
     pub fn encrypt(&self, plaintext: &[u8]) -> Result<(Vec<u8>, Vec<u8>)> {
         match &self.cipher {
             Cipher::Gcm(key) => {
@@ -198,6 +209,10 @@ impl fmt::Debug for RoomKey {
 pub fn unwrap_room_key(private_key: &RsaPrivateKey, e2e_key: &str) -> Result<RoomKey> {
     let split =
         e2e_key.len().checked_sub(E2E_KEY_BODY_CHARS).ok_or(Error::BadKey("E2EKey shorter than 344 characters"))?;
+    if split > MAX_KID_BYTES {
+        // Refused before the RSA operation: RoomKey::new would refuse this kid anyway.
+        return Err(Error::BadKey("kid longer than 256 bytes"));
+    }
     let (kid, body) = e2e_key
         .split_at_checked(split)
         .filter(|(_, body)| body.is_ascii())
@@ -246,6 +261,8 @@ mod tests {
         ));
         let member = RsaPrivateKey::generate().unwrap();
         assert!(matches!(unwrap_room_key(&member, "short"), Err(Error::BadKey(_))));
+        let long_kid = format!("{}{}", "k".repeat(MAX_KID_BYTES + 1), "A".repeat(E2E_KEY_BODY_CHARS));
+        assert_eq!(unwrap_room_key(&member, &long_kid).unwrap_err(), Error::BadKey("kid longer than 256 bytes"));
         let not_rsa = format!("kid{}==", "A".repeat(342));
         assert_eq!(unwrap_room_key(&member, &not_rsa).unwrap_err(), Error::DecryptFailed);
     }

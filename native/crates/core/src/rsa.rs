@@ -196,7 +196,9 @@ impl RsaPrivateKey {
     pub(crate) fn to_jwk_json(&self) -> Result<Zeroizing<String>> {
         let der = self.to_pkcs8_der()?;
         with_pkcs1(&der, |k| {
-            let mut out = Zeroizing::new(String::with_capacity(1700));
+            // Room for any 2048-bit JWK (about 1.66 KB), so the string never grows: a reallocation
+            // would leave a freed, unzeroized copy of the private members behind.
+            let mut out = Zeroizing::new(String::with_capacity(2048));
             out.push_str("{\"alg\":\"");
             out.push_str(RSA_ALG);
             out.push('"');

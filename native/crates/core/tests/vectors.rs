@@ -310,8 +310,10 @@ fn wrap_room_key_produces_what_the_member_opens() {
         assert!(wrapped.starts_with(key.kid()));
         assert_eq!(wrapped.len() - key.kid().len(), 344);
         let opened = unwrap_room_key(&bob, &wrapped).unwrap();
-        let sealed = rc_e2ee_core::encrypt_content(&opened, b"{\"msg\":\"x\"}").unwrap();
-        let content = ContentRef::v2(&sealed.kid, &sealed.iv, &sealed.ciphertext);
+        assert_eq!(opened.algorithm(), key.algorithm());
+        let (iv, ciphertext) = opened.encrypt(b"{\"msg\":\"x\"}").unwrap();
+        let (iv, ciphertext) = (b64::encode(&iv), b64::encode(&ciphertext));
+        let content = ContentRef::v2(key.kid(), &iv, &ciphertext);
         assert_eq!(decrypt_content(&[&key], &content).unwrap().as_slice(), b"{\"msg\":\"x\"}");
     }
 }

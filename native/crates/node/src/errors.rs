@@ -3,12 +3,20 @@
 //! Synchronous calls throw an `Error` whose `code` is the core code. Errors of background tasks
 //! can only carry napi-rs's own status, so their message is prefixed `CODE: `; the TypeScript
 //! facade (`native/lib/errors.ts`) turns both shapes into one `E2EEError` with `code`.
+//!
+//! Panics are caught at three layers: every export and getter is `#[napi(catch_unwind)]`, which
+//! also covers argument conversion and the conversion of the return value (napi-rs reports it
+//! with status `GenericFailure`, which the facade maps to `E2EE_INTERNAL`); bodies run under
+//! [`guard`], which gives the fixed `E2EE_INTERNAL` error; and a background task's result is
+//! converted under [`Guarded`], since napi-rs converts it outside any `catch_unwind`.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use rc_e2ee_core::Error as CoreError;
+
+use crate::wire::{Guarded, PanicOnConversion, PanicOnReturn};
 
 /// An error status whose text is the stable code.
 pub struct Code(&'static str);
@@ -51,24 +59,53 @@ pub fn to_task_error(error: CoreError) -> napi::Error {
 }
 
 /// Every code the native layer can produce; the facade's list is tested against it.
-#[napi]
+#[napi(catch_unwind)]
 pub fn error_codes() -> Vec<&'static str> {
     CoreError::ALL_CODES.to_vec()
 }
 
 /// Panics inside a guarded export. It exists so the test suite can prove that a panic surfaces
 /// as an `E2EE_INTERNAL` error and the process lives on; it touches no state.
-#[napi]
+#[napi(catch_unwind)]
 #[allow(clippy::panic)] // ok: the panic is the point of the probe
 pub fn internal_panic_probe() -> Result<(), Code> {
     sync(|| -> rc_e2ee_core::Result<()> { std::panic::panic_any("probe") })
 }
 
 /// The same inside a background task.
-#[napi(ts_return_type = "Promise<void>")]
+#[napi(catch_unwind, ts_return_type = "Promise<void>")]
 #[allow(clippy::panic)] // ok: the panic is the point of the probe
 pub fn internal_panic_probe_in_background() -> AsyncTask<Background<(), ()>> {
     Background::new(|| -> rc_e2ee_core::Result<()> { std::panic::panic_any("probe") }, Ok)
+}
+
+/// The same while the argument is converted, before any body runs.
+#[napi(catch_unwind)]
+pub fn internal_panic_probe_in_argument(#[napi(ts_arg_type = "unknown")] _value: PanicOnConversion) {}
+
+/// The same while a background task's result is converted on the JS thread.
+#[napi(catch_unwind, ts_return_type = "Promise<void>")]
+pub fn internal_panic_probe_in_result() -> AsyncTask<Background<(), PanicOnReturn>> {
+    Background::new(|| Ok(()), |()| Ok(PanicOnReturn))
+}
+
+/// A getter that panics, for the same proof on class accessors.
+#[napi]
+pub struct InternalPanicProbe {}
+
+#[napi]
+impl InternalPanicProbe {
+    #[napi(constructor, catch_unwind)]
+    #[allow(clippy::new_without_default)] // a JS constructor, not a Rust one
+    pub fn new() -> Self {
+        Self {}
+    }
+
+    #[napi(getter, catch_unwind)]
+    #[allow(clippy::panic)] // ok: the panic is the point of the probe
+    pub fn value(&self) -> u32 {
+        std::panic::panic_any("probe")
+    }
 }
 
 /// A background task: `work` runs on the libuv pool under [`guard`]; `finish` converts its
@@ -93,15 +130,15 @@ impl<O, J> Background<O, J> {
 
 impl<O: Send + 'static, J: ToNapiValue + TypeName + 'static> Task for Background<O, J> {
     type Output = O;
-    type JsValue = J;
+    type JsValue = Guarded<J>;
 
     fn compute(&mut self) -> Result<O> {
         let work = self.work.take().ok_or(CoreError::Internal("task ran twice")).map_err(to_task_error)?;
         guard(work).map_err(to_task_error)
     }
 
-    fn resolve(&mut self, _env: Env, output: O) -> Result<J> {
+    fn resolve(&mut self, _env: Env, output: O) -> Result<Guarded<J>> {
         let finish = self.finish;
-        guard(move || finish(output)).map_err(to_task_error)
+        guard(move || finish(output)).map(Guarded).map_err(to_task_error)
     }
 }

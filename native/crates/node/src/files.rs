@@ -1,24 +1,34 @@
 //! Encrypted files, always on the thread pool: files are large.
+//!
+//! Plaintext the addon holds is zeroized: the copy of a file to encrypt (turned into the
+//! ciphertext in place) and the decrypted bytes, which reach JavaScript as a copy in V8's own
+//! memory. The file key's JWK reaches JavaScript as a string built from a zeroizing buffer.
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use rc_e2ee_core::file;
+use zeroize::Zeroizing;
 
 use crate::errors::Background;
+use crate::wire::{PlainBytes, PlainText, Secret, Str};
 
 /// Decrypts a file with the JWK (JSON string) and counter block from its metadata.
-#[napi(ts_return_type = "Promise<Buffer>")]
-pub fn decrypt_file(key_jwk: String, iv: String, data: Buffer) -> AsyncTask<Background<Vec<u8>, Buffer>> {
-    let key_jwk = zeroize::Zeroizing::new(key_jwk);
+#[napi(catch_unwind, ts_return_type = "Promise<Buffer>")]
+pub fn decrypt_file(
+    #[napi(ts_arg_type = "string")] key_jwk: Secret,
+    #[napi(ts_arg_type = "string")] iv: Str,
+    data: Buffer,
+) -> AsyncTask<Background<Zeroizing<Vec<u8>>, PlainBytes>> {
     let data = data.to_vec();
-    Background::new(move || file::decrypt_file(&key_jwk, &iv, &data), |bytes| Ok(Buffer::from(bytes)))
+    Background::new(move || file::decrypt_file(&key_jwk, &iv, &data), |bytes| Ok(PlainBytes(bytes)))
 }
 
 /// A file encrypted under a fresh key.
-#[napi(object)]
+#[napi(object, object_from_js = false)]
 pub struct EncryptedFile {
     /// The file key's JWK JSON (`A256CTR`), for the encrypted metadata.
-    pub key: String,
+    #[napi(ts_type = "string")]
+    pub key: PlainText,
     pub iv: String,
     pub ciphertext: Buffer,
     /// Lowercase hex SHA-256 of the plaintext.
@@ -26,14 +36,14 @@ pub struct EncryptedFile {
 }
 
 /// Encrypts a file under a fresh AES-CTR-256 key.
-#[napi(ts_return_type = "Promise<EncryptedFile>")]
+#[napi(catch_unwind, ts_return_type = "Promise<EncryptedFile>")]
 pub fn encrypt_file(data: Buffer) -> AsyncTask<Background<file::EncryptedFile, EncryptedFile>> {
-    let data = data.to_vec();
+    let data = Zeroizing::new(data.to_vec());
     Background::new(
         move || file::encrypt_file(&data),
         |sealed| {
             Ok(EncryptedFile {
-                key: sealed.key_jwk.to_string(),
+                key: PlainText(sealed.key_jwk),
                 iv: sealed.iv,
                 ciphertext: Buffer::from(sealed.ciphertext),
                 hash: sealed.hash,

@@ -19,7 +19,7 @@ use rc_e2ee_keystore::{
 use zeroize::Zeroizing;
 
 use crate::messages::{ContentFields, EncryptedContent, MessageFields};
-use crate::wire::PlainText;
+use crate::wire::{PlainText, Secret, Str};
 
 fn to_js(error: keystore::Error) -> napi::Error {
     napi::Error::new(Status::GenericFailure, format!("{}: {error}", error.code()))
@@ -316,7 +316,7 @@ pub struct JsAppKeyStore {
 impl JsAppKeyStore {
     /// Opens (and prepares) the store. Fails with `KEYSTORE_BAD_KEK` when the KEK is missing,
     /// malformed, or not the one the stored identities are sealed under.
-    #[napi(factory)]
+    #[napi(factory, catch_unwind)]
     pub async fn open(options: StoreOptions) -> Result<JsAppKeyStore> {
         run(async move {
             let mut url = StoreUrl::parse(&options.url)?;
@@ -348,32 +348,41 @@ impl JsAppKeyStore {
     }
 
     /// Flushes counted audit records and closes the store; later calls fail.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn close(&self) -> Result<()> {
         run(self.inner.close()).await
     }
 
     /// The id of the KEK new blobs are sealed under (a hash; not secret).
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn kek_id(&self) -> String {
         self.inner.kek_id()
     }
 
     /// Creates or loads the app's identity; returns Rocket.Chat's public-key string.
-    #[napi]
-    pub async fn ensure_identity(&self, app_id: String, app_user_id: String) -> Result<String> {
+    #[napi(catch_unwind)]
+    pub async fn ensure_identity(
+        &self,
+        #[napi(ts_arg_type = "string")] app_id: Str,
+        #[napi(ts_arg_type = "string")] app_user_id: Str,
+    ) -> Result<String> {
         run(self.inner.ensure_identity(&app_id, &app_user_id)).await
     }
 
     /// Makes a new identity for an app whose identity was revoked.
-    #[napi]
-    pub async fn recreate_identity(&self, app_id: String, app_user_id: String, actor_id: String) -> Result<String> {
+    #[napi(catch_unwind)]
+    pub async fn recreate_identity(
+        &self,
+        #[napi(ts_arg_type = "string")] app_id: Str,
+        #[napi(ts_arg_type = "string")] app_user_id: Str,
+        #[napi(ts_arg_type = "string")] actor_id: Str,
+    ) -> Result<String> {
         run(self.inner.recreate_identity(&app_id, &app_user_id, &actor_id)).await
     }
 
     /// Public facts about the app's identity, or `null`.
-    #[napi]
-    pub async fn identity(&self, app_id: String) -> Result<Option<IdentityInfo>> {
+    #[napi(catch_unwind)]
+    pub async fn identity(&self, #[napi(ts_arg_type = "string")] app_id: Str) -> Result<Option<IdentityInfo>> {
         let info = run(self.inner.identity(&app_id)).await?;
         Ok(info.map(|i| IdentityInfo {
             app_id: i.app_id,
@@ -392,11 +401,12 @@ impl JsAppKeyStore {
     /// Rotates the app's key pair, re-wrapping every room key it can open through the host's
     /// callbacks. Resumable: call again after any failure.
     #[napi(
+        catch_unwind,
         ts_args_type = "appId: string, listRoomKeys: () => Promise<SubscriptionKeys[]>, writeRoomKeys: (roomId: string, previous: SubscriptionKeys, keys: SubscriptionKeys) => Promise<boolean>, publishPublicKey: (publicKey: string) => Promise<boolean>"
     )]
     pub async fn rotate_identity(
         &self,
-        app_id: String,
+        app_id: Str,
         list_room_keys: ListRoomKeys,
         write_room_keys: WriteRoomKeys,
         publish_public_key: PublishPublicKey,
@@ -414,13 +424,17 @@ impl JsAppKeyStore {
     }
 
     /// Shreds the app's private key, drops its authorizations and cached room keys.
-    #[napi]
-    pub async fn revoke_identity(&self, app_id: String, actor_id: String) -> Result<()> {
+    #[napi(catch_unwind)]
+    pub async fn revoke_identity(
+        &self,
+        #[napi(ts_arg_type = "string")] app_id: Str,
+        #[napi(ts_arg_type = "string")] actor_id: Str,
+    ) -> Result<()> {
         run(self.inner.revoke_identity(&app_id, &actor_id)).await
     }
 
     /// Re-seals every identity under a new KEK (resumable); the old KEK stays accepted.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn rekey(&self, kek: Option<String>, kek_file: Option<String>) -> Result<RekeyReport> {
         let kek = kek.map(Zeroizing::new);
         let report =
@@ -430,39 +444,53 @@ impl JsAppKeyStore {
     }
 
     /// Shreds every blob sealed under the KEK `kekId` (after a rekey away from it).
-    #[napi]
-    pub async fn retire_kek(&self, kek_id: String) -> Result<RekeyReport> {
+    #[napi(catch_unwind)]
+    pub async fn retire_kek(&self, #[napi(ts_arg_type = "string")] kek_id: Str) -> Result<RekeyReport> {
         let report = run(self.inner.retire_kek(&kek_id)).await?;
         Ok(RekeyReport { resealed: report.resealed, unchanged: report.unchanged })
     }
 
-    #[napi]
-    pub async fn authorize(&self, app_id: String, room_id: String, actor_id: String) -> Result<Authorization> {
+    #[napi(catch_unwind)]
+    pub async fn authorize(
+        &self,
+        #[napi(ts_arg_type = "string")] app_id: Str,
+        #[napi(ts_arg_type = "string")] room_id: Str,
+        #[napi(ts_arg_type = "string")] actor_id: Str,
+    ) -> Result<Authorization> {
         run(self.inner.authorize(&app_id, &room_id, &actor_id)).await.map(Into::into)
     }
 
-    #[napi]
-    pub async fn revoke_authorization(&self, app_id: String, room_id: String, actor_id: String) -> Result<bool> {
+    #[napi(catch_unwind)]
+    pub async fn revoke_authorization(
+        &self,
+        #[napi(ts_arg_type = "string")] app_id: Str,
+        #[napi(ts_arg_type = "string")] room_id: Str,
+        #[napi(ts_arg_type = "string")] actor_id: Str,
+    ) -> Result<bool> {
         run(self.inner.revoke_authorization(&app_id, &room_id, &actor_id)).await
     }
 
-    #[napi]
-    pub async fn is_authorized(&self, app_id: String, room_id: String) -> Result<bool> {
+    #[napi(catch_unwind)]
+    pub async fn is_authorized(
+        &self,
+        #[napi(ts_arg_type = "string")] app_id: Str,
+        #[napi(ts_arg_type = "string")] room_id: Str,
+    ) -> Result<bool> {
         run(self.inner.is_authorized(&app_id, &room_id)).await
     }
 
-    #[napi]
-    pub async fn list_authorizations(&self, app_id: String) -> Result<Vec<Authorization>> {
+    #[napi(catch_unwind)]
+    pub async fn list_authorizations(&self, #[napi(ts_arg_type = "string")] app_id: Str) -> Result<Vec<Authorization>> {
         run(self.inner.list_authorizations(&app_id)).await.map(|list| list.into_iter().map(Into::into).collect())
     }
 
     /// Judges and caches a suggested room key with the old keys suggested alongside.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn accept_room_key(
         &self,
-        app_id: String,
-        room_id: String,
-        suggested_key: String,
+        #[napi(ts_arg_type = "string")] app_id: Str,
+        #[napi(ts_arg_type = "string")] room_id: Str,
+        #[napi(ts_arg_type = "string")] suggested_key: Str,
         request: AcceptRequest,
     ) -> Result<AcceptResult> {
         let options = AcceptOptions {
@@ -492,16 +520,26 @@ impl JsAppKeyStore {
     }
 
     /// Settles a provisional room key with one message of the room.
-    #[napi(ts_return_type = "Promise<'verified' | 'provisional' | 'rejected'>")]
-    pub async fn confirm_room_key(&self, app_id: String, room_id: String, proof: Proof) -> Result<String> {
+    #[napi(catch_unwind, ts_return_type = "Promise<'verified' | 'provisional' | 'rejected'>")]
+    pub async fn confirm_room_key(
+        &self,
+        #[napi(ts_arg_type = "string")] app_id: Str,
+        #[napi(ts_arg_type = "string")] room_id: Str,
+        proof: Proof,
+    ) -> Result<String> {
         let proof: keystore::Proof = proof.into();
         let status = run(self.inner.confirm_room_key(&app_id, &room_id, &proof)).await?;
         Ok(status.as_str().to_owned())
     }
 
     /// Refills the cache from the app user's subscription (after a restart).
-    #[napi]
-    pub async fn load_room_keys(&self, app_id: String, room_id: String, keys: SubscriptionKeys) -> Result<LoadedKeys> {
+    #[napi(catch_unwind)]
+    pub async fn load_room_keys(
+        &self,
+        #[napi(ts_arg_type = "string")] app_id: Str,
+        #[napi(ts_arg_type = "string")] room_id: Str,
+        keys: SubscriptionKeys,
+    ) -> Result<LoadedKeys> {
         let keys: keystore::SubscriptionKeys = keys.into();
         let loaded = run(self.inner.load_room_keys(&app_id, &room_id, &keys)).await?;
         Ok(LoadedKeys {
@@ -513,8 +551,13 @@ impl JsAppKeyStore {
     }
 
     /// Decrypts a message of the room for the app; returns the payload text.
-    #[napi(ts_return_type = "Promise<string>")]
-    pub async fn decrypt_message(&self, app_id: String, room_id: String, message: MessageFields) -> Result<PlainText> {
+    #[napi(catch_unwind, ts_return_type = "Promise<string>")]
+    pub async fn decrypt_message(
+        &self,
+        #[napi(ts_arg_type = "string")] app_id: Str,
+        #[napi(ts_arg_type = "string")] room_id: Str,
+        message: MessageFields,
+    ) -> Result<PlainText> {
         let fields = keystore::MessageFields {
             t: message.t,
             msg: message.msg,
@@ -525,15 +568,14 @@ impl JsAppKeyStore {
     }
 
     /// Encrypts a payload text for the room with its current key.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn encrypt_content(
         &self,
-        app_id: String,
-        room_id: String,
-        plaintext: String,
+        #[napi(ts_arg_type = "string")] app_id: Str,
+        #[napi(ts_arg_type = "string")] room_id: Str,
+        #[napi(ts_arg_type = "string")] plaintext: Secret,
         expected_kid: Option<String>,
     ) -> Result<EncryptedContent> {
-        let plaintext = zeroize::Zeroizing::new(plaintext);
         let sealed = run(self.inner.encrypt_content(&app_id, &room_id, &plaintext, expected_kid.as_deref())).await?;
         Ok(EncryptedContent {
             algorithm: sealed.algorithm.to_owned(),
@@ -544,7 +586,7 @@ impl JsAppKeyStore {
     }
 
     /// Audit records, newest first.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn audit(&self, filter: Option<AuditFilter>) -> Result<Vec<AuditRecord>> {
         let filter =
             filter.unwrap_or(AuditFilter { app_id: None, room_id: None, action: None, since: None, limit: None });
@@ -573,14 +615,14 @@ impl JsAppKeyStore {
     }
 
     /// Writes counted decrypt/encrypt calls to the audit now.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn flush_audit(&self) -> Result<()> {
         run(self.inner.flush_audit()).await
     }
 }
 
 /// Every `KEYSTORE_*` code (the facade's list is tested against it).
-#[napi]
+#[napi(catch_unwind)]
 pub fn keystore_error_codes() -> Vec<&'static str> {
     keystore::Error::ALL_CODES.to_vec()
 }

@@ -16,4 +16,7 @@ mod keystore;
 mod messages;
 mod wire;
 
-pub use errors::{error_codes, internal_panic_probe, internal_panic_probe_in_background};
+pub use errors::{
+    error_codes, internal_panic_probe, internal_panic_probe_in_argument, internal_panic_probe_in_background,
+    internal_panic_probe_in_result,
+};

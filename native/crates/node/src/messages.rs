@@ -12,10 +12,13 @@ use zeroize::Zeroizing;
 
 use crate::errors::{guard, sync, Background, Code};
 use crate::keys::{JsRoomKey, JsRoomKeyRing};
-use crate::wire::{Ascii, AsciiColumn, PlainText, Text};
+use crate::wire::{Ascii, AsciiColumn, PlainText, Secret, Text, TextList};
 
-/// Encrypted `content` members as strings; the facade leaves out members that are not strings.
-#[napi(object)]
+/// Encrypted `content` members as strings; a member that is not a string reads as absent, as
+/// in the web client (the facade already leaves such members out). Read from JavaScript by the
+/// hand-written conversion in `wire`: a throwing getter or Proxy trap becomes a fixed error,
+/// and a refused value is never formatted with `JSON.stringify`.
+#[napi(object, object_from_js = false)]
 pub struct ContentFields {
     pub algorithm: Option<String>,
     pub kid: Option<String>,
@@ -34,8 +37,9 @@ impl ContentFields {
     }
 }
 
-/// The fields of a message that decryption reads.
-#[napi(object)]
+/// The fields of a message that decryption reads (conversion in `wire`, as for
+/// [`ContentFields`]; a `content` that is not an object reads as absent).
+#[napi(object, object_from_js = false)]
 pub struct MessageFields {
     pub t: Option<String>,
     pub msg: Option<String>,
@@ -76,7 +80,7 @@ fn refs(keys: &[Arc<CoreRoomKey>]) -> Vec<&CoreRoomKey> {
 }
 
 /// Decrypts one `content` with one key to the exact plaintext (EJSON text).
-#[napi(ts_return_type = "string")]
+#[napi(catch_unwind, ts_return_type = "string")]
 pub fn decrypt_content_with_key(
     key: &JsRoomKey,
     #[napi(ts_arg_type = "string | undefined")] algorithm: Text,
@@ -88,7 +92,7 @@ pub fn decrypt_content_with_key(
 }
 
 /// Decrypts one `content` with a key ring.
-#[napi(ts_return_type = "string")]
+#[napi(catch_unwind, ts_return_type = "string")]
 pub fn decrypt_content_with_ring(
     ring: &JsRoomKeyRing,
     #[napi(ts_arg_type = "string | undefined")] algorithm: Text,
@@ -100,7 +104,7 @@ pub fn decrypt_content_with_ring(
 }
 
 /// Decrypts a whole message (v2, v1 in `content` or `msg`, mobile, pinned) to its payload text.
-#[napi(ts_return_type = "string")]
+#[napi(catch_unwind, ts_return_type = "string")]
 pub fn decrypt_message_fields(ring: &JsRoomKeyRing, message: MessageFields) -> Result<PlainText, Code> {
     sync(|| {
         let fields = MessageRef {
@@ -123,10 +127,12 @@ pub struct EncryptedContent {
     pub ciphertext: String,
 }
 
-/// Encrypts a payload text (EJSON) under the room key.
-#[napi]
-pub fn encrypt_content_text(key: &JsRoomKey, plaintext: String) -> Result<EncryptedContent, Code> {
-    let plaintext = Zeroizing::new(plaintext);
+/// Encrypts a payload text (EJSON) under the room key; a legacy CBC key is refused.
+#[napi(catch_unwind)]
+pub fn encrypt_content_text(
+    key: &JsRoomKey,
+    #[napi(ts_arg_type = "string")] plaintext: Secret,
+) -> Result<EncryptedContent, Code> {
     sync(|| {
         let sealed = rc_e2ee_core::encrypt_content(key.core(), plaintext.as_bytes())?;
         Ok(EncryptedContent {
@@ -155,7 +161,7 @@ const ALGORITHM_V1: u8 = 1;
 const ALGORITHM_V2: u8 = 2;
 /// A string that is neither label: decrypting it reports an unsupported algorithm.
 const ALGORITHM_OTHER: u8 = 3;
-/// The item is not an object at all, which the single-message call reports as bad input.
+/// The item is not an object, or reading it threw: the single-message call reports bad input.
 const NOT_AN_OBJECT: u8 = 4;
 /// `kidIndexes[i]` for a kid that is not a string.
 const ABSENT: u32 = u32::MAX;
@@ -163,14 +169,14 @@ const ABSENT: u32 = u32::MAX;
 /// Decrypts many contents on the thread pool; one bad item fails alone.
 ///
 /// The inputs are packed to cross N-API as few times as possible (each array element read costs
-/// a property lookup): `algorithms` is a byte per item (0 absent, 1 v1, 2 v2, 3 other, 4 not an object), kids
+/// a property lookup): `algorithms` is a byte per item (0 absent, 1 v1, 2 v2, 3 other, 4 not a readable object), kids
 /// are deduplicated into `kids` and referenced by `kidIndexes` (`0xffffffff` = absent), and the
 /// base64 members are read column by column into one buffer.
-#[napi(ts_return_type = "Promise<BatchResult>")]
+#[napi(catch_unwind, ts_return_type = "Promise<BatchResult>")]
 pub fn decrypt_content_batch(
     ring: &JsRoomKeyRing,
     algorithms: &[u8],
-    #[napi(ts_arg_type = "Array<string>")] kids: Vec<Text>,
+    #[napi(ts_arg_type = "Array<string>")] kids: TextList,
     kid_indexes: &[u32],
     ivs: AsciiColumn,
     ciphertexts: AsciiColumn,
@@ -194,9 +200,7 @@ pub fn decrypt_content_batch(
                     }
                     let kid = match kid_indexes.get(index).copied().unwrap_or(ABSENT) {
                         ABSENT => None,
-                        kid => Some(
-                            kids.get(kid as usize).and_then(Text::as_deref).ok_or(CoreError::BadInput("kid index"))?,
-                        ),
+                        kid => Some(kids.get(kid as usize).ok_or(CoreError::BadInput("kid index"))?),
                     };
                     let algorithm = match algorithms.get(index).copied() {
                         Some(ALGORITHM_V1) => Some(rc_e2ee_core::content::ALGORITHM_V1),

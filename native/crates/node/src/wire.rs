@@ -1,16 +1,191 @@
-//! Message fields read from JavaScript in one N-API call each.
+//! Values crossing N-API, converted without running JavaScript and without quoting them.
 //!
-//! napi-rs reads a `String` argument with two calls (length, then copy) and a fresh
-//! allocation; at a few hundred nanoseconds per call that was most of the cost of decrypting a
-//! message. Here a string is copied as UTF-16 into a reused scratch buffer in one call, and a
-//! value that is not a string reads as absent (the facade passes non-strings as `undefined`).
+//! Message fields are read in one N-API call each: napi-rs reads a `String` argument with two
+//! calls (length, then copy) and a fresh allocation; at a few hundred nanoseconds per call that
+//! was most of the cost of decrypting a message. Here a string is copied as UTF-16 into a
+//! reused scratch buffer in one call, and a value that is not a string reads as absent (the
+//! facade passes non-strings as `undefined`).
+//!
+//! Other string arguments are [`Str`] or, for secrets, [`Secret`]: napi-rs's own `String`
+//! conversion formats a refused value with `JSON.stringify`, which runs the caller's getters
+//! and `toJSON`, throws on a circular object and quotes the value in the message. These refuse
+//! anything but a string with a fixed message and run no JavaScript.
 #![allow(unsafe_code)] // FFI: the whole point of this module; each block says why it is sound.
 
 use std::cell::RefCell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 
 use napi::bindgen_prelude::{FromNapiValue, ToNapiValue, TypeName, ValueType};
 use napi::{sys, Error, Result, Status};
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::messages::{ContentFields, MessageFields};
+
+/// The message of an error that stands for a caught panic; the facade reads the code prefix.
+pub const PANIC_MESSAGE: &str = "E2EE_INTERNAL: internal error: panic in native code";
+
+fn not_a_string() -> Error {
+    Error::new(Status::StringExpected, "invalid input: a string argument was expected")
+}
+
+fn unreadable() -> Error {
+    Error::new(Status::InvalidArg, "invalid input: a string argument could not be read")
+}
+
+/// Reads the JS string `value` as UTF-8 straight into a zeroizing buffer: no other copy of the
+/// text is made on the Rust side.
+unsafe fn utf8_of(env: sys::napi_env, value: sys::napi_value) -> Result<Zeroizing<String>> {
+    let mut length = 0usize;
+    // SAFETY: a null buffer asks N-API for the UTF-8 length only.
+    let status = unsafe { sys::napi_get_value_string_utf8(env, value, ptr::null_mut(), 0, &mut length) };
+    if status == sys::Status::napi_string_expected {
+        return Err(not_a_string());
+    }
+    if status != sys::Status::napi_ok {
+        return Err(unreadable());
+    }
+    let capacity = length.checked_add(1).ok_or_else(unreadable)?;
+    let mut bytes = Zeroizing::new(vec![0u8; capacity]);
+    let mut written = 0usize;
+    // SAFETY: `bytes` is valid for `capacity` writes; N-API writes at most capacity - 1 bytes
+    // plus a terminator and reports how many it wrote.
+    let status =
+        unsafe { sys::napi_get_value_string_utf8(env, value, bytes.as_mut_ptr().cast(), capacity, &mut written) };
+    if status != sys::Status::napi_ok {
+        return Err(unreadable());
+    }
+    bytes.truncate(written);
+    // Moves the allocation into the string; N-API writes valid UTF-8, so this cannot fail.
+    match String::from_utf8(std::mem::take(&mut *bytes)) {
+        Ok(text) => Ok(Zeroizing::new(text)),
+        Err(error) => {
+            error.into_bytes().zeroize();
+            Err(unreadable())
+        }
+    }
+}
+
+/// A required, non-secret string argument (kid, user id, public key, blob, iv).
+pub struct Str(pub String);
+
+impl FromNapiValue for Str {
+    unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> Result<Self> {
+        // SAFETY: env and value come straight from N-API argument conversion.
+        unsafe { utf8_of(env, value) }.map(|mut text| Str(std::mem::take(&mut *text)))
+    }
+}
+
+impl std::ops::Deref for Str {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A required secret string argument (JWK, password, plaintext), zeroized when dropped.
+pub struct Secret(pub Zeroizing<String>);
+
+impl FromNapiValue for Secret {
+    unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> Result<Self> {
+        // SAFETY: env and value come straight from N-API argument conversion.
+        unsafe { utf8_of(env, value) }.map(Secret)
+    }
+}
+
+impl std::ops::Deref for Secret {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TypeName for Str {
+    fn type_name() -> &'static str {
+        "string"
+    }
+    fn value_type() -> ValueType {
+        ValueType::String
+    }
+}
+
+impl TypeName for Secret {
+    fn type_name() -> &'static str {
+        "string"
+    }
+    fn value_type() -> ValueType {
+        ValueType::String
+    }
+}
+
+/// Decrypted bytes handed back to JavaScript as a `Buffer` copied into V8's memory; the Rust
+/// copy is zeroized when this drops (a `Buffer::from(Vec)` would hand the allocation itself to
+/// JavaScript, to be freed later without zeroizing).
+pub struct PlainBytes(pub Zeroizing<Vec<u8>>);
+
+impl ToNapiValue for PlainBytes {
+    unsafe fn to_napi_value(env: sys::napi_env, value: Self) -> Result<sys::napi_value> {
+        let mut out = ptr::null_mut();
+        let mut data = ptr::null_mut();
+        // SAFETY: the source is valid for `len` bytes; N-API copies them into a new Buffer.
+        let status =
+            unsafe { sys::napi_create_buffer_copy(env, value.0.len(), value.0.as_ptr().cast(), &mut data, &mut out) };
+        if status != sys::Status::napi_ok {
+            return Err(Error::new(Status::GenericFailure, "E2EE_INTERNAL: internal error: could not create a Buffer"));
+        }
+        Ok(out)
+    }
+}
+
+impl TypeName for PlainBytes {
+    fn type_name() -> &'static str {
+        "Buffer"
+    }
+    fn value_type() -> ValueType {
+        ValueType::Object
+    }
+}
+
+/// A background task's result: its conversion to a JS value runs in napi-rs's completion
+/// callback, outside any `#[napi(catch_unwind)]`, so it is guarded here.
+pub struct Guarded<T>(pub T);
+
+impl<T: ToNapiValue> ToNapiValue for Guarded<T> {
+    unsafe fn to_napi_value(env: sys::napi_env, value: Self) -> Result<sys::napi_value> {
+        // SAFETY: env comes straight from N-API's completion callback.
+        catch_unwind(AssertUnwindSafe(|| unsafe { T::to_napi_value(env, value.0) }))
+            .unwrap_or_else(|_| Err(Error::new(Status::GenericFailure, PANIC_MESSAGE)))
+    }
+}
+
+impl<T: TypeName> TypeName for Guarded<T> {
+    fn type_name() -> &'static str {
+        T::type_name()
+    }
+    fn value_type() -> ValueType {
+        T::value_type()
+    }
+}
+
+/// An argument whose conversion panics: the test suite's probe that a panic during argument
+/// conversion is caught (`#[napi(catch_unwind)]`) and the process lives on.
+pub struct PanicOnConversion;
+
+impl FromNapiValue for PanicOnConversion {
+    #[allow(clippy::panic)] // ok: the panic is the point of the probe
+    unsafe fn from_napi_value(_env: sys::napi_env, _value: sys::napi_value) -> Result<Self> {
+        std::panic::panic_any("probe")
+    }
+}
+
+impl TypeName for PanicOnConversion {
+    fn type_name() -> &'static str {
+        "unknown"
+    }
+    fn value_type() -> ValueType {
+        ValueType::Unknown
+    }
+}
 
 thread_local! {
     /// Scratch for UTF-16 copies; only the JS thread converts arguments, so there is one.
@@ -116,18 +291,12 @@ pub struct AsciiColumn {
 
 impl FromNapiValue for AsciiColumn {
     unsafe fn from_napi_value(env: sys::napi_env, array: sys::napi_value) -> Result<Self> {
-        let mut length = 0u32;
         // SAFETY: env and array come straight from N-API argument conversion.
-        if unsafe { sys::napi_get_array_length(env, array, &mut length) } != sys::Status::napi_ok {
-            return Err(Error::new(Status::ArrayExpected, "an array argument was expected"));
-        }
+        let length = unsafe { array_length(env, array) }?;
         let mut column = AsciiColumn { bytes: Vec::new(), items: Vec::with_capacity(length as usize) };
         for index in 0..length {
-            let mut element = ptr::null_mut();
             // SAFETY: reading element `index` of an array N-API just measured.
-            if unsafe { sys::napi_get_element(env, array, index, &mut element) } != sys::Status::napi_ok {
-                return Err(Error::new(Status::InvalidArg, "an array element could not be read"));
-            }
+            let element = unsafe { element(env, array, index) }?;
             let bytes = &mut column.bytes;
             // SAFETY: env and element are valid for this call.
             let item = unsafe {
@@ -140,6 +309,75 @@ impl FromNapiValue for AsciiColumn {
             column.items.push(item);
         }
         Ok(column)
+    }
+}
+
+/// Most items one batch call takes; the facade sends chunks of 256. Without a bound, a sparse
+/// array of length 2^32 - 1 would be walked and allocated for (about 100 GB, an abort).
+pub const MAX_COLUMN_ITEMS: u32 = 1_000_000;
+
+/// The length of a JS array (a real one: a Proxy or an array-like is refused), at most
+/// [`MAX_COLUMN_ITEMS`].
+unsafe fn array_length(env: sys::napi_env, array: sys::napi_value) -> Result<u32> {
+    let mut is_array = false;
+    let mut length = 0u32;
+    // SAFETY: env and array come straight from N-API; neither call runs JavaScript.
+    let ok = unsafe {
+        sys::napi_is_array(env, array, &mut is_array) == sys::Status::napi_ok
+            && is_array
+            && sys::napi_get_array_length(env, array, &mut length) == sys::Status::napi_ok
+    };
+    if !ok {
+        Err(Error::new(Status::ArrayExpected, "invalid input: an array argument was expected"))
+    } else if length > MAX_COLUMN_ITEMS {
+        Err(Error::new(Status::InvalidArg, "E2EE_TOO_LARGE: input too large: more than 1000000 items in one batch"))
+    } else {
+        Ok(length)
+    }
+}
+
+/// Element `index` of `array`. A throwing getter on an element leaves a pending exception:
+/// it is cleared and replaced by a fixed error.
+unsafe fn element(env: sys::napi_env, array: sys::napi_value, index: u32) -> Result<sys::napi_value> {
+    let mut element = ptr::null_mut();
+    // SAFETY: env and array come straight from N-API.
+    if unsafe { sys::napi_get_element(env, array, index, &mut element) } == sys::Status::napi_ok {
+        return Ok(element);
+    }
+    let mut thrown = ptr::null_mut();
+    // SAFETY: clearing a pending exception; harmless when none is pending.
+    let _ = unsafe { sys::napi_get_and_clear_last_exception(env, &mut thrown) };
+    Err(Error::new(Status::InvalidArg, "invalid input: an array element could not be read"))
+}
+
+/// A JS array of text fields (`kids` of a batch); an element that is not a string is absent.
+pub struct TextList(Vec<Option<String>>);
+
+impl FromNapiValue for TextList {
+    unsafe fn from_napi_value(env: sys::napi_env, array: sys::napi_value) -> Result<Self> {
+        // SAFETY: env and array come straight from N-API argument conversion.
+        let length = unsafe { array_length(env, array) }?;
+        let mut items = Vec::with_capacity(length as usize);
+        for index in 0..length {
+            // SAFETY: as above; the element is converted without running JavaScript.
+            items.push(unsafe { Text::from_napi_value(env, element(env, array, index)?) }?.0);
+        }
+        Ok(TextList(items))
+    }
+}
+
+impl TextList {
+    pub fn get(&self, index: usize) -> Option<&str> {
+        self.0.get(index).and_then(Option::as_deref)
+    }
+}
+
+impl TypeName for TextList {
+    fn type_name() -> &'static str {
+        "Array<string>"
+    }
+    fn value_type() -> ValueType {
+        ValueType::Object
     }
 }
 
@@ -212,5 +450,114 @@ impl TypeName for PlainText {
     }
     fn value_type() -> ValueType {
         ValueType::String
+    }
+}
+
+/// A value whose conversion to JavaScript panics: the probe for a background task's result.
+pub struct PanicOnReturn;
+
+impl TypeName for PanicOnReturn {
+    fn type_name() -> &'static str {
+        "undefined"
+    }
+    fn value_type() -> ValueType {
+        ValueType::Undefined
+    }
+}
+
+impl ToNapiValue for PanicOnReturn {
+    #[allow(clippy::panic)] // ok: the panic is the point of the probe
+    unsafe fn to_napi_value(_env: sys::napi_env, _value: Self) -> Result<sys::napi_value> {
+        std::panic::panic_any("probe")
+    }
+}
+
+/// Reads `object[name]`. A getter or Proxy trap that throws leaves a pending exception; it is
+/// cleared and replaced by a fixed error, so no value the caller threw comes back out.
+unsafe fn member(env: sys::napi_env, object: sys::napi_value, name: &std::ffi::CStr) -> Result<sys::napi_value> {
+    let mut value = ptr::null_mut();
+    // SAFETY: `object` is an object (checked by the callers) and `name` is NUL-terminated.
+    let status = unsafe { sys::napi_get_named_property(env, object, name.as_ptr(), &mut value) };
+    if status == sys::Status::napi_ok {
+        return Ok(value);
+    }
+    let mut thrown = ptr::null_mut();
+    // SAFETY: clearing a pending exception; harmless when none is pending.
+    let _ = unsafe { sys::napi_get_and_clear_last_exception(env, &mut thrown) };
+    Err(Error::new(Status::InvalidArg, "invalid input: a member could not be read"))
+}
+
+/// Whether `value` is a JS object (functions excluded, as `typeof` would say).
+unsafe fn is_object(env: sys::napi_env, value: sys::napi_value) -> Result<bool> {
+    let mut kind = 0;
+    // SAFETY: env and value come straight from N-API.
+    if unsafe { sys::napi_typeof(env, value, &mut kind) } != sys::Status::napi_ok {
+        return Err(Error::new(Status::InvalidArg, "invalid input: a value could not be read"));
+    }
+    Ok(kind == sys::ValueType::napi_object)
+}
+
+unsafe fn text_member(env: sys::napi_env, object: sys::napi_value, name: &std::ffi::CStr) -> Result<Option<String>> {
+    // SAFETY: as for `member`; the value read is converted without running JavaScript.
+    unsafe { Text::from_napi_value(env, member(env, object, name)?) }.map(|text| text.0)
+}
+
+unsafe fn ascii_member(env: sys::napi_env, object: sys::napi_value, name: &std::ffi::CStr) -> Result<Option<String>> {
+    // SAFETY: as for `member`.
+    unsafe { Ascii::from_napi_value(env, member(env, object, name)?) }.map(|text| text.0)
+}
+
+/// A `content` that is an object, else `None`.
+unsafe fn content_member(
+    env: sys::napi_env,
+    object: sys::napi_value,
+    name: &std::ffi::CStr,
+) -> Result<Option<ContentFields>> {
+    // SAFETY: as for `member`.
+    unsafe {
+        let value = member(env, object, name)?;
+        if is_object(env, value)? {
+            ContentFields::from_napi_value(env, value).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+}
+
+fn object_expected() -> Error {
+    Error::new(Status::ObjectExpected, "invalid input: an object argument was expected")
+}
+
+impl FromNapiValue for ContentFields {
+    unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> Result<Self> {
+        // SAFETY: env and value come straight from N-API argument conversion.
+        unsafe {
+            if !is_object(env, value)? {
+                return Err(object_expected());
+            }
+            Ok(ContentFields {
+                algorithm: text_member(env, value, c"algorithm")?,
+                kid: text_member(env, value, c"kid")?,
+                iv: ascii_member(env, value, c"iv")?,
+                ciphertext: ascii_member(env, value, c"ciphertext")?,
+            })
+        }
+    }
+}
+
+impl FromNapiValue for MessageFields {
+    unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> Result<Self> {
+        // SAFETY: env and value come straight from N-API argument conversion.
+        unsafe {
+            if !is_object(env, value)? {
+                return Err(object_expected());
+            }
+            Ok(MessageFields {
+                t: text_member(env, value, c"t")?,
+                msg: text_member(env, value, c"msg")?,
+                content: content_member(env, value, c"content")?,
+                pinned_content: content_member(env, value, c"pinnedContent")?,
+            })
+        }
     }
 }
