@@ -9,6 +9,7 @@ import { applyCommand } from './lib/apply.mjs';
 import { checkApplyCheckout, checkApplyLine, preImagesFolder } from './lib/check-apply.mjs';
 import { PatchesError, UsageError } from './lib/errors.mjs';
 import { exportCommand } from './lib/export.mjs';
+import { rebaseCommand } from './lib/rebase.mjs';
 import { availableLines, isLine } from './lib/series.mjs';
 import { verifyLine } from './lib/verify.mjs';
 
@@ -33,6 +34,9 @@ const USAGE = `usage: scripts/patches/patches <command> [options]
   check-apply --checkout <rocket.chat checkout> [--line X.Y] [--force-line]
       Run apply (git am -3) on a scratch clone of the checkout's HEAD.
   Without either, check-apply reads RC_E2EE_PRE_IMAGES, or says there is nothing to check.
+  rebase <rocket.chat checkout of the new release> --line <old X.Y> [--pre-images-out <dir>]
+      Apply the old line's series (surviving drift as apply does) and export it as the
+      checkout's line, pre-images recorded from the checkout's HEAD.
 
 common options:
   --root <dir>   folder holding apps-engine-patches/ and meteor-patches/ (default: ${REPO_ROOT})
@@ -60,6 +64,7 @@ const COMMANDS = {
   export: { positionals: 1, options: ['line', 'force-line', 'base', 'target', 'dry-run', 'record-pre-images', 'pre-images-out'], run: runExport },
   verify: { positionals: 0, options: ['line'], run: runVerify },
   'check-apply': { positionals: 0, options: ['line', 'force-line', 'pre-images', 'checkout'], run: runCheckApply },
+  rebase: { positionals: 1, options: ['line', 'pre-images-out'], run: runRebase },
 };
 
 function main(argv) {
@@ -108,6 +113,11 @@ function runExport([checkout], values, root) {
     recordPreImages: values['record-pre-images'] ?? false,
     preImagesOut: values['pre-images-out'] === undefined ? undefined : resolve(values['pre-images-out']),
   });
+}
+
+function runRebase([checkout], values, root) {
+  if (!values.line) throw new UsageError('rebase needs --line <the old line to start from>');
+  rebaseCommand(checkout, { root, line: values.line, preImagesOut: values['pre-images-out'] === undefined ? undefined : resolve(values['pre-images-out']) });
 }
 
 function runVerify(_, values, root) {

@@ -80,7 +80,6 @@ function checkout(): string {
   return dir;
 }
 
-/** A private copy of the series folders that a test may damage. */
 /** A copy of the fixture's pre-images folder (outside any series), to damage. */
 function preImagesCopy(): string {
   const dir = tempDir('pre-images');
@@ -88,6 +87,7 @@ function preImagesCopy(): string {
   return dir;
 }
 
+/** A private copy of the series folders that a test may damage. */
 function seriesCopy(): string {
   const dir = tempDir('series');
   cpSync(seriesRoot, dir, { recursive: true });
@@ -339,15 +339,20 @@ describe('apply', () => {
     expect(status(repo)).toBe('');
   });
 
-  test('fails cleanly on a conflicting upstream change, naming the patch and file', () => {
+  test('fails cleanly on a conflicting upstream change, naming the patch, the file and each hunk', () => {
     const repo = checkout();
-    edit(repo, I_READ, (text) => text.replace('    getUserReader(): IUserRead;\n', '    getUserReader(): IUserRead;\n\n    getThreadReader(): IThreadRead;\n'));
-    git(repo, 'commit', '--quiet', '-am', 'Upstream adds a thread reader');
+    edit(repo, I_READ, (text) => text.replace('    getUserReader(): IUserRead;\n', '    getUserReaderV2(): IUserRead;\n'));
+    git(repo, 'commit', '--quiet', '-am', 'Upstream renames the user reader');
     const before = head(repo);
     const result = cli('apply', repo, '--root', seriesRoot);
     expect(result.status).toBe(1);
     expect(result.stderr).toContain(`apply failed at apps-engine-patches/8.8/${AE_NAMES[0]} (patch 1 of 5)`);
     expect(result.stderr).toMatch(new RegExp(`files: .*${I_READ.replace(/\./g, '\\.')}`));
+    // The per-hunk report: the hunk that cannot be placed, what it expected, what is closest.
+    expect(result.stderr).toContain(`hunks of ${AE_NAMES[0]} that do not apply, even ignoring whitespace and one side of their context:`);
+    expect(result.stderr).toMatch(new RegExp(`${I_READ.replace(/\./g, '\\.')} @@ -\\d+,\\d+ \\+\\d+,\\d+ @@\\n      expected:\\n(        \\|.*\\n)*        \\|    getUserReader\\(\\): IUserRead;`));
+    expect(result.stderr).toContain('        |    getUserReaderV2(): IUserRead;');
+    expect(result.stderr).toMatch(/closest in the checkout \(line \d+, \d+ of \d+ lines in order\)/);
     expect(head(repo)).toBe(before);
     expect(status(repo)).toBe('');
     expect(existsSync(join(repo, '.git/rebase-apply'))).toBe(false);
@@ -356,8 +361,8 @@ describe('apply', () => {
 
   test('a conflict in the second series also rolls back the first', () => {
     const repo = checkout();
-    edit(repo, CONVERTER, (text) => text.replace("            parseUrls: 'parseUrls',\n", "            parseUrls: 'parseUrls',\n            files: 'files',\n"));
-    git(repo, 'commit', '--quiet', '-am', 'Upstream maps files');
+    edit(repo, CONVERTER, (text) => text.replace("            parseUrls: 'parseUrls',\n        };\n", "            urls: 'parseUrls',\n        } as const;\n"));
+    git(repo, 'commit', '--quiet', '-am', 'Upstream rewrites the map around the hook');
     const before = head(repo);
     const result = cli('apply', repo, '--root', seriesRoot);
     expect(result.status).toBe(1);
@@ -418,6 +423,131 @@ describe('apply', () => {
     expect(head(repo)).toBe(baseId);
     expect(cli('verify', '--root', empty).status).toBe(0);
     expect(cli('check-apply', '--root', empty).status).toBe(0);
+  });
+});
+
+// Drift (issue 8, item 3): a checkout that is not the series' exact pre-image. git am -3 first;
+// at a patch it cannot take, insertions beside upstream's own are kept both, then the patch is
+// retried with whitespace-insensitive context; only then the apply fails, hunk by hunk.
+describe('apply survives drift', () => {
+  const applyTo = (repo: string) => cli('apply', repo, '--root', seriesRoot);
+
+  test('a file reformatted from spaces to tabs still takes the hook', () => {
+    const repo = checkout();
+    edit(repo, I_READ, (text) => text.replace(/^ {4}/gm, '\t'));
+    git(repo, 'commit', '--quiet', '-am', 'Upstream reformats IRead with tabs');
+    const result = applyTo(repo);
+    expect(result.status).toBe(0);
+    expect(result.stderr).toContain(`${AE_NAMES[0]}: applied with whitespace-insensitive context`);
+    expect(read(repo, I_READ)).toContain('\tgetUserReader(): IUserRead;\n');
+    expect(read(repo, I_READ)).toContain('getE2EEReader(): IE2EERead;');
+    expect(git(repo, 'log', '--reverse', '--format=%s', `${baseId}..HEAD`).trim().split('\n').slice(1)).toEqual(SUBJECTS);
+  });
+
+  test('a member upstream inserts beside a hook (like mediaCall after abac) keeps both, upstream first', () => {
+    const repo = checkout();
+    edit(repo, I_READ, (text) => text.replace('    getUserReader(): IUserRead;\n', '    getUserReader(): IUserRead;\n\n    getThreadReader(): IThreadRead;\n'));
+    git(repo, 'commit', '--quiet', '-am', 'Upstream adds a thread reader');
+    const result = applyTo(repo);
+    expect(result.stderr).toContain(`${AE_NAMES[0]}: 3-way conflict of insertions beside upstream's own in ${I_READ}: kept both, upstream's lines first`);
+    expect(result.status).toBe(0);
+    const text = read(repo, I_READ);
+    expect(text).not.toMatch(/^(<<<<<<<|=======|>>>>>>>|\|\|\|\|\|\|\|)/m);
+    expect(text.indexOf('getThreadReader(): IThreadRead;')).toBeGreaterThan(0);
+    expect(text.indexOf('getE2EEReader(): IE2EERead;')).toBeGreaterThan(text.indexOf('getThreadReader(): IThreadRead;'));
+  });
+
+  test('a function upstream moved still takes its hook', () => {
+    const repo = checkout();
+    write(
+      repo,
+      LISTENERS,
+      [
+        'export class AppListenerManager {',
+        '    private dispatch(int: AppInterface, data: unknown): Promise<unknown> {',
+        '        switch (int) {',
+        '            case AppInterface.IPostMessageSent:',
+        '                return this.executePostMessageSent(data);',
+        '            case AppInterface.IPostRoomCreate:',
+        '                return this.executePostRoomCreate(data);',
+        '            default:',
+        '                return undefined;',
+        '        }',
+        '    }',
+        '',
+        '    public async executeListener(int: AppInterface, data: unknown): Promise<unknown> {',
+        '        return this.dispatch(int, data);',
+        '    }',
+        '}',
+        '',
+      ].join('\n'),
+    );
+    git(repo, 'commit', '--quiet', '-am', 'Upstream moves the dispatch into its own method');
+    const result = applyTo(repo);
+    expect(result.stderr).not.toContain('apply failed');
+    expect(result.status).toBe(0);
+    expect(read(repo, LISTENERS)).toContain('                return this.executePostRoomCreate(data);\n            case AppInterface.IPostE2EERoomKeyRotated:\n');
+  });
+
+  test('a file without history (no 3-way possible) reformatted with tabs still takes the hook', () => {
+    const repo = tempDir('rc-no-history');
+    git(work, 'init', '--quiet', repo);
+    for (const path of [I_READ, LISTENERS, CONVERTER, STARTUP, 'apps/meteor/package.json']) write(repo, path, read(upstream, path));
+    edit(repo, I_READ, (text) => text.replace(/^ {4}/gm, '\t'));
+    git(repo, 'add', '--all');
+    git(repo, 'commit', '--quiet', '-m', 'A fork without Rocket.Chat history');
+    const result = applyTo(repo);
+    expect(result.status).toBe(0);
+    expect(result.stderr).toContain(`${AE_NAMES[0]}: applied with whitespace-insensitive context`);
+    expect(read(repo, I_READ)).toContain('getE2EEReader(): IE2EERead;');
+  });
+});
+
+describe('rebase', () => {
+  /** Rocket.Chat 8.9.0: IRead reformatted with tabs, a reader added beside the hook. */
+  function release89(): string {
+    const repo = checkout();
+    edit(repo, 'apps/meteor/package.json', (text) => text.replace('8.8.1', '8.9.0'));
+    edit(repo, I_READ, (text) => text.replace('    getUserReader(): IUserRead;\n', '    getUserReader(): IUserRead;\n\n    getThreadReader(): IThreadRead;\n').replace(/^ {4}/gm, '\t'));
+    git(repo, 'commit', '--quiet', '-am', 'Release 8.9.0');
+    return repo;
+  }
+
+  test('starts the 8.9 series from the 8.8 one, pre-images recorded from the checkout', () => {
+    const repo = release89();
+    const base = head(repo);
+    const root = seriesCopy();
+    const images = tempDir('pre-images-8.9');
+    const result = cli('rebase', repo, '--line', '8.8', '--pre-images-out', images, '--root', root);
+    if (result.status !== 0) console.log(result.stderr);
+    expect(result.stderr).not.toContain('failed');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain(`rebased line 8.8 onto ${repo}`);
+    expect(read(root, 'apps-engine-patches/8.9/.patches')).toBe(read(root, 'apps-engine-patches/8.8/.patches'));
+    const record = JSON.parse(read(root, 'apps-engine-patches/8.9/upstream.json'));
+    expect(record.releaseLine).toBe('8.9');
+    expect(record.files[I_READ]).toEqual({ commit: base, blob: git(repo, 'rev-parse', `${base}:${I_READ}`).trim(), evidence: `read at ${base} by export --record-pre-images` });
+    // The new line verifies, applies exactly to the recorded pre-images and to a fresh 8.9.0 checkout.
+    expect(cli('verify', '--line', '8.9', '--root', root).status).toBe(0);
+    const exact = cli('check-apply', '--line', '8.9', '--pre-images', images, '--root', root);
+    expect(exact.stderr).toBe('');
+    expect(exact.status).toBe(0);
+    const fresh = tempDir('rc-8.9');
+    git(work, 'clone', '--quiet', repo, fresh);
+    git(fresh, 'reset', '--quiet', '--hard', base);
+    const again = cli('apply', fresh, '--root', root);
+    expect(again.stderr).toBe('');
+    expect(again.status).toBe(0);
+    expect(read(fresh, I_READ)).toContain('\tgetE2EEReader(): IE2EERead;');
+  });
+
+  test('refuses a checkout of the same line, and a line that already has a series', () => {
+    expect(cli('rebase', checkout(), '--line', '8.8', '--root', seriesRoot).stderr).toContain('already line 8.8');
+    const root = seriesCopy();
+    cpSync(join(root, 'apps-engine-patches/8.8'), join(root, 'apps-engine-patches/8.9'), { recursive: true });
+    const result = cli('rebase', release89(), '--line', '8.8', '--root', root);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('exists; rebase only starts a new line');
   });
 });
 
@@ -596,7 +726,7 @@ describe('check-apply', () => {
 
   test('--checkout fails with the apply report when the checkout conflicts, still untouched', () => {
     const repo = checkout();
-    edit(repo, CONVERTER, (t) => t.replace("            parseUrls: 'parseUrls',\n", "            parseUrls: 'parse',\n"));
+    edit(repo, CONVERTER, (t) => t.replace("            parseUrls: 'parseUrls',\n        };\n", "            urls: 'parseUrls',\n        } as const;\n"));
     git(repo, 'commit', '--quiet', '-am', 'Drift');
     const drifted = head(repo);
     const result = cli('check-apply', '--checkout', repo, '--root', seriesRoot);

@@ -1,12 +1,13 @@
 // `apply`: Apps-Engine series, then Meteor series (one `git am -3` session), then both overlays.
 // Everything that can be checked is checked before the checkout is touched, and any failure
 // afterwards puts the checkout back where it was: a build never sees a half-patched tree.
-import { chmodSync, constants, copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { chmodSync, constants, copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
 import { assertClean, chooseLine } from './checkout.mjs';
 import { PatchesError } from './errors.mjs';
 import { git, resolveCommit, topLevel, tryGit } from './git.mjs';
+import { applyHunks, closestLines, fileHunks } from './hunks.mjs';
 import { applies, describeCondition, patchCondition } from './layouts.mjs';
 import { parsePatch } from './patchfile.mjs';
 import { ORDER_FILE, OVERLAY_DIR, TARGETS, loadSeries, overlayDir, seriesFolder, walkFiles } from './series.mjs';
@@ -105,11 +106,22 @@ function committerEnv() {
   return env;
 }
 
+// Options every git invocation of the am session needs: no hooks, no signing, and conflicts
+// written with their base section, so insert-beside-insert conflicts can be recognized.
+const AM_CONFIG = ['-c', 'core.hooksPath=/dev/null', '-c', 'commit.gpgsign=false', '-c', 'merge.conflictStyle=diff3'];
+
+/**
+ * One git am session over the series, surviving drift patch by patch. When git am -3 stops at a
+ * patch: (1) if every conflict is upstream and the patch both inserting lines at the same place
+ * (a member added beside a hook, like mediaCall after abac), both are kept, upstream's first;
+ * (2) else the patch is applied with whitespace-insensitive context (a file reformatted from
+ * spaces to tabs, a moved function); (3) else each failing hunk is reported with the lines it
+ * expected and the closest lines in the checkout, and the checkout is restored.
+ */
 function runAm(repo, patches, origHead) {
+  const env = committerEnv();
   const args = [
-    // A fork's hooks (husky, lint-staged) have no business running on a build step.
-    '-c', 'core.hooksPath=/dev/null',
-    '-c', 'commit.gpgsign=false',
+    ...AM_CONFIG,
     'am',
     '--3way',
     // Patches are LF-only (verify enforces it); --keep-cr keeps git from rewriting their bytes.
@@ -121,23 +133,139 @@ function runAm(repo, patches, origHead) {
     // A local apply.whitespace=fix would silently change the patched lines.
     '--whitespace=nowarn',
     '--committer-date-is-author-date',
-    // git's "run git am --continue" advice would mislead: the session is aborted right away.
+    // git's "run git am --continue" advice would mislead: this tool continues or aborts itself.
     '--resolvemsg=',
     ...patches.map((patch) => patch.file),
   ];
-  const result = tryGit(repo, args, { env: committerEnv() });
-  if (result.ok) return;
-  const failure = describeFailure(repo, patches, result);
-  try {
-    restore(repo, origHead);
-  } catch (error) {
-    throw new PatchesError(`${failure}\n${error.message}`);
+  let result = tryGit(repo, args, { env });
+  const notes = [];
+  while (!result.ok) {
+    const index = stoppedAt(repo, patches);
+    const patch = patches[index];
+    const inSession = existsSync(resolve(repo, git(repo, ['rev-parse', '--git-path', 'rebase-apply']).trim()));
+    const how = patch && inSession ? resolveDrift(repo, patch, env) : { ok: false, report: [], files: [] };
+    if (!how.ok) {
+      const failure = [describeFailure(repo, patches, result, how.files), ...how.report].join('\n');
+      try {
+        restore(repo, origHead);
+      } catch (error) {
+        throw new PatchesError(`${failure}\n${error.message}`);
+      }
+      throw new PatchesError(`${failure}\nThe checkout was restored to ${origHead.slice(0, 12)}; rebase the series onto this Rocket.Chat version (scripts/patches/README.md).`);
+    }
+    notes.push(`${patch.label}: ${how.note}`);
+    result = tryGit(repo, [...AM_CONFIG, 'am', '--continue'], { env });
   }
-  throw new PatchesError(`${failure}\nThe checkout was restored to ${origHead.slice(0, 12)}; rebase the series onto this Rocket.Chat version (scripts/patches/README.md).`);
+  for (const note of notes) console.error(`note: ${note}`);
+  return notes;
+}
+
+/** Tries the fallbacks at the patch git am -3 stopped at; `{ ok, note }` or `{ ok: false, report }`. */
+function resolveDrift(repo, patch, env) {
+  const conflicted = tryGit(repo, ['diff', '--name-only', '--diff-filter=U']).stdout.split('\n').filter(Boolean);
+  if (conflicted.length > 0 && conflicted.every((path) => unionInsertions(repo, path))) {
+    git(repo, ['add', '--', ...conflicted], { env });
+    return { ok: true, note: `3-way conflict of insertions beside upstream's own in ${conflicted.join(', ')}: kept both, upstream's lines first` };
+  }
+  git(repo, ['reset', '--quiet', '--hard', 'HEAD'], { env });
+  const exact = tolerantApply(repo, patch, env, false);
+  if (exact.ok) return { ok: true, note: 'applied with whitespace-insensitive context (git am -3 could not)' };
+  const oneSided = tolerantApply(repo, patch, env, true);
+  if (oneSided.ok) {
+    return { ok: true, note: `applied with whitespace-insensitive context; placed by one side of their context only (upstream changed the other): ${oneSided.sided.join(', ')}` };
+  }
+  return { ok: false, ...hunkReport(repo, patch) };
+}
+
+/**
+ * Applies a patch to the work tree at HEAD with lib/hunks.mjs: context compared ignoring
+ * whitespace (blank and // lines optional), added lines re-indented to a reformatted file; with
+ * `oneSided`, an insertion whose context changed on one side is placed by the other side when
+ * that matches exactly once. Files the patch creates go through git apply. All or nothing.
+ */
+function tolerantApply(repo, patch, env, oneSided) {
+  const results = [];
+  const created = [];
+  const sided = [];
+  for (const [path, { created: isNew, deleted, hunks }] of fileHunks(readFileSync(patch.file, 'utf8'))) {
+    if (deleted) return { ok: false };
+    if (isNew) {
+      created.push(path);
+      continue;
+    }
+    const shown = tryGit(repo, ['show', `HEAD:${path}`]);
+    if (!shown.ok) return { ok: false };
+    const result = applyHunks(shown.stdout, hunks, { oneSided, reindent: true });
+    if (result.text === undefined) return { ok: false };
+    result.placed.forEach((how, i) => how !== 'context' && sided.push(`${path} ${hunks[i].header.replace(/^(@@[^@]*@@).*/, '$1')} by its ${how} lines`));
+    results.push([path, result.text]);
+  }
+  for (const path of created) {
+    if (!tryGit(repo, ['apply', '--check', `--include=${path}`, patch.file]).ok) return { ok: false };
+  }
+  for (const [path, text] of results) writeFileSync(join(repo, path), text);
+  if (results.length > 0) git(repo, ['add', '--', ...results.map(([path]) => path)], { env });
+  for (const path of created) git(repo, ['apply', '--index', `--include=${path}`, '--whitespace=nowarn', patch.file], { env });
+  return { ok: true, sided };
+}
+
+/**
+ * Resolves the conflicts of one file when each is an insertion on both sides (empty base
+ * section): upstream's lines, then the patch's. Writes the file and returns true, or leaves it
+ * alone and returns false.
+ */
+function unionInsertions(repo, path) {
+  const file = join(repo, path);
+  if (!existsSync(file)) return false;
+  const lines = readFileSync(file, 'utf8').split('\n');
+  const out = [];
+  for (let i = 0; i < lines.length; i++) {
+    if (!lines[i].startsWith('<<<<<<< ')) {
+      out.push(lines[i]);
+      continue;
+    }
+    const ours = [];
+    const theirs = [];
+    let j = i + 1;
+    while (j < lines.length && !lines[j].startsWith('||||||| ') && !lines[j].startsWith('=======')) ours.push(lines[j++]);
+    if (j >= lines.length || !lines[j].startsWith('||||||| ')) return false; // no base section: cannot tell
+    j++;
+    if (j >= lines.length || lines[j] !== '=======') return false; // the base had lines: a real conflict
+    j++;
+    while (j < lines.length && !lines[j].startsWith('>>>>>>> ')) theirs.push(lines[j++]);
+    if (j >= lines.length) return false;
+    out.push(...ours, ...theirs);
+    i = j;
+  }
+  writeFileSync(file, out.join('\n'));
+  return true;
+}
+
+/** Per hunk of the patch that git cannot place, even ignoring whitespace: what it expected, what is closest. */
+function hunkReport(repo, patch) {
+  const lines = [`  hunks of ${patch.label.split('/').pop()} that do not apply, even ignoring whitespace and one side of their context:`];
+  const files = new Set();
+  for (const [path, { created, hunks }] of fileHunks(readFileSync(patch.file, 'utf8'))) {
+    if (created) continue;
+    const shown = tryGit(repo, ['show', `HEAD:${path}`]);
+    for (const hunk of hunks) {
+      if (shown.ok && applyHunks(shown.stdout, [hunk], { oneSided: true }).text !== undefined) continue;
+      files.add(path);
+      const expected = hunk.lines.filter(({ op }) => op !== '+').map(({ text }) => text);
+      lines.push(`    ${path} ${hunk.header.replace(/^(@@[^@]*@@).*/, '$1')}`, '      expected:', ...expected.map((text) => `        |${text}`));
+      if (!shown.ok) {
+        lines.push('      the checkout has no such file');
+        continue;
+      }
+      const near = closestLines(expected, shown.stdout);
+      lines.push(`      closest in the checkout (line ${near.line}, ${near.matched} of ${expected.filter((text) => text.trim() !== '').length} lines in order):`, ...near.lines.map((text) => `        |${text}`));
+    }
+  }
+  return { report: files.size > 0 ? lines : [], files: [...files] };
 }
 
 /** Names the patch git am stopped at and the files it could not merge. */
-function describeFailure(repo, patches, result) {
+function describeFailure(repo, patches, result, failing = []) {
   const index = stoppedAt(repo, patches);
   const patch = patches[index];
   const output = `${result.stdout}\n${result.stderr}`;
@@ -150,7 +278,9 @@ function describeFailure(repo, patches, result) {
     /^CONFLICT \([^)]*\): Merge conflict in (.+)$/gm,
     /^error: invalid object [0-7]+ [0-9a-f]+ for '(.+)'$/gm,
   ];
-  for (const pattern of patterns) for (const match of output.matchAll(pattern)) files.add(match[1]);
+  if (failing.length > 0) files.clear();
+  for (const path of failing) files.add(path);
+  if (failing.length === 0) for (const pattern of patterns) for (const match of output.matchAll(pattern)) files.add(match[1]);
   const lines = [
     patch ? `apply failed at ${patch.label} (patch ${index + 1} of ${patches.length})` : 'apply failed before git am could read a patch',
     `  files: ${files.size > 0 ? [...files].sort().join(', ') : '(git named none; see below)'}`,

@@ -21,21 +21,23 @@ export function fileHunks(patchText) {
     }
     if (!current) continue;
     if (line.startsWith('new file mode')) current.created = true;
-    const header = /^@@ -(\d+)(?:,\d+)? \+\d+(?:,\d+)? @@/.exec(line);
+    if (line.startsWith('deleted file mode')) current.deleted = true;
+    const header = /^@@ -(\d+)(?:,(\d+))? \+\d+(?:,(\d+))? @@/.exec(line);
     if (header) {
-      hunk = { oldStart: Number(header[1]), header: line, lines: [] };
+      hunk = { oldStart: Number(header[1]), header: line, lines: [], oldLeft: Number(header[2] ?? 1), newLeft: Number(header[3] ?? 1) };
       current.hunks.push(hunk);
       continue;
     }
-    if (!hunk) continue;
-    if (line === '-- ' || line.startsWith('diff ') || line.startsWith('index ')) {
-      hunk = null;
-      continue;
-    }
-    const op = line[0];
-    if (op === ' ' || op === '-' || op === '+') hunk.lines.push({ op, text: line.slice(1) });
-    else if (line === '') hunk.lines.push({ op: ' ', text: '' }); // an editor-stripped blank context line
+    if (!hunk || (hunk.oldLeft <= 0 && hunk.newLeft <= 0)) continue; // the header's counts say where a hunk ends
+    let op = line[0];
+    let text = line.slice(1);
+    if (line === '') [op, text] = [' ', '']; // an editor-stripped blank context line
+    if (op !== ' ' && op !== '-' && op !== '+') continue;
+    hunk.lines.push({ op, text });
+    if (op !== '+') hunk.oldLeft--;
+    if (op !== '-') hunk.newLeft--;
   }
+  for (const file of files.values()) for (const each of file.hunks) (delete each.oldLeft, delete each.newLeft);
   return files;
 }
 
@@ -84,32 +86,79 @@ function matchedPrefix(old, lines, start) {
 }
 
 /**
- * Applies `hunks` to `text` tolerantly. Returns `{ text }` on success, or `{ failed }`: per hunk
- * that did not match, its header, the lines it expected and the closest lines found.
+ * Applies `hunks` to `text` tolerantly. Returns `{ text, placed }` on success (placed: per hunk,
+ * 'context' or, with `oneSided`, 'preceding' / 'following' for an insertion placed by the context
+ * on one side only, the other side having changed upstream), or `{ failed }`: per hunk that did
+ * not match, its header, the lines it expected and the closest lines found. With `reindent`,
+ * added lines take the target's indentation style (tabs or 4 spaces) when the matched context
+ * shows the file was reformatted.
  */
-export function applyHunks(text, hunks) {
+export function applyHunks(text, hunks, { oneSided = false, reindent = false } = {}) {
   let lines = text.split('\n');
   let offset = 0;
   const failed = [];
+  const placed = [];
   for (const hunk of hunks) {
-    const old = hunk.lines.filter(({ op }) => op !== '+');
     const expected = Math.max(0, hunk.oldStart - 1 + offset);
-    let best = null;
-    for (let start = 0; start < lines.length; start++) {
-      const at = matchAt(old, lines, start);
-      if (at && at.some((index) => index !== null) && (best === null || Math.abs(start - expected) < Math.abs(best.start - expected))) {
-        best = { start, at };
+    let found = locate(hunk.lines, lines, expected, false);
+    let how = 'context';
+    if (!found && oneSided) {
+      const sides = oneSidedHunks(hunk.lines);
+      for (const [side, sideLines] of sides) {
+        // One side is trusted only with a line that says something (a lone "}" could be anywhere).
+        if (!sideLines.some(({ op, text }) => op !== '+' && !isOptional(text) && /\w{3}/.test(text))) continue;
+        found = locate(sideLines, lines, expected, true);
+        if (found) {
+          how = side;
+          found.hunkLines = sideLines;
+          break;
+        }
       }
     }
-    if (!best) {
+    if (!found) {
+      const old = hunk.lines.filter(({ op }) => op !== '+');
       failed.push({ header: hunk.header, expected: old.map(({ text: line }) => line), closest: closest(old, lines) });
       continue;
     }
-    const result = splice(lines, hunk.lines, best.at);
+    const result = splice(lines, found.hunkLines ?? hunk.lines, found.at, reindent);
     offset += result.length - lines.length;
     lines = result;
+    placed.push(how);
   }
-  return failed.length > 0 ? { failed } : { text: lines.join('\n') };
+  return failed.length > 0 ? { failed } : { text: lines.join('\n'), placed };
+}
+
+/** The best match of a hunk's old side: the one nearest `expected`, or with `unique` the only one. */
+function locate(hunkLines, lines, expected, unique) {
+  const old = hunkLines.filter(({ op }) => op !== '+');
+  if (!old.some(({ text }) => !isOptional(text))) return null;
+  // Matches that differ only in which optional (blank) lines they took are one place.
+  const key = (at) => at.filter((_, i) => !isOptional(old[i].text)).join(',');
+  const matches = [];
+  for (let start = 0; start < lines.length; start++) {
+    const at = matchAt(old, lines, start);
+    if (at && at.some((index) => index !== null) && !matches.some((m) => key(m.at) === key(at))) matches.push({ start, at });
+  }
+  if (matches.length === 0 || (unique && matches.length > 1)) return null;
+  return matches.reduce((best, m) => (Math.abs(m.start - expected) < Math.abs(best.start - expected) ? m : best));
+}
+
+/** For an insertion-only hunk with one block of added lines: the hunk with only its preceding, then only its following context. */
+function oneSidedHunks(hunkLines) {
+  if (hunkLines.some(({ op }) => op === '-')) return [];
+  const first = hunkLines.findIndex(({ op }) => op === '+');
+  let last = hunkLines.length - 1;
+  while (last >= 0 && hunkLines[last].op !== '+') last--;
+  if (first === -1 || hunkLines.slice(first, last + 1).some(({ op }) => op !== '+')) return [];
+  return [
+    ['preceding', hunkLines.slice(0, last + 1)],
+    ['following', hunkLines.slice(first)],
+  ];
+}
+
+/** The lines of `text` closest to the old side of a hunk: `{ line, matched, lines }` (for reports). */
+export function closestLines(oldLines, text) {
+  return closest(oldLines.map((line) => ({ text: line })), text.split('\n'));
 }
 
 function closest(old, lines) {
@@ -122,8 +171,32 @@ function closest(old, lines) {
   return { line: best.start + 1, matched: best.count, lines: lines.slice(best.start, best.start + length) };
 }
 
+/** 'tabs' or 'spaces' when a matched context pair shows the patch and the target indent differently. */
+function indentChange(hunkLines, at, lines) {
+  let oldIndex = 0;
+  for (const { op, text } of hunkLines) {
+    if (op === '+') continue;
+    const index = at[oldIndex++];
+    if (index === null || text.trim() === '') continue;
+    const mine = /^[ \t]*/.exec(text)[0];
+    const theirs = /^[ \t]*/.exec(lines[index])[0];
+    if (/^ +$/.test(mine) && /^\t+$/.test(theirs) && mine.length === 4 * theirs.length) return 'tabs';
+    if (/^\t+$/.test(mine) && /^ +$/.test(theirs) && theirs.length === 4 * mine.length) return 'spaces';
+    if (mine !== '' || theirs !== '') return null;
+  }
+  return null;
+}
+
+function reindented(text, change) {
+  const [, lead, rest] = /^([ \t]*)(.*)$/s.exec(text);
+  if (change === 'tabs') return `${lead.replace(/ {4}/g, '\t')}${rest}`;
+  if (change === 'spaces') return `${lead.replace(/\t/g, '    ')}${rest}`;
+  return text;
+}
+
 /** The new lines: matched context kept as the target has it, removed lines dropped, added lines inserted. */
-function splice(lines, hunkLines, at) {
+function splice(lines, hunkLines, at, reindent = false) {
+  const change = reindent ? indentChange(hunkLines, at, lines) : null;
   const remove = new Set();
   const inserts = new Map(); // target index -> lines to insert before it
   let oldIndex = 0;
@@ -142,7 +215,7 @@ function splice(lines, hunkLines, at) {
   };
   for (const { op, text } of hunkLines) {
     if (op === '+') {
-      pending.push(text);
+      pending.push(reindented(text, change));
       continue;
     }
     const index = at[oldIndex++];
