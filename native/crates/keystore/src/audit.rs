@@ -3,7 +3,9 @@
 //! never writes a record of its own: per-message work stays in memory.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
+
+use crate::clock::now_ms;
 
 use crate::store::{AuditCount, AuditRecord};
 
@@ -32,10 +34,6 @@ pub mod action {
     pub const MESSAGE_DECRYPT: &str = "message.decrypt";
     pub const CONTENT_DECRYPT: &str = "content.decrypt";
     pub const CONTENT_ENCRYPT: &str = "content.encrypt";
-}
-
-pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// One event to append; `outcome` is `"ok"` or an error code.

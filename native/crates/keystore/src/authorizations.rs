@@ -1,6 +1,7 @@
 //! Authorizations: which rooms an admin allowed an app into.
 
-use crate::audit::{action, now_ms, Event};
+use crate::audit::{action, Event};
+use crate::clock::now_ms;
 use crate::ids::{check_id, BAD_ACTOR_ID, BAD_APP_ID, BAD_ROOM_ID};
 use crate::keystore::lock;
 use crate::store::{AuthorizationDoc, IdentityState};

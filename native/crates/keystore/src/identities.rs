@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use rc_e2ee_core::RsaPrivateKey;
 
-use crate::audit::{action, now_ms, Event, SYSTEM};
+use crate::audit::{action, Event, SYSTEM};
+use crate::clock::now_ms;
 use crate::custody::{identity_aad, Sealed};
 use crate::ids::{check_id, BAD_ACTOR_ID, BAD_APP_ID, BAD_APP_USER_ID};
 use crate::keystore::{blocking, lock, CAS_ATTEMPTS};

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
-use crate::audit::{action, now_ms, Event, OK, SYSTEM};
+use crate::audit::{action, Event, OK, SYSTEM};
+use crate::clock::now_ms;
 use crate::custody::{identity_aad, KeyCustody, Sealed};
 use crate::ids::check_id;
 use crate::keystore::{write, CAS_ATTEMPTS};

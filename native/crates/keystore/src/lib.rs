@@ -23,6 +23,7 @@ mod audit;
 mod auditing;
 mod authorizations;
 mod cache;
+mod clock;
 pub mod custody;
 mod error;
 mod gates;

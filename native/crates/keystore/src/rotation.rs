@@ -25,7 +25,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use rc_e2ee_core::{unwrap_room_key, wrap_room_key, RsaPrivateKey};
 
-use crate::audit::{action, now_ms, Event, SYSTEM};
+use crate::audit::{action, Event, SYSTEM};
+use crate::clock::now_ms;
 use crate::ids::{check_id, BAD_APP_ID};
 use crate::keystore::blocking;
 use crate::store::{IdentityDoc, IdentityState, Rotation, RotationStep};

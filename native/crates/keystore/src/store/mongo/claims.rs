@@ -41,7 +41,7 @@ use mongodb::Collection;
 use serde::{Deserialize, Serialize};
 
 use super::{is_duplicate_key, map_error};
-use crate::audit::now_ms;
+use crate::clock::now_ms;
 use crate::{Error, Result};
 
 /// How long a claim holds before another writer may take it over.
