@@ -1,5 +1,6 @@
 //! The key store's behaviour suite, written once and run against every backend: the embedded
-//! file always, MongoDB when `MONGO_URL` is set (FerretDB in CI: `eval "$(scripts/test-db/start)"`).
+//! file always, MongoDB at `MONGO_URL` (FerretDB: `eval "$(scripts/test-db/start)"`; required unless
+//! `RC_E2EE_SKIP_MONGO=1`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::unreachable, clippy::indexing_slicing)]
 
 #[macro_use]

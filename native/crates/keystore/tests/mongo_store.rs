@@ -1,4 +1,5 @@
-//! What only the MongoDB backend has to prove (runs when `MONGO_URL` is set; FerretDB in CI):
+//! What only the MongoDB backend has to prove (at `MONGO_URL`, FerretDB in CI; required unless
+//! `RC_E2EE_SKIP_MONGO=1`):
 //! its compare-and-swap stays atomic under many concurrent writers even on a server whose
 //! updates are not (FerretDB applies them as read-modify-write), a claim left by a crashed
 //! writer is taken over once its lease ends, and audit counters written by several instances at

@@ -28,7 +28,7 @@ use rc_e2ee_keystore::{
 };
 
 /// Runs each named `async fn(&Backend)` once per backend: the embedded file always, MongoDB
-/// when `MONGO_URL` is set (FerretDB in CI: `eval "$(scripts/test-db/start)"`).
+/// at `MONGO_URL` (FerretDB: `eval "$(scripts/test-db/start)"`), required unless `RC_E2EE_SKIP_MONGO=1`.
 #[macro_export]
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
@@ -82,11 +82,19 @@ impl Backend {
         Self { url, kind: Kind::File, _guard: Arc::new(Guard { _dir: Some(dir), mongo: None }) }
     }
 
-    /// `None` (with a note) when `MONGO_URL` is not set.
+    /// The MongoDB backend at `MONGO_URL`. Without it the test fails, unless the caller skips
+    /// the MongoDB runs knowingly with `RC_E2EE_SKIP_MONGO=1` (then `None`, with a note): a
+    /// suite that passes because its database was missing would check nothing.
     pub async fn mongo(test: &str) -> Option<Self> {
         let Ok(uri) = std::env::var("MONGO_URL") else {
-            eprintln!("note: MONGO_URL is not set; skipping the MongoDB run of {test}");
-            return None;
+            if std::env::var("RC_E2EE_SKIP_MONGO").is_ok_and(|value| value == "1") {
+                eprintln!("note: RC_E2EE_SKIP_MONGO=1; skipping the MongoDB run of {test}");
+                return None;
+            }
+            panic!(
+                "MONGO_URL is not set: start FerretDB with eval \"$(scripts/test-db/start)\", \
+                 or set RC_E2EE_SKIP_MONGO=1 to skip the MongoDB runs knowingly"
+            );
         };
         let database = format!("rc_e2ee_test_{}", &uuid::Uuid::new_v4().simple().to_string()[..16]);
         let client = mongodb::Client::with_uri_str(&uri).await.unwrap();
