@@ -3,13 +3,14 @@
 // API, the E2EE permissions stay out of the defaults, and capabilities follow the grants.
 // Needs the examples' packages: npm --prefix examples ci.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import * as ts from 'typescript';
 
 import { capabilitiesFrom } from '../../apps-engine-patches/overlay/packages/apps/src/server/e2ee/capabilities';
 import { E2EE_EVENTS, executeE2EEListener } from '../../apps-engine-patches/overlay/packages/apps/src/server/e2ee/listenerExecutor';
+import { NEEDS_PRE_IMAGES, OVERLAY, patchedTree, removeTree, withPreImages } from './support/patchedUpstream';
 
 const REPO = resolve(__dirname, '../..');
 
@@ -19,7 +20,7 @@ function buildDefinitions(outDir: string): void {
 }
 
 /** A program over `file` with "@rocket.chat/apps-engine/*" mapped to `<out>/<pkg>/*` (or the published package). */
-function compile(file: string, pkg: string, out = dirname(file)): ts.Program {
+function compile(file: string, pkg: string, out = dirname(file), more: string[] = []): ts.Program {
   const options: ts.CompilerOptions = {
     target: ts.ScriptTarget.ES2019,
     module: ts.ModuleKind.CommonJS,
@@ -43,7 +44,7 @@ function compile(file: string, pkg: string, out = dirname(file)): ts.Program {
         ? defaultResolve.call(host, [name], from, undefined, undefined, options)[0]
         : ts.resolveModuleName(name, from, options, host).resolvedModule;
     });
-  return ts.createProgram([file], options, host);
+  return ts.createProgram([file, ...more], options, host);
 }
 
 function diagnosticsOf(program: ts.Program): string[] {
@@ -130,6 +131,30 @@ describe('series definitions against @rocket.chat/apps-engine@1.66.0', () => {
   it('leave an app written for upstream 1.66.0 compiling as it does against the published package', () => {
     expect(diagnosticsOf(compile(join(out, 'upstream-app.ts'), 'published'))).toEqual([]);
     expect(diagnosticsOf(compile(join(out, 'upstream-app.ts'), 'pkg'))).toEqual([]);
+  });
+
+  // The classes of the 8.8 tree that implement IRead and IModify (item 4 lists the others), from
+  // the pre-images with the series applied, against the series' definitions built above. Their
+  // sibling modules are not recorded, so those resolve to nothing and only the class shapes count.
+  withPreImages(`the patched host Reader and Modify implement the patched IRead and IModify ${NEEDS_PRE_IMAGES}`, () => {
+    const accessors = 'packages/apps/src/server/accessors';
+    const tree = patchedTree([`${accessors}/Reader.ts`, `${accessors}/Modify.ts`, 'packages/apps/src/server/bridges/AppBridges.ts']);
+    try {
+      cpSync(join(OVERLAY, 'packages/apps'), join(tree, 'packages/apps'), { recursive: true, force: false });
+      const files = [`${accessors}/Reader.ts`, `${accessors}/Modify.ts`].map((path) => join(tree, path));
+      const program = compile(files[0], 'pkg', out, [files[1]]);
+      const found = ts
+        .getPreEmitDiagnostics(program)
+        .filter((d) => d.file && files.includes(d.file.fileName) && d.code !== 2307)
+        .map((d) => `${d.file?.fileName.split('/').pop()}: ${ts.flattenDiagnosticMessageText(d.messageText, ' ')}`);
+      expect(found).toEqual([]);
+      // The check has teeth: without its E2EE member the Reader no longer implements IRead.
+      writeFileSync(files[0], readFileSync(files[0], 'utf8').replace('public getE2EEReader', 'public getE2EEReaderGone'));
+      const broken = ts.getPreEmitDiagnostics(compile(files[0], 'pkg', out)).map((d) => d.code);
+      expect(broken).toContain(2420);
+    } finally {
+      removeTree(tree);
+    }
   });
 
   it('keep e2ee.read and e2ee.write out of the default permissions', () => {
