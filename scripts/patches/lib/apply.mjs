@@ -156,6 +156,16 @@ function runAm(repo, patches, origHead) {
     notes.push(`${patch.label}: ${how.note}`);
     result = tryGit(repo, [...AM_CONFIG, 'am', '--continue'], { env });
   }
+  if (notes.length > 0) {
+    // git am --continue does not keep --committer-date-is-author-date; rewrite the commits so the
+    // same series on the same base still gives the same ids.
+    const rewrite = tryGit(repo, [...AM_CONFIG, 'rebase', '--quiet', '--force-rebase', '--committer-date-is-author-date', origHead], { env });
+    if (!rewrite.ok) {
+      tryGit(repo, ['rebase', '--abort'], { env });
+      restore(repo, origHead);
+      throw new PatchesError(`the series applied, but fixing its commit dates failed; the checkout was restored:\n${rewrite.stderr.trim()}`);
+    }
+  }
   for (const note of notes) console.error(`note: ${note}`);
   return notes;
 }

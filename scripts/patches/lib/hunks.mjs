@@ -182,7 +182,8 @@ function indentChange(hunkLines, at, lines) {
     const theirs = /^[ \t]*/.exec(lines[index])[0];
     if (/^ +$/.test(mine) && /^\t+$/.test(theirs) && mine.length === 4 * theirs.length) return 'tabs';
     if (/^\t+$/.test(mine) && /^ +$/.test(theirs) && theirs.length === 4 * mine.length) return 'spaces';
-    if (mine !== '' || theirs !== '') return null;
+    if (mine !== '' && mine === theirs) return null; // same style: nothing to convert
+    // Mixed or unindented pairs (" * " inside doc comments, top-level lines) decide nothing.
   }
   return null;
 }
