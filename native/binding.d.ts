@@ -179,7 +179,7 @@ export interface ContentFields {
  * are deduplicated into `kids` and referenced by `kidIndexes` (`0xffffffff` = absent), and the
  * base64 members are read column by column into one buffer.
  */
-export declare function decryptContentBatch(ring: RoomKeyRing, algorithms: Uint8Array, kids: Array<string>, kidIndexes: Uint32Array, ivs: AsciiColumn, ciphertexts: AsciiColumn): Promise<BatchResult>
+export declare function decryptContentBatch(ring: RoomKeyRing, algorithms: Uint8Array, kids: Array<string>, kidIndexes: Uint32Array, ivs: Array<string | undefined | null>, ciphertexts: Array<string | undefined | null>): Promise<BatchResult>
 
 /** Decrypts one `content` with one key to the exact plaintext (EJSON text). */
 export declare function decryptContentWithKey(key: RoomKey, algorithm: string | undefined, kid: string | undefined, iv: string | undefined, ciphertext: string | undefined): string

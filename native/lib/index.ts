@@ -19,6 +19,8 @@ export {
 export { decryptFile, encryptFile, type EncryptedFile } from './files';
 export {
   AppKeyStore,
+  type AcceptedRoomKey,
+  type AcceptRoomKeyOptions,
   type AppKeyStoreOptions,
   type AuditQuery,
   type AuditRecord,
@@ -28,8 +30,11 @@ export {
   type OldRoomKey,
   type RekeyReport,
   type RotationHost,
+  type RoomKeyStatus,
+  type RoomMessageProof,
   type RotationReport,
   type SubscriptionRoomKeys,
+  type SuggestedOldRoomKey,
 } from './keystore';
 
 import native = require('./binding');

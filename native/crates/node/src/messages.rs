@@ -178,8 +178,8 @@ pub fn decrypt_content_batch(
     algorithms: &[u8],
     #[napi(ts_arg_type = "Array<string>")] kids: TextList,
     kid_indexes: &[u32],
-    ivs: AsciiColumn,
-    ciphertexts: AsciiColumn,
+    #[napi(ts_arg_type = "Array<string | undefined | null>")] ivs: AsciiColumn,
+    #[napi(ts_arg_type = "Array<string | undefined | null>")] ciphertexts: AsciiColumn,
 ) -> AsyncTask<Background<BatchResult, BatchResult>> {
     let keys = ring.keys().to_vec();
     let (algorithms, kid_indexes) = (algorithms.to_vec(), kid_indexes.to_vec());
