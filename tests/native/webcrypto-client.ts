@@ -1,6 +1,6 @@
 /**
  * A reference Rocket.Chat client written from the wire-format specification
- * (shared/reference/rc-e2ee-wire-format.md) on WebCrypto, the browser's API — Node's
+ * (docs/wire-format.md) on WebCrypto, the browser's API — Node's
  * `crypto.subtle` here. It plays the human members in round-trip tests against the addon.
  */
 import EJSON = require('ejson');
