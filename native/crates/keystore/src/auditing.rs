@@ -1,5 +1,5 @@
 //! The key store's audit trail: events appended as they happen, decrypt/encrypt calls counted in
-//! memory ([`crate::audit::Counters`]) and flushed periodically.
+//! memory (`audit::Counters`) and flushed periodically.
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};

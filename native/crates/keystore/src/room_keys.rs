@@ -1,4 +1,4 @@
-//! Room keys of an app: accepting a suggested key (judged by [`crate::acceptance`]), settling
+//! Room keys of an app: accepting a suggested key (judged by the rule in `acceptance.rs`), settling
 //! a provisional one, and refilling the cache from the app user's subscription.
 
 use std::sync::Arc;
@@ -25,7 +25,7 @@ impl AppKeyStore {
     /// its identity active; the keys are unwrapped with the app's private key inside this
     /// crate. The current key's kid must equal `options.expected_kid` (the room's `e2eKeyId`),
     /// a legacy CBC key needs a legacy kid, an accepted kid is never taken over by another key,
-    /// and the key is judged by the proofs ([`crate::acceptance`]): verified or provisional,
+    /// and the key is judged by the proofs (the rule in `acceptance.rs`): verified or provisional,
     /// it becomes the room's current key; rejected, nothing changes (`KEYSTORE_PROOF_FAILED`,
     /// audited as `room_key_rejected`). Each old key is judged the same way under its own kid;
     /// a rejected old key is skipped (and audited), the others are cached.

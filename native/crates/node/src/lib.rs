@@ -4,7 +4,7 @@
 //! Call style follows cost: sub-microsecond work (one message) is a plain synchronous call that
 //! returns a string; RSA, PBKDF2, key generation, files and batches run as `AsyncTask`s on the
 //! libuv pool so the chat server's event loop never waits on them. Every body runs inside
-//! [`guard`], so a panic becomes an `E2EE_INTERNAL` error instead of aborting the process.
+//! `errors::guard`, so a panic becomes an `E2EE_INTERNAL` error instead of aborting the process.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 // napi-derive compiles the exported functions out of the unit-test target, leaving helpers unused.
 #![cfg_attr(test, allow(dead_code))]
