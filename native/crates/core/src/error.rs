@@ -73,3 +73,45 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_has_its_code_listed_once() {
+        let samples = [
+            Error::BadInput("x"),
+            Error::BadEnvelope("x"),
+            Error::UnsupportedAlgorithm("x"),
+            Error::BadKey("x"),
+            Error::BadPassword("x"),
+            Error::DecryptFailed,
+            Error::UnknownKid,
+            Error::BadPayload,
+            Error::TooLarge("x"),
+            Error::Internal("x"),
+        ];
+        // A new variant breaks this exhaustive match until it gets a sample above.
+        for sample in &samples {
+            match sample {
+                Error::BadInput(_)
+                | Error::BadEnvelope(_)
+                | Error::UnsupportedAlgorithm(_)
+                | Error::BadKey(_)
+                | Error::BadPassword(_)
+                | Error::DecryptFailed
+                | Error::UnknownKid
+                | Error::BadPayload
+                | Error::TooLarge(_)
+                | Error::Internal(_) => {}
+            }
+        }
+        let codes: Vec<_> = samples.iter().map(Error::code).collect();
+        assert_eq!(codes, Error::ALL_CODES.to_vec());
+        let mut unique = codes.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), codes.len());
+    }
+}

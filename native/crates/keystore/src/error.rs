@@ -149,6 +149,23 @@ mod tests {
             Error::BadInput("x"),
             Error::Host("x"),
         ];
+        // A new variant breaks this exhaustive match until it gets a sample above.
+        for sample in &samples {
+            match sample {
+                Error::NotAuthorized
+                | Error::NoRoomKey
+                | Error::Revoked
+                | Error::BadKek(_)
+                | Error::Conflict(_)
+                | Error::NoIdentity
+                | Error::KidMismatch
+                | Error::ProofFailed(_)
+                | Error::Storage { .. }
+                | Error::BadInput(_)
+                | Error::Host(_)
+                | Error::Core(_) => {}
+            }
+        }
         let codes: Vec<_> = samples.iter().map(Error::code).collect();
         assert_eq!(codes, Error::ALL_CODES.to_vec());
         let mut unique = codes.clone();
