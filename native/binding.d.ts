@@ -146,6 +146,30 @@ export interface Authorization {
   grantedAt: number
 }
 
+/** `algorithms[i]` when `content.algorithm` is absent. */
+export declare const BATCH_ALGORITHM_ABSENT: number
+
+/**
+ * `algorithms[i]` for a string that is neither label: decrypting it reports an unsupported
+ * algorithm.
+ */
+export declare const BATCH_ALGORITHM_OTHER: number
+
+/** `algorithms[i]` for `rc.v1.aes-sha2`. */
+export declare const BATCH_ALGORITHM_V1: number
+
+/** `algorithms[i]` for `rc.v2.aes-sha2`. */
+export declare const BATCH_ALGORITHM_V2: number
+
+/** `kidIndexes[i]` for a kid that is not a string. */
+export declare const BATCH_KID_ABSENT: number
+
+/**
+ * `algorithms[i]` when the item is not an object, or reading it threw: the single-message call
+ * reports bad input.
+ */
+export declare const BATCH_NOT_AN_OBJECT: number
+
 /**
  * Outcome of a batch: each plaintext, or `null` where that item failed; failures are listed
  * apart (they are rare), so a healthy batch creates no per-item error values.
@@ -175,7 +199,7 @@ export interface ContentFields {
  * Decrypts many contents on the thread pool; one bad item fails alone.
  *
  * The inputs are packed to cross N-API as few times as possible (each array element read costs
- * a property lookup): `algorithms` is a byte per item (0 absent, 1 v1, 2 v2, 3 other, 4 not a readable object), kids
+ * a property lookup): `algorithms` is a byte per item (the `BATCH_*` constants above), kids
  * are deduplicated into `kids` and referenced by `kidIndexes` (`0xffffffff` = absent), and the
  * base64 members are read column by column into one buffer.
  */

@@ -201,13 +201,14 @@ export function encryptContent(roomKey: RoomKey, payload: string | Record<string
 const BATCH_CHUNK = 256;
 /** Most contents one batch takes; split bigger histories. */
 export const MAX_BATCH = 1_000_000;
-const ABSENT = 0xffffffff;
-const NOT_AN_OBJECT = 4;
+// The packing numbers come from the bridge, which unpacks with the same constants.
+const ABSENT = native.BATCH_KID_ABSENT;
+const NOT_AN_OBJECT = native.BATCH_NOT_AN_OBJECT;
 
 function algorithmCode(value: unknown): number {
-  if (value === 'rc.v2.aes-sha2') return 2;
-  if (value === 'rc.v1.aes-sha2') return 1;
-  return typeof value === 'string' ? 3 : 0;
+  if (value === 'rc.v2.aes-sha2') return native.BATCH_ALGORITHM_V2;
+  if (value === 'rc.v1.aes-sha2') return native.BATCH_ALGORITHM_V1;
+  return typeof value === 'string' ? native.BATCH_ALGORITHM_OTHER : native.BATCH_ALGORITHM_ABSENT;
 }
 
 /** Packs one chunk for the native batch (see `decrypt_content_batch` in the bridge). */

@@ -1,4 +1,5 @@
-//! The one error-mapping table: core errors become JS errors whose `code` is stable.
+//! The one error-mapping table: core and key-store errors become JS errors whose `code` is
+//! stable.
 //!
 //! Synchronous calls throw an `Error` whose `code` is the core code. Errors of background tasks
 //! can only carry napi-rs's own status, so their message is prefixed `CODE: `; the TypeScript
@@ -12,6 +13,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use futures_util::FutureExt;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use rc_e2ee_core::Error as CoreError;
@@ -56,6 +58,20 @@ pub fn to_js(error: CoreError) -> napi::Error<Code> {
 /// For `AsyncTask::compute`, whose error type is fixed by napi-rs.
 pub fn to_task_error(error: CoreError) -> napi::Error {
     napi::Error::new(Status::GenericFailure, format!("{}: {error}", error.code()))
+}
+
+/// A key-store error, in the same `CODE: ` shape as a background task's (an async export's
+/// error type is fixed by napi-rs too).
+pub fn to_keystore_error(error: rc_e2ee_keystore::Error) -> napi::Error {
+    napi::Error::new(Status::GenericFailure, format!("{}: {error}", error.code()))
+}
+
+/// Runs a key-store future, turning a panic into `E2EE_INTERNAL` like every other export.
+pub async fn run<T>(future: impl std::future::Future<Output = rc_e2ee_keystore::Result<T>>) -> Result<T> {
+    match AssertUnwindSafe(future).catch_unwind().await {
+        Ok(result) => result.map_err(to_keystore_error),
+        Err(_) => Err(to_task_error(CoreError::Internal("panic in native code"))),
+    }
 }
 
 /// Every code the native layer can produce; the facade's list is tested against it.

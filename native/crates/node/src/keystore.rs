@@ -3,12 +3,10 @@
 //! thread-safe functions. Errors carry their code as a `CODE: ` message prefix, which the
 //! facade turns into `E2EEError.code`.
 
-use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::FutureExt;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::ThreadsafeFunction;
 use napi_derive::napi;
@@ -18,20 +16,9 @@ use rc_e2ee_keystore::{
 };
 use zeroize::Zeroizing;
 
+use crate::errors::run;
 use crate::messages::{ContentFields, EncryptedContent, MessageFields};
 use crate::wire::{PlainText, Secret, Str};
-
-fn to_js(error: keystore::Error) -> napi::Error {
-    napi::Error::new(Status::GenericFailure, format!("{}: {error}", error.code()))
-}
-
-/// Runs a key-store future, turning a panic into `E2EE_INTERNAL` like every other export.
-async fn run<T>(future: impl std::future::Future<Output = keystore::Result<T>>) -> Result<T> {
-    match AssertUnwindSafe(future).catch_unwind().await {
-        Ok(result) => result.map_err(to_js),
-        Err(_) => Err(crate::errors::to_task_error(rc_e2ee_core::Error::Internal("panic in native code"))),
-    }
-}
 
 /// Options of `AppKeyStore.open`.
 #[napi(object)]

@@ -156,20 +156,32 @@ pub struct BatchResult {
     pub codes: Vec<&'static str>,
 }
 
-/// `algorithms[i]`: what the facade found in `content.algorithm`.
-const ALGORITHM_V1: u8 = 1;
-const ALGORITHM_V2: u8 = 2;
-/// A string that is neither label: decrypting it reports an unsupported algorithm.
-const ALGORITHM_OTHER: u8 = 3;
-/// The item is not an object, or reading it threw: the single-message call reports bad input.
-const NOT_AN_OBJECT: u8 = 4;
+// The numbers of the packed batch, exported so the facade packs with exactly these.
+/// `algorithms[i]` when `content.algorithm` is absent.
+#[napi]
+pub const BATCH_ALGORITHM_ABSENT: u32 = 0;
+/// `algorithms[i]` for `rc.v1.aes-sha2`.
+#[napi]
+pub const BATCH_ALGORITHM_V1: u32 = 1;
+/// `algorithms[i]` for `rc.v2.aes-sha2`.
+#[napi]
+pub const BATCH_ALGORITHM_V2: u32 = 2;
+/// `algorithms[i]` for a string that is neither label: decrypting it reports an unsupported
+/// algorithm.
+#[napi]
+pub const BATCH_ALGORITHM_OTHER: u32 = 3;
+/// `algorithms[i]` when the item is not an object, or reading it threw: the single-message call
+/// reports bad input.
+#[napi]
+pub const BATCH_NOT_AN_OBJECT: u32 = 4;
 /// `kidIndexes[i]` for a kid that is not a string.
-const ABSENT: u32 = u32::MAX;
+#[napi]
+pub const BATCH_KID_ABSENT: u32 = 4_294_967_295;
 
 /// Decrypts many contents on the thread pool; one bad item fails alone.
 ///
 /// The inputs are packed to cross N-API as few times as possible (each array element read costs
-/// a property lookup): `algorithms` is a byte per item (0 absent, 1 v1, 2 v2, 3 other, 4 not a readable object), kids
+/// a property lookup): `algorithms` is a byte per item (the `BATCH_*` constants above), kids
 /// are deduplicated into `kids` and referenced by `kidIndexes` (`0xffffffff` = absent), and the
 /// base64 members are read column by column into one buffer.
 #[napi(catch_unwind, ts_return_type = "Promise<BatchResult>")]
@@ -195,17 +207,18 @@ pub fn decrypt_content_batch(
                 BatchResult { plaintexts: Vec::with_capacity(count), failed: Vec::new(), codes: Vec::new() };
             for index in 0..count {
                 let item = || -> rc_e2ee_core::Result<PlainText> {
-                    if algorithms.get(index) == Some(&NOT_AN_OBJECT) {
+                    let packed = algorithms.get(index).copied().map(u32::from);
+                    if packed == Some(BATCH_NOT_AN_OBJECT) {
                         return Err(CoreError::BadInput("content must be an object"));
                     }
-                    let kid = match kid_indexes.get(index).copied().unwrap_or(ABSENT) {
-                        ABSENT => None,
+                    let kid = match kid_indexes.get(index).copied().unwrap_or(BATCH_KID_ABSENT) {
+                        BATCH_KID_ABSENT => None,
                         kid => Some(kids.get(kid as usize).ok_or(CoreError::BadInput("kid index"))?),
                     };
-                    let algorithm = match algorithms.get(index).copied() {
-                        Some(ALGORITHM_V1) => Some(rc_e2ee_core::content::ALGORITHM_V1),
-                        Some(ALGORITHM_V2) => Some(rc_e2ee_core::content::ALGORITHM_V2),
-                        Some(ALGORITHM_OTHER) => Some("unsupported"),
+                    let algorithm = match packed {
+                        Some(BATCH_ALGORITHM_V1) => Some(rc_e2ee_core::content::ALGORITHM_V1),
+                        Some(BATCH_ALGORITHM_V2) => Some(rc_e2ee_core::content::ALGORITHM_V2),
+                        Some(BATCH_ALGORITHM_OTHER) => Some("unsupported"),
                         _ => None,
                     };
                     let content = ContentRef {
