@@ -107,18 +107,19 @@ function internal(): E2EEError {
 }
 
 /**
- * Runs `body`, turning anything it throws into `E2EEError(E2EE_BAD_INPUT, 'invalid input:
- * <what>')` unless it is already an `E2EEError` we raised. For reading caller-supplied values:
+ * Runs `body`, turning anything it throws into `E2EEError(code, 'invalid input: <what>')`
+ * (`E2EE_BAD_INPUT` unless the key store says `KEYSTORE_BAD_INPUT`) unless it is already an
+ * `E2EEError` we raised. For reading caller-supplied values:
  * their getters and Proxy traps can throw anything.
  */
-export function reading<T>(what: string, body: () => T): T {
+export function reading<T>(what: string, body: () => T, code: E2EECode = 'E2EE_BAD_INPUT'): T {
   let result: T;
   try {
     result = body();
   } catch (error) {
     // Identity check only: `instanceof` on a hostile value would run its Proxy traps.
     if (isOwnError(error)) throw error;
-    return badInput(what);
+    return fail(code, `invalid input: ${what}`);
   }
   return result;
 }

@@ -8,7 +8,7 @@ import { inspect } from 'node:util';
 import native = require('./binding');
 import type { EncryptedContent, MessagePayload } from './content';
 import { contentFields, messageFields, parsePayload, payloadText, str } from './content';
-import { badInput, callAsync, E2EEError } from './errors';
+import { badInput, callAsync, E2EEError, fail, reading } from './errors';
 import { requireString } from './keys';
 
 export interface AppKeyStoreOptions {
@@ -137,7 +137,7 @@ function toNative(roomId: string, keys: SubscriptionRoomKeys | null | undefined)
 
 /** A key-store argument that is not what the contract says: `KEYSTORE_BAD_INPUT`, naming the argument. */
 function keystoreBadInput(what: string): never {
-  throw new E2EEError('KEYSTORE_BAD_INPUT', `invalid input: ${what}`);
+  return fail('KEYSTORE_BAD_INPUT', `invalid input: ${what}`);
 }
 
 /**
@@ -145,12 +145,7 @@ function keystoreBadInput(what: string): never {
  * throwing getter, a revoked Proxy, a cycle) becomes `KEYSTORE_BAD_INPUT` naming `what`.
  */
 function readArgument<T>(what: string, read: () => T): T {
-  try {
-    return read();
-  } catch (error) {
-    if (error instanceof E2EEError) throw error;
-    return keystoreBadInput(`${what} could not be read`);
-  }
+  return reading(`${what} could not be read`, read, 'KEYSTORE_BAD_INPUT');
 }
 
 /** Checks that each named id argument is a string, naming the first one that is not. */

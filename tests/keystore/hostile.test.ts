@@ -41,6 +41,20 @@ function revokedProxy(): object {
   return proxy;
 }
 
+/** Getters that throw a revoked Proxy: an `instanceof` on what they threw would itself throw. */
+function throwingProxyValues(): Record<string, unknown> {
+  const value: Record<string, unknown> = {};
+  for (const key of ['url', 'proofs', 'oldRoomKeys', 'since', 'expectedKid', 'senderId', 'content', 'E2EKey']) {
+    Object.defineProperty(value, key, {
+      enumerable: true,
+      get() {
+        throw revokedProxy();
+      },
+    });
+  }
+  return value;
+}
+
 function deep(): unknown {
   let value: unknown = { msg: 'bottom' };
   for (let i = 0; i < 10_000; i += 1) value = { msg: 'x', nested: value };
@@ -52,6 +66,7 @@ const HOSTILE: Array<[string, () => unknown]> = [
   ['throwing getters', throwingGetters],
   ['a Proxy whose traps throw', throwingProxy],
   ['a revoked Proxy', revokedProxy],
+  ['getters that throw a revoked Proxy', throwingProxyValues],
   ['10,000-deep nesting', deep],
   ['a 65 MiB string', () => 'A'.repeat(65 * 1024 * 1024)],
   ['a Uint8Array', () => new Uint8Array(16)],

@@ -10,6 +10,7 @@ use crate::clock::now_ms;
 use crate::custody::{identity_aad, KeyCustody, Sealed};
 use crate::ids::check_id;
 use crate::keystore::{write, CAS_ATTEMPTS};
+use crate::store::IdentityDoc;
 use crate::types::RekeyReport;
 use crate::{AppKeyStore, Error, Result};
 
@@ -62,54 +63,36 @@ impl AppKeyStore {
     /// Adds a blob under `custody` to each of one identity's keys that lacks one (it becomes
     /// the primary; the others stay as copies); `false` if none lacked one.
     pub(crate) async fn reseal(&self, app_id: &str, custody: &Arc<dyn KeyCustody>) -> Result<bool> {
-        let mut attempt = 0;
-        loop {
-            let Some(mut identity) = self.inner.store.identity(app_id).await? else { return Ok(false) };
+        self.update_identity_with(app_id, |identity| {
             let mut changed = false;
-            let aad = identity_aad(app_id, identity.key_version);
-            changed |= self.reseal_key(&mut identity.sealed, &mut identity.sealed_copies, &aad, custody)?;
-            if let Some(rotation) = identity.rotation.as_mut() {
-                let aad = identity_aad(app_id, rotation.new_key_version);
-                let mut primary = Some(rotation.new_sealed.clone());
-                changed |= self.reseal_key(&mut primary, &mut rotation.new_sealed_copies, &aad, custody)?;
-                rotation.new_sealed = primary.ok_or_else(Error::task_failed)?;
+            for (key_version, primary, copies) in identity.keys_mut() {
+                changed |= self.reseal_key(primary, copies, &identity_aad(app_id, key_version), custody)?;
             }
-            if !changed {
-                return Ok(false);
-            }
-            identity.updated_at = now_ms();
-            match self.inner.store.update_identity(&identity).await {
-                Ok(_) => return Ok(true),
-                Err(Error::Conflict(_)) if attempt + 1 < CAS_ATTEMPTS => attempt += 1,
-                Err(error) => return Err(error),
-            }
-        }
+            Ok(changed)
+        })
+        .await
     }
 
-    pub(crate) fn reseal_key(
+    /// Makes the blob under `custody` the primary one, sealing it from another blob if there
+    /// is none; the previous primary stays as a copy. `false` if it already was the primary.
+    fn reseal_key(
         &self,
-        primary: &mut Option<Sealed>,
+        primary: &mut Sealed,
         copies: &mut Vec<Sealed>,
         aad: &[u8],
         custody: &Arc<dyn KeyCustody>,
     ) -> Result<bool> {
-        let Some(old) = primary.take() else { return Ok(false) };
-        let blobs: Vec<&Sealed> = std::iter::once(&old).chain(copies.iter()).collect();
-        if let Some(position) = blobs.iter().position(|sealed| sealed.kek_id == custody.kek_id()) {
-            // Already sealed under it: make that blob the primary.
-            if position > 0 {
-                let new = copies.remove(position - 1);
-                copies.insert(0, old);
-                *primary = Some(new);
-                return Ok(true);
-            }
-            *primary = Some(old);
+        if primary.kek_id == custody.kek_id() {
             return Ok(false);
         }
+        if let Some(copy) = copies.iter_mut().find(|sealed| sealed.kek_id == custody.kek_id()) {
+            std::mem::swap(primary, copy);
+            return Ok(true);
+        }
+        let blobs: Vec<&Sealed> = std::iter::once(&*primary).chain(copies.iter()).collect();
         let plaintext = self.open_any(&blobs, aad, Some(custody))?;
         let new = custody.seal(&plaintext, aad)?;
-        copies.insert(0, old);
-        *primary = Some(new);
+        copies.insert(0, std::mem::replace(primary, new));
         Ok(true)
     }
 
@@ -126,33 +109,22 @@ impl AppKeyStore {
         }
         let mut report = RekeyReport::default();
         for identity in self.inner.store.identities().await? {
-            let app_id = identity.app_id.clone();
-            let mut attempt = 0;
-            let changed = loop {
-                let Some(mut identity) = self.inner.store.identity(&app_id).await? else { break false };
-                let before = identity.clone();
-                let aad = identity_aad(&app_id, identity.key_version);
-                if identity.current_blobs().iter().any(|sealed| sealed.kek_id == kek_id) {
-                    self.reseal_key(&mut identity.sealed, &mut identity.sealed_copies, &aad, &current)?;
-                    identity.sealed_copies.retain(|sealed| sealed.kek_id != kek_id);
-                }
-                if let Some(rotation) = identity.rotation.as_mut() {
-                    let aad = identity_aad(&app_id, rotation.new_key_version);
-                    let mut primary = Some(rotation.new_sealed.clone());
-                    self.reseal_key(&mut primary, &mut rotation.new_sealed_copies, &aad, &current)?;
-                    rotation.new_sealed = primary.ok_or_else(Error::task_failed)?;
-                    rotation.new_sealed_copies.retain(|sealed| sealed.kek_id != kek_id);
-                }
-                if identity == before {
-                    break false;
-                }
-                identity.updated_at = now_ms();
-                match self.inner.store.update_identity(&identity).await {
-                    Ok(_) => break true,
-                    Err(Error::Conflict(_)) if attempt + 1 < CAS_ATTEMPTS => attempt += 1,
-                    Err(error) => return Err(error),
-                }
-            };
+            let app_id = identity.app_id;
+            let changed = self
+                .update_identity_with(&app_id, |identity| {
+                    let mut changed = false;
+                    for (key_version, primary, copies) in identity.keys_mut() {
+                        let retired = |sealed: &Sealed| sealed.kek_id == kek_id;
+                        if !retired(primary) && !copies.iter().any(retired) {
+                            continue;
+                        }
+                        self.reseal_key(primary, copies, &identity_aad(&app_id, key_version), &current)?;
+                        copies.retain(|sealed| !retired(sealed));
+                        changed = true;
+                    }
+                    Ok(changed)
+                })
+                .await?;
             match changed {
                 true => {
                     report.resealed += 1;
@@ -167,6 +139,29 @@ impl AppKeyStore {
         }
         write(&self.inner.keks).previous.retain(|kek| kek.kek_id() != kek_id);
         Ok(report)
+    }
+
+    /// Reads the app's identity, lets `change` edit it (returning whether it did) and writes it
+    /// back with compare-and-swap, starting over on a lost race (at most [`CAS_ATTEMPTS`]
+    /// times). `false` when there is no identity or nothing changed.
+    async fn update_identity_with(
+        &self,
+        app_id: &str,
+        mut change: impl FnMut(&mut IdentityDoc) -> Result<bool>,
+    ) -> Result<bool> {
+        let mut attempt = 0;
+        loop {
+            let Some(mut identity) = self.inner.store.identity(app_id).await? else { return Ok(false) };
+            if !change(&mut identity)? {
+                return Ok(false);
+            }
+            identity.updated_at = now_ms();
+            match self.inner.store.update_identity(&identity).await {
+                Ok(_) => return Ok(true),
+                Err(Error::Conflict(_)) if attempt + 1 < CAS_ATTEMPTS => attempt += 1,
+                Err(error) => return Err(error),
+            }
+        }
     }
 
     /// Opens the first of `blobs` this store (or `extra`) holds the KEK of.

@@ -10,7 +10,9 @@ use crate::audit::{action, Event, OK, SYSTEM};
 use crate::cache::{RoomKeyCache, Trust};
 use crate::ids::{check_id, BAD_APP_ID, BAD_KID, BAD_ROOM_ID};
 use crate::keystore::{blocking, lock};
-use crate::types::{AcceptOptions, Accepted, KeyStatus, KeyVerdict, LoadedKeys, Proof, SubscriptionKeys};
+use crate::types::{
+    AcceptOptions, Accepted, KeyStatus, KeyVerdict, LoadedKeys, Proof, SubscriptionKeys, SuggestedOldKey,
+};
 use crate::{AppKeyStore, Error, Result};
 
 const BAD_SUGGESTER_ID: &str = "suggested-by user id is empty, too long or has control characters";
@@ -93,18 +95,33 @@ impl AppKeyStore {
         }
         let ignored = [options.suggested_by.as_str(), app_user.as_str()];
         let (status, old_room_keys, rejected_old) = {
-            let mut cache = lock(&self.inner.room_keys);
-            let status =
-                judge_current(&mut cache, app_id, room_id, &key, &options.proofs, &ignored, &options.suggested_by)?;
-            let mut old_room_keys = Vec::with_capacity(options.old_room_keys.len());
-            let mut rejected_old = Vec::new();
-            for (old, key) in options.old_room_keys.iter().zip(opened) {
-                let verdict = judge_old(&mut cache, app_id, room_id, key.ok(), old, options, &old_room_keys, &ignored);
-                if verdict.status == KeyStatus::Rejected {
-                    rejected_old.push(verdict.kid.clone());
+            let mut judge = Judge {
+                cache: lock(&self.inner.room_keys),
+                app_id,
+                room_id,
+                ignored: &ignored,
+                suggested_by: &options.suggested_by,
+            };
+            let status = match judge.key(&key, &options.proofs, true) {
+                Judged::Taken => return Err(Error::ProofFailed(TAKEN_KID).into()),
+                Judged::Rejected(judgment) => {
+                    return Err(Rejection {
+                        error: Error::ProofFailed(CONFLICTING_PROOF),
+                        detail: Some(judgment.detail(&options.suggested_by)),
+                    })
                 }
+                Judged::Kept(status) => status,
+            };
+            let mut old_room_keys: Vec<KeyVerdict> = Vec::with_capacity(options.old_room_keys.len());
+            for (old, key) in options.old_room_keys.iter().zip(opened) {
+                let verdict = judge.old_key(key.ok(), old, &options.expected_kid, &old_room_keys);
                 old_room_keys.push(verdict);
             }
+            let rejected_old: Vec<String> = old_room_keys
+                .iter()
+                .filter(|verdict| verdict.status == KeyStatus::Rejected)
+                .map(|verdict| verdict.kid.clone())
+                .collect();
             (status, old_room_keys, rejected_old)
         };
         for old_kid in rejected_old {
@@ -269,85 +286,78 @@ impl From<Error> for Rejection {
     }
 }
 
-/// The current key's verdict, applied to the cache: an already accepted kid keeps its key (and
-/// a provisional one may be settled by the new proofs), a rejected key changes nothing.
-fn judge_current(
-    cache: &mut RoomKeyCache,
-    app_id: &str,
-    room_id: &str,
-    key: &Arc<RoomKey>,
-    proofs: &[Proof],
-    ignored: &[&str],
-    suggested_by: &str,
-) -> Result<KeyStatus, Rejection> {
-    let kid = key.kid();
-    let held = match cache.fingerprint(app_id, room_id, kid) {
-        Some(fingerprint) if fingerprint != key.fingerprint() => return Err(Error::ProofFailed(TAKEN_KID).into()),
-        Some(_) => cache.entry(app_id, room_id, kid).map(|(_, trust)| trust),
-        None => None,
-    };
-    if held == Some(Trust::Verified) {
-        cache.set_current(app_id, room_id, Some(kid.to_owned()));
-        return Ok(KeyStatus::Verified);
-    }
-    let judgment: Judgment = judge(key, proofs, ignored);
-    let trust = match judgment.status {
-        KeyStatus::Rejected => {
-            return Err(Rejection {
-                error: Error::ProofFailed(CONFLICTING_PROOF),
-                detail: Some(judgment.detail(suggested_by)),
-            })
-        }
-        KeyStatus::Verified => Trust::Verified,
-        // A key suggested again keeps the first suggester: the one whose messages prove nothing.
-        KeyStatus::Provisional => match held {
-            Some(trust @ Trust::Provisional { .. }) => trust,
-            _ => Trust::Provisional { suggested_by: suggested_by.to_owned() },
-        },
-    };
-    cache.insert(app_id, room_id, Arc::clone(key), true, trust);
-    Ok(judgment.status)
+/// What judging one key against the cache gave.
+enum Judged {
+    /// Its kid is already accepted with another key.
+    Taken,
+    /// Another sender's message under its kid does not open with it.
+    Rejected(Judgment),
+    /// Cached, with this status.
+    Kept(KeyStatus),
 }
 
-/// One suggested old key's verdict; cached unless rejected. `earlier` holds the verdicts of the
-/// old keys before it in the same suggestion.
-#[allow(clippy::too_many_arguments)]
-fn judge_old(
-    cache: &mut RoomKeyCache,
-    app_id: &str,
-    room_id: &str,
-    key: Option<Arc<RoomKey>>,
-    old: &crate::types::SuggestedOldKey,
-    options: &AcceptOptions,
-    earlier: &[KeyVerdict],
-    ignored: &[&str],
-) -> KeyVerdict {
-    let rejected = || KeyVerdict { kid: old.e2e_key_id.clone(), status: KeyStatus::Rejected };
-    let Some(key) = key else { return rejected() };
-    let kid = key.kid();
-    let repeated = kid == options.expected_kid || earlier.iter().any(|verdict| verdict.kid == kid);
-    if kid != old.e2e_key_id || repeated || !acceptable_algorithm(&key) {
-        return rejected();
+/// The keys of one suggestion, judged against one room's cache.
+struct Judge<'a> {
+    cache: std::sync::MutexGuard<'a, RoomKeyCache>,
+    app_id: &'a str,
+    room_id: &'a str,
+    /// Senders whose messages prove nothing: the suggester and the app user.
+    ignored: &'a [&'a str],
+    suggested_by: &'a str,
+}
+
+impl Judge<'_> {
+    /// Judges `key` by `proofs` and caches it unless it is rejected (`current` makes it the
+    /// room's current key). An accepted kid keeps its key; one already verified stays verified
+    /// without a new judgment; a provisional one may be settled by the new proofs, and keeps
+    /// its first suggester.
+    fn key(&mut self, key: &Arc<RoomKey>, proofs: &[Proof], current: bool) -> Judged {
+        let (app_id, room_id, kid) = (self.app_id, self.room_id, key.kid());
+        let held = match self.cache.fingerprint(app_id, room_id, kid) {
+            Some(fingerprint) if fingerprint != key.fingerprint() => return Judged::Taken,
+            Some(_) => self.cache.entry(app_id, room_id, kid).map(|(_, trust)| trust),
+            None => None,
+        };
+        if held == Some(Trust::Verified) {
+            if current {
+                self.cache.set_current(app_id, room_id, Some(kid.to_owned()));
+            }
+            return Judged::Kept(KeyStatus::Verified);
+        }
+        let judgment = judge(key, proofs, self.ignored);
+        let trust = match judgment.status {
+            KeyStatus::Rejected => return Judged::Rejected(judgment),
+            KeyStatus::Verified => Trust::Verified,
+            KeyStatus::Provisional => match held {
+                Some(trust @ Trust::Provisional { .. }) => trust,
+                _ => Trust::Provisional { suggested_by: self.suggested_by.to_owned() },
+            },
+        };
+        self.cache.insert(app_id, room_id, Arc::clone(key), current, trust);
+        Judged::Kept(judgment.status)
     }
-    let held = match cache.fingerprint(app_id, room_id, kid) {
-        Some(fingerprint) if fingerprint != key.fingerprint() => return rejected(),
-        Some(_) => cache.entry(app_id, room_id, kid).map(|(_, trust)| trust),
-        None => None,
-    };
-    if held == Some(Trust::Verified) {
-        return KeyVerdict { kid: kid.to_owned(), status: KeyStatus::Verified };
+
+    /// One suggested old key's verdict; cached unless rejected. It must carry the kid its
+    /// `e2eKeyId` names, not the current kid nor that of an old key `earlier` in the suggestion.
+    fn old_key(
+        &mut self,
+        key: Option<Arc<RoomKey>>,
+        old: &SuggestedOldKey,
+        current_kid: &str,
+        earlier: &[KeyVerdict],
+    ) -> KeyVerdict {
+        let rejected = KeyVerdict { kid: old.e2e_key_id.clone(), status: KeyStatus::Rejected };
+        let Some(key) = key else { return rejected };
+        let kid = key.kid();
+        let repeated = kid == current_kid || earlier.iter().any(|verdict| verdict.kid == kid);
+        if kid != old.e2e_key_id || repeated || !acceptable_algorithm(&key) {
+            return rejected;
+        }
+        match self.key(&key, &old.proofs, false) {
+            Judged::Kept(status) => KeyVerdict { kid: kid.to_owned(), status },
+            Judged::Taken | Judged::Rejected(_) => rejected,
+        }
     }
-    let status = judge(&key, &old.proofs, ignored).status;
-    let trust = match status {
-        KeyStatus::Rejected => return rejected(),
-        KeyStatus::Verified => Trust::Verified,
-        KeyStatus::Provisional => match held {
-            Some(trust @ Trust::Provisional { .. }) => trust,
-            _ => Trust::Provisional { suggested_by: options.suggested_by.clone() },
-        },
-    };
-    cache.insert(app_id, room_id, Arc::clone(&key), false, trust);
-    KeyVerdict { kid: kid.to_owned(), status }
 }
 
 /// Caches one key read from the subscription unless a rule skips it; `true` if cached.

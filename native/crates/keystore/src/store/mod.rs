@@ -82,6 +82,17 @@ impl IdentityDoc {
             .flat_map(|rotation| std::iter::once(&rotation.new_sealed).chain(rotation.new_sealed_copies.iter()))
             .collect()
     }
+
+    /// Each private key's blobs to edit, with the key version its AAD binds: (version, primary,
+    /// copies) for the current key (unless revoked) and a rotation's new key.
+    pub fn keys_mut(&mut self) -> Vec<(i64, &mut Sealed, &mut Vec<Sealed>)> {
+        let current = self.sealed.as_mut().map(|sealed| (self.key_version, sealed, &mut self.sealed_copies));
+        let new = self
+            .rotation
+            .as_mut()
+            .map(|rotation| (rotation.new_key_version, &mut rotation.new_sealed, &mut rotation.new_sealed_copies));
+        current.into_iter().chain(new).collect()
+    }
 }
 
 /// Members of [`IdentityDoc`] that may be absent; an update unsets those the new state lacks.
