@@ -158,7 +158,7 @@ describe('series definitions against @rocket.chat/apps-engine@1.66.0', () => {
   });
 
   it('keep e2ee.read and e2ee.write out of the default permissions', () => {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the package compiled at run time, by path
     const { AppPermissions, defaultPermissions } = require(join(out, 'pkg/definition/metadata/AppPermissions.js'));
     expect(AppPermissions.e2ee).toEqual({ read: { name: 'e2ee.read' }, write: { name: 'e2ee.write' } });
     const names = (defaultPermissions as Array<{ name: string }>).map(({ name }) => name);
@@ -168,9 +168,9 @@ describe('series definitions against @rocket.chat/apps-engine@1.66.0', () => {
   });
 
   it('name the handler methods the listener executor calls', () => {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the package compiled at run time, by path
     const { AppMethod } = require(join(out, 'pkg/definition/metadata/AppMethod.js'));
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the package compiled at run time, by path
     const { AppInterface } = require(join(out, 'pkg/definition/metadata/AppInterface.js'));
     for (const [event, { check, execute }] of Object.entries(E2EE_EVENTS)) {
       expect(AppInterface[event]).toBe(event);

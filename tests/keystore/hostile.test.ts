@@ -3,6 +3,8 @@
  * `AppKeyStore` method gives an `E2EEError` with a stable code — never a bare TypeError or
  * RangeError — and writes nothing.
  */
+import { types } from 'node:util';
+
 import { AppKeyStore, E2EEError, E2EE_CODES, KEYSTORE_CODES } from '../../native';
 import * as client from '../native/webcrypto-client';
 import { Backend, fileBackend, newKek } from './backends';
@@ -169,11 +171,10 @@ describe('finding 5: hostile input to the key store', () => {
 });
 
 describe('finding 5: the key store\'s raw binding never crashes and never returns hostile values', () => {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- the raw binding, untyped on purpose: it gets hostile input
   const binding = require('../../native/binding.js');
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a facade helper the package index does not export
   const { toE2EEError } = require('../../native/dist/errors');
-  const { types } = require('node:util') as typeof import('node:util');
   const MARK = 'HOSTILE-MARK';
   const marked = (): unknown[] => [
     { toJSON: () => MARK, get appId() { return MARK; } },

@@ -6,12 +6,12 @@ import { inspect, types } from 'node:util';
 
 import * as e2ee from '../../native';
 import { E2EEError, E2EE_CODES, RoomKey, RsaPrivateKey } from '../../native';
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- the raw binding, untyped on purpose: it gets bad input
 const binding = require('../../native/binding.js');
 import { messageVectors, user } from './fixtures';
 
 // Bad input is the point of this file: arguments are deliberately of the wrong type.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- arguments of the wrong type are the point
 const api = e2ee as any;
 
 const roomKey = () => RoomKey.fromJwk(messageVectors.room_keys.R1.jwk, messageVectors.room_keys.R1.kid);
@@ -299,7 +299,7 @@ beforeAll(async () => {
 const bobKey = () => ctx.bob as RsaPrivateKey;
 const fileVector = () => messageVectors.files[0];
 const fileBytes = () => Buffer.from(fileVector().ciphertext_b64, 'base64');
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- a facade module the package index does not export
 const content = require('../../native/dist/content');
 
 const POSITIONS: Position[] = [
@@ -440,7 +440,7 @@ describe('finding 5: payloadText and the field readers', () => {
 });
 
 describe('finding 5: the raw binding never runs or returns hostile JavaScript, never crashes', () => {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a facade helper the package index does not export
   const { toE2EEError } = require('../../native/dist/errors');
   const rk = () => binding.RoomKey.fromJwk(JSON.stringify(messageVectors.room_keys.R1.jwk), messageVectors.room_keys.R1.kid);
   const ring = () => {
@@ -506,7 +506,7 @@ describe('finding 5: the raw binding never runs or returns hostile JavaScript, n
 });
 
 describe('finding 5: a panic anywhere in the bridge is E2EE_INTERNAL and the process lives', () => {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a facade helper the package index does not export
   const { toE2EEError } = require('../../native/dist/errors');
   const caught = (body: () => unknown): unknown => {
     try {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 const dir = join(__dirname, '..', 'fixtures', 'rc-8.8');
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed vector files, read field by field
 export type Json = any;
 
 export const keysVectors: Json = JSON.parse(readFileSync(join(dir, 'rc-client-keys.json'), 'utf8'));

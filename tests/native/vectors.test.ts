@@ -13,6 +13,8 @@ import {
   RsaPrivateKey,
   unwrapRoomKey,
 } from '../../native';
+
+import EJSON = require('ejson');
 import { byId, Json, keysVectors, messageVectors, user } from './fixtures';
 
 const alice = () => RsaPrivateKey.unwrapFromPassword(user('alice').private_key_blob, user('alice').passphrase, user('alice').userId);
@@ -220,7 +222,6 @@ describe('negative vectors', () => {
   });
 });
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const EJSONparse = (text: string): unknown => require('ejson').parse(text);
+const EJSONparse = (text: string): unknown => EJSON.parse(text);
 
 export { thrown };
