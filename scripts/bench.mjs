@@ -3,7 +3,15 @@
 // Implementations of one operation run interleaved round by round, so machine noise hits both;
 // the table shows the median round and the ratio Node time / addon time (above 1 = faster).
 // This is a benchmark, not a test: nothing here asserts a speed.
-import { createDecipheriv, createCipheriv, createPrivateKey, generateKeyPair, pbkdf2, privateDecrypt, randomBytes } from 'node:crypto';
+import {
+  createDecipheriv,
+  createCipheriv,
+  createPrivateKey,
+  generateKeyPair,
+  pbkdf2,
+  privateDecrypt,
+  randomBytes,
+} from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -33,7 +41,8 @@ async function calibrate(fn) {
   let iterations = 1;
   for (;;) {
     const ns = await sample(fn, iterations);
-    if (ns * iterations > ROUND_MS * 1e6 / 4 || iterations >= 1 << 22) return Math.max(1, Math.round((ROUND_MS * 1e6) / ns));
+    if (ns * iterations > (ROUND_MS * 1e6) / 4 || iterations >= 1 << 22)
+      return Math.max(1, Math.round((ROUND_MS * 1e6) / ns));
     iterations *= 4;
   }
 }
@@ -60,14 +69,18 @@ async function compareShots(cases, shots) {
 
 const rows = [];
 function report(operation, result, addon, node) {
-  const format = (ns) => (ns >= 1e6 ? `${(ns / 1e6).toFixed(2)} ms` : ns >= 1e3 ? `${(ns / 1e3).toFixed(2)} µs` : `${ns.toFixed(0)} ns`);
+  const format = (ns) =>
+    ns >= 1e6 ? `${(ns / 1e6).toFixed(2)} ms` : ns >= 1e3 ? `${(ns / 1e3).toFixed(2)} µs` : `${ns.toFixed(0)} ns`;
   rows.push([operation, format(result[addon]), format(result[node]), `${(result[node] / result[addon]).toFixed(2)}×`]);
   console.error(`  ${operation}: addon ${format(result[addon])}, node ${format(result[node])}`);
 }
 
 // --- Fixtures: one room key known to both sides, a 200 B and a 64 KiB message --------------
 const rawKey = randomBytes(32);
-const roomKey = e2ee.RoomKey.fromJwk({ kty: 'oct', alg: 'A256GCM', k: rawKey.toString('base64url') }, crypto.randomUUID());
+const roomKey = e2ee.RoomKey.fromJwk(
+  { kty: 'oct', alg: 'A256GCM', k: rawKey.toString('base64url') },
+  crypto.randomUUID(),
+);
 const payload = (size) => JSON.stringify({ msg: 'x'.repeat(size - 10) });
 const small = e2ee.encryptContent(roomKey, payload(200));
 const large = e2ee.encryptContent(roomKey, payload(64 * 1024));
@@ -85,28 +98,50 @@ function nodeEncrypt(text) {
   const iv = randomBytes(12);
   const cipher = createCipheriv('aes-256-gcm', rawKey, iv);
   const body = Buffer.concat([cipher.update(text, 'utf8'), cipher.final(), cipher.getAuthTag()]);
-  return { algorithm: 'rc.v2.aes-sha2', kid: roomKey.kid, iv: iv.toString('base64'), ciphertext: body.toString('base64') };
+  return {
+    algorithm: 'rc.v2.aes-sha2',
+    kid: roomKey.kid,
+    iv: iv.toString('base64'),
+    ciphertext: body.toString('base64'),
+  };
 }
 
-if (e2ee.decryptContent(roomKey, small) !== nodeDecrypt(small) || e2ee.decryptContent(roomKey, nodeEncrypt(payload(200))) !== payload(200)) {
+if (
+  e2ee.decryptContent(roomKey, small) !== nodeDecrypt(small) ||
+  e2ee.decryptContent(roomKey, nodeEncrypt(payload(200))) !== payload(200)
+) {
   throw new Error('addon and Node disagree; refusing to benchmark');
 }
 
 console.error(`rc-e2ee bench: ${ROUNDS} interleaved rounds of ~${ROUND_MS} ms per implementation`);
 
-report('v2 decrypt 200 B → string', await compare({ addon: () => e2ee.decryptContent(roomKey, small), node: () => nodeDecrypt(small) }), 'addon', 'node');
+report(
+  'v2 decrypt 200 B → string',
+  await compare({ addon: () => e2ee.decryptContent(roomKey, small), node: () => nodeDecrypt(small) }),
+  'addon',
+  'node',
+);
 
 // The path that matters: an app's decrypt through the key store (gates and key cached, the call
 // counted for the audit), against what a host in plain Node would do per message: look the
 // room's key up in a Map, decipher, parse the payload.
 const storeDir = mkdtempSync(join(tmpdir(), 'rc-e2ee-bench-'));
-const store = await e2ee.AppKeyStore.open({ url: `file://${join(storeDir, 'keystore.json')}`, kek: randomBytes(32).toString('base64') });
+const store = await e2ee.AppKeyStore.open({
+  url: `file://${join(storeDir, 'keystore.json')}`,
+  kek: randomBytes(32).toString('base64'),
+});
 const appPublicKey = await store.ensureIdentity('bench-app', 'bench-app.bot');
 await store.authorize('bench-app', 'bench-room', 'admin');
-await store.acceptRoomKey('bench-app', 'bench-room', e2ee.wrapRoomKey(roomKey, appPublicKey), { expectedKid: roomKey.kid, suggestedBy: 'member' });
+await store.acceptRoomKey('bench-app', 'bench-room', e2ee.wrapRoomKey(roomKey, appPublicKey), {
+  expectedKid: roomKey.kid,
+  suggestedBy: 'member',
+});
 const storedMessage = { t: 'e2e', content: small };
 const nodeKeys = new Map([['bench-room', rawKey]]);
-if ((await store.decryptMessage('bench-app', 'bench-room', storedMessage)).msg !== JSON.parse(nodeDecrypt(small)).msg || !nodeKeys.has('bench-room')) {
+if (
+  (await store.decryptMessage('bench-app', 'bench-room', storedMessage)).msg !== JSON.parse(nodeDecrypt(small)).msg ||
+  !nodeKeys.has('bench-room')
+) {
   throw new Error('key store and Node disagree; refusing to benchmark');
 }
 report(
@@ -137,10 +172,20 @@ report(
   'node',
 );
 
-report('v2 decrypt 64 KiB → string', await compare({ addon: () => e2ee.decryptContent(roomKey, large), node: () => nodeDecrypt(large) }), 'addon', 'node');
+report(
+  'v2 decrypt 64 KiB → string',
+  await compare({ addon: () => e2ee.decryptContent(roomKey, large), node: () => nodeDecrypt(large) }),
+  'addon',
+  'node',
+);
 
 const text200 = payload(200);
-report('v2 encrypt 200 B (with IV)', await compare({ addon: () => e2ee.encryptContent(roomKey, text200), node: () => nodeEncrypt(text200) }), 'addon', 'node');
+report(
+  'v2 encrypt 200 B (with IV)',
+  await compare({ addon: () => e2ee.encryptContent(roomKey, text200), node: () => nodeEncrypt(text200) }),
+  'addon',
+  'node',
+);
 
 // --- RSA ------------------------------------------------------------------------------------
 const member = await e2ee.RsaPrivateKey.generate();
@@ -181,7 +226,13 @@ const generate = promisify(generateKeyPair);
 
 report(
   'RSA-2048 key generation (median of 41)',
-  await compareShots({ addon: () => e2ee.RsaPrivateKey.generate(), node: () => generate('rsa', { modulusLength: 2048, publicExponent: 65537 }) }, 41),
+  await compareShots(
+    {
+      addon: () => e2ee.RsaPrivateKey.generate(),
+      node: () => generate('rsa', { modulusLength: 2048, publicExponent: 65537 }),
+    },
+    41,
+  ),
   'addon',
   'node',
 );
@@ -193,7 +244,8 @@ report(
   await compareShots(
     {
       addon: () => e2ee.RsaPrivateKey.unwrapFromPassword(blob, 'bench password', 'bench-user'),
-      node: () => pbkdf2Async('bench password', 'v2:bench-user:00000000-0000-4000-8000-000000000000', 100000, 32, 'sha256'),
+      node: () =>
+        pbkdf2Async('bench password', 'v2:bench-user:00000000-0000-4000-8000-000000000000', 100000, 32, 'sha256'),
     },
     21,
   ),
@@ -208,14 +260,18 @@ async function unwrapBlobWithNode(text, password) {
   const data = Buffer.from(ciphertext, 'base64');
   const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64'));
   decipher.setAuthTag(data.subarray(data.length - 16));
-  const plain = Buffer.concat([decipher.update(data.subarray(0, data.length - 16)), decipher.final()]).toString('latin1');
+  const plain = Buffer.concat([decipher.update(data.subarray(0, data.length - 16)), decipher.final()]).toString(
+    'latin1',
+  );
   return JSON.parse(plain);
 }
 
 const header = ['operation', 'rc-e2ee', 'Node crypto', 'Node / rc-e2ee'];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
 const line = (cells) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
-console.log(`\nNode ${process.version}, ${(await import('node:os')).cpus().length} CPUs (${(await import('node:os')).cpus()[0]?.model ?? 'unknown'})\n`);
+console.log(
+  `\nNode ${process.version}, ${(await import('node:os')).cpus().length} CPUs (${(await import('node:os')).cpus()[0]?.model ?? 'unknown'})\n`,
+);
 console.log(line(header));
 console.log(line(widths.map((w) => '-'.repeat(w))));
 for (const row of rows) console.log(line(row));

@@ -13,7 +13,8 @@ const e2ee = require('../native');
 const short = (text, keep = 60) => (text.length > keep ? `${text.slice(0, keep)}… (${text.length} chars)` : text);
 let step = 0;
 const say = (title) => console.log(`\n${++step}. ${title}`);
-const show = (label, value) => console.log(`   ${label}: ${typeof value === 'string' ? short(value) : JSON.stringify(value)}`);
+const show = (label, value) =>
+  console.log(`   ${label}: ${typeof value === 'string' ? short(value) : JSON.stringify(value)}`);
 
 console.log('rc-e2ee demo: Rocket.Chat end-to-end encryption, from the server side');
 
@@ -63,9 +64,12 @@ show('users.e2e.public_key of demo-bot.bot', appPublicKey);
 await store.authorize('demo-bot', 'room1', 'admin');
 show('an admin authorized demo-bot for room1', await store.isAuthorized('demo-bot', 'room1'));
 
-say('A member plants a key of her own under the room\'s kid; the server judges it by the others\' messages');
+say("A member plants a key of her own under the room's kid; the server judges it by the others' messages");
 // Any member can suggest a key and write under any key; a message proves only what its sender holds.
-const impostor = e2ee.RoomKey.fromJwk({ kty: 'oct', alg: 'A256GCM', k: randomBytes(32).toString('base64url') }, roomKey.kid);
+const impostor = e2ee.RoomKey.fromJwk(
+  { kty: 'oct', alg: 'A256GCM', k: randomBytes(32).toString('base64url') },
+  roomKey.kid,
+);
 const malloryProof = { senderId: 'mallory', content: e2ee.encryptContent(impostor, { msg: 'trust me' }) };
 const aliceProof = { senderId: 'alice', content: wire.content };
 try {
@@ -89,7 +93,13 @@ show('accepted (kid = rooms.e2eKeyId, opens a message of someone other than the 
 
 say('The app reads the message and answers, encrypted');
 show('the app reads', (await store.decryptMessage('demo-bot', 'room1', wire)).msg);
-const reply = { _id: 'msg2', rid: 'room1', t: 'e2e', msg: '', content: await store.encryptContent('demo-bot', 'room1', { msg: 'Noted: meeting at 10.' }) };
+const reply = {
+  _id: 'msg2',
+  rid: 'room1',
+  t: 'e2e',
+  msg: '',
+  content: await store.encryptContent('demo-bot', 'room1', { msg: 'Noted: meeting at 10.' }),
+};
 show('its reply, as Bob reads it', e2ee.decryptMessage(bobRoomKey, reply).msg);
 try {
   await store.decryptMessage('demo-bot', 'room2', wire);
@@ -128,7 +138,9 @@ try {
   show('after revocation', error.code);
 }
 for (const record of (await store.audit({ appId: 'demo-bot' })).reverse()) {
-  console.log(`   audit: ${record.action.padEnd(22)} by ${record.actor.padEnd(13)} ${record.outcome}${record.count ? ` ×${record.count}` : ''}`);
+  console.log(
+    `   audit: ${record.action.padEnd(22)} by ${record.actor.padEnd(13)} ${record.outcome}${record.count ? ` ×${record.count}` : ''}`,
+  );
 }
 const stored = readFileSync(join(dir, 'keystore.json'), 'utf8');
 show('the store file holds the message text', stored.includes('meeting at 10'));

@@ -6,7 +6,11 @@ import {
   callerPosition,
   guardBridgeParams,
 } from '../../apps-engine-patches/overlay/packages/apps/src/server/e2ee/bridgeCaller';
-import { BRIDGE_METHODS, E2EE_BRIDGE_NAME, HOST_ONLY_BRIDGES } from '../../apps-engine-patches/overlay/packages/apps/src/server/e2ee/bridgeCallerTable';
+import {
+  BRIDGE_METHODS,
+  E2EE_BRIDGE_NAME,
+  HOST_ONLY_BRIDGES,
+} from '../../apps-engine-patches/overlay/packages/apps/src/server/e2ee/bridgeCallerTable';
 import { E2EEArgumentError } from '../../apps-engine-patches/overlay/packages/apps/src/server/e2ee/bridgeGuard';
 
 const HOST = '6f1d3c52-5a8e-4b7e-9a49-2f0b8f0c1e2d';
@@ -34,11 +38,9 @@ function refusal(run: () => unknown): Error {
   throw new Error('the call was let through');
 }
 
-const E2EE_METHODS: Array<[string, number, number]> = Object.entries(BRIDGE_METHODS[E2EE_BRIDGE_NAME]).map(([method, signature]) => [
-  method,
-  signature.length,
-  signature.indexOf('appId'),
-]);
+const E2EE_METHODS: Array<[string, number, number]> = Object.entries(BRIDGE_METHODS[E2EE_BRIDGE_NAME]).map(
+  ([method, signature]) => [method, signature.length, signature.indexOf('appId')],
+);
 
 describe('finding 1: caller spoofing on the E2EE bridge', () => {
   it('covers the six do* methods of E2EEBridge, each with its app id last', () => {
@@ -102,12 +104,22 @@ describe('finding 1: caller spoofing on the E2EE bridge', () => {
 
   it('refuses a request whose params are not an array', () => {
     for (const params of [undefined, null, 'APP_ID', { 0: 'ROOM1', 1: P, length: 2 }]) {
-      expect(() => guardBridgeParams(E2EE_BRIDGE_NAME, 'doIsAuthorized', params as unknown as unknown[], HOST)).toThrow(E2EEArgumentError);
+      expect(() => guardBridgeParams(E2EE_BRIDGE_NAME, 'doIsAuthorized', params as unknown as unknown[], HOST)).toThrow(
+        E2EEArgumentError,
+      );
     }
   });
 
   it('refuses unknown E2EE methods', () => {
-    for (const method of ['doDecrypt', 'doGetRoomKeys', 'isAuthorized', 'decryptMessage', 'constructor', '__proto__', 'toString']) {
+    for (const method of [
+      'doDecrypt',
+      'doGetRoomKeys',
+      'isAuthorized',
+      'decryptMessage',
+      'constructor',
+      '__proto__',
+      'toString',
+    ]) {
       const error = refusal(() => guardBridgeParams(E2EE_BRIDGE_NAME, method, ['ROOM1', P], HOST));
       expect(error).toBeInstanceOf(E2EEArgumentError);
       expect(error.message).not.toContain(method);
@@ -127,7 +139,8 @@ for (const [bridge, methods] of Object.entries(BRIDGE_METHODS)) {
   if (bridge === E2EE_BRIDGE_NAME) continue;
   for (const [method, signature] of Object.entries(methods)) {
     const position = callerPosition(bridge, method);
-    if (position) WITH_APP_ID.push([bridge, method, signature.length, position.index, position.optional, position.field]);
+    if (position)
+      WITH_APP_ID.push([bridge, method, signature.length, position.index, position.optional, position.field]);
     else WITHOUT_APP_ID.push([bridge, method, signature.length]);
   }
 }
@@ -219,28 +232,38 @@ describe('finding 4: an app naming another app on any other bridge', () => {
     expect(required.length).toBeGreaterThan(100);
   });
 
-  describe.each(WITH_APP_ID.filter(([, , , , , field]) => field !== undefined))('%s:%s (app id inside its argument)', (bridge, method, arity, index, _optional, field) => {
-    const request = (appId: unknown) => {
-      const params = filler(arity);
-      params[index] = { [field as string]: appId, url: 'https://example.com' };
-      return params;
-    };
+  describe.each(WITH_APP_ID.filter(([, , , , , field]) => field !== undefined))(
+    '%s:%s (app id inside its argument)',
+    (bridge, method, arity, index, _optional, field) => {
+      const request = (appId: unknown) => {
+        const params = filler(arity);
+        params[index] = { [field as string]: appId, url: 'https://example.com' };
+        return params;
+      };
 
-    it('binds the field to the host app without touching the request', () => {
-      for (const appId of [HOST, P]) {
-        const params = request(appId);
-        const out = guardBridgeParams(bridge, method, params, HOST);
-        expect(out[index]).toEqual({ [field as string]: HOST, url: 'https://example.com' });
-        expect((params[index] as Record<string, unknown>)[field as string]).toBe(appId);
-      }
-    });
+      it('binds the field to the host app without touching the request', () => {
+        for (const appId of [HOST, P]) {
+          const params = request(appId);
+          const out = guardBridgeParams(bridge, method, params, HOST);
+          expect(out[index]).toEqual({ [field as string]: HOST, url: 'https://example.com' });
+          expect((params[index] as Record<string, unknown>)[field as string]).toBe(appId);
+        }
+      });
 
-    it('refuses the victim, a missing field or a non-object', () => {
-      for (const params of [request(VICTIM), request(undefined), request({ $ne: null }), [null], ['x'], [[{ appId: HOST }]]]) {
-        expect(() => guardBridgeParams(bridge, method, params, HOST)).toThrow(BridgeCallerError);
-      }
-    });
-  });
+      it('refuses the victim, a missing field or a non-object', () => {
+        for (const params of [
+          request(VICTIM),
+          request(undefined),
+          request({ $ne: null }),
+          [null],
+          ['x'],
+          [[{ appId: HOST }]],
+        ]) {
+          expect(() => guardBridgeParams(bridge, method, params, HOST)).toThrow(BridgeCallerError);
+        }
+      });
+    },
+  );
 
   describe.each(WITHOUT_APP_ID)('%s:%s (takes no app id)', (bridge, method, arity) => {
     it('passes its arguments on as upstream does', () => {
@@ -273,17 +296,23 @@ describe('finding 4: an app naming another app on any other bridge', () => {
   });
 
   it.each(Object.entries(HOST_ONLY_BRIDGES))('refuses the host-only %s from a runtime', (bridge) => {
-    expect(() => guardBridgeParams(bridge, 'doAppStatusChanged', [{ getID: VICTIM }, 'enabled'], HOST)).toThrow(BridgeCallerError);
+    expect(() => guardBridgeParams(bridge, 'doAppStatusChanged', [{ getID: VICTIM }, 'enabled'], HOST)).toThrow(
+      BridgeCallerError,
+    );
     expect(() => guardBridgeParams(bridge, 'doActionsChanged', [], HOST)).toThrow(BridgeCallerError);
   });
 
   it('refuses a request whose params are not an array', () => {
-    expect(() => guardBridgeParams('getMessageBridge', 'doGetById', 'M1' as unknown as unknown[], HOST)).toThrow(BridgeCallerError);
+    expect(() => guardBridgeParams('getMessageBridge', 'doGetById', 'M1' as unknown as unknown[], HOST)).toThrow(
+      BridgeCallerError,
+    );
   });
 
   it('needs a real host app id', () => {
     for (const host of ['', P, undefined, 42]) {
-      expect(() => guardBridgeParams('getMessageBridge', 'doGetById', ['M1', P], host as string)).toThrow(BridgeCallerError);
+      expect(() => guardBridgeParams('getMessageBridge', 'doGetById', ['M1', P], host as string)).toThrow(
+        BridgeCallerError,
+      );
     }
   });
 });

@@ -8,8 +8,18 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ts from 'typescript';
 
-import { BRIDGE_METHODS, HOST_ONLY_BRIDGES } from '../../apps-engine-patches/overlay/packages/apps/src/server/e2ee/bridgeCallerTable';
-import { NEEDS_PRE_IMAGES, OVERLAY, PRE_IMAGES, patchedTree, removeTree, withPreImages } from './support/patchedUpstream';
+import {
+  BRIDGE_METHODS,
+  HOST_ONLY_BRIDGES,
+} from '../../apps-engine-patches/overlay/packages/apps/src/server/e2ee/bridgeCallerTable';
+import {
+  NEEDS_PRE_IMAGES,
+  OVERLAY,
+  PRE_IMAGES,
+  patchedTree,
+  removeTree,
+  withPreImages,
+} from './support/patchedUpstream';
 
 const BRIDGES = 'packages/apps/src/server/bridges';
 
@@ -32,7 +42,8 @@ function parse(file: string): SourceFile {
   const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.ES2022, true);
   const out: SourceFile = { methods: new Map(), getters: new Map(), carriesAppId: new Set() };
   const isHidden = (node: ts.Node) =>
-    (ts.getCombinedModifierFlags(node as ts.Declaration) & (ts.ModifierFlags.Private | ts.ModifierFlags.Protected)) !== 0;
+    (ts.getCombinedModifierFlags(node as ts.Declaration) & (ts.ModifierFlags.Private | ts.ModifierFlags.Protected)) !==
+    0;
   const visit = (node: ts.Node): void => {
     if ((ts.isClassDeclaration(node) || ts.isInterfaceDeclaration(node)) && node.name) {
       const methods = new Map<string, Parameter[]>();
@@ -41,7 +52,8 @@ function parse(file: string): SourceFile {
         if (!name) continue;
         if (ts.isPropertySignature(member) && name === 'appId') out.carriesAppId.add(node.name.text);
         if (!(ts.isMethodDeclaration(member) || ts.isMethodSignature(member)) || isHidden(member)) continue;
-        if (name.startsWith('get') && name.endsWith('Bridge') && member.type) out.getters.set(name, member.type.getText(source));
+        if (name.startsWith('get') && name.endsWith('Bridge') && member.type)
+          out.getters.set(name, member.type.getText(source));
         if (!name.startsWith('do')) continue;
         methods.set(
           name,
@@ -101,12 +113,16 @@ function problemsOf(getters: Map<string, string>, sources: SourceFile[], exactNa
       }
       const expected = sourceShape(parameters, carriesAppId);
       if (JSON.stringify(tableShape(signature)) !== JSON.stringify(expected)) {
-        problems.push(`${getter}:${method} is listed as [${signature.join(', ')}], the source declares [${expected.join(', ')}]`);
+        problems.push(
+          `${getter}:${method} is listed as [${signature.join(', ')}], the source declares [${expected.join(', ')}]`,
+        );
       }
       const names = parameters.map(({ name }) => name);
       const tableNames = signature.map((parameter) => parameter.replace(/(\.appId|\?)$/, ''));
       if (exactNames && JSON.stringify(tableNames) !== JSON.stringify(names)) {
-        problems.push(`${getter}:${method} names its parameters [${tableNames.join(', ')}], the source [${names.join(', ')}]`);
+        problems.push(
+          `${getter}:${method} names its parameters [${tableNames.join(', ')}], the source [${names.join(', ')}]`,
+        );
       }
     }
   }
@@ -138,24 +154,47 @@ describe('the bridge caller table', () => {
     expect([...source.methods.values()].some((methods) => methods.size > 0)).toBe(true);
   });
 
-  withPreImages(`matches the pre-images of the message, room and thread bridges, method by method ${NEEDS_PRE_IMAGES}`, () => {
-    expect(problemsOf(appBridges.getters, [...recorded, ours()], true)).toEqual([]);
-    // The sources really were read: every bridge above has methods, and all of them are checked.
-    for (const source of recorded) expect([...source.methods.values()].some((methods) => methods.size > 0)).toBe(true);
-  });
+  withPreImages(
+    `matches the pre-images of the message, room and thread bridges, method by method ${NEEDS_PRE_IMAGES}`,
+    () => {
+      expect(problemsOf(appBridges.getters, [...recorded, ours()], true)).toEqual([]);
+      // The sources really were read: every bridge above has methods, and all of them are checked.
+      for (const source of recorded)
+        expect([...source.methods.values()].some((methods) => methods.size > 0)).toBe(true);
+    },
+  );
 
   withPreImages(`decides every bridge of AppBridges: listed, or host-only ${NEEDS_PRE_IMAGES}`, () => {
-    const undecided = [...appBridges.getters.keys()].filter((getter) => !(getter in BRIDGE_METHODS) && !(getter in HOST_ONLY_BRIDGES));
+    const undecided = [...appBridges.getters.keys()].filter(
+      (getter) => !(getter in BRIDGE_METHODS) && !(getter in HOST_ONLY_BRIDGES),
+    );
     expect(undecided).toEqual([]);
     expect(appBridges.getters.get('getE2EEBridge')).toBe('E2EEBridge');
   });
 
   it('would notice a method upstream adds, or an app id that moves', () => {
     const moved: SourceFile = {
-      methods: new Map([['MessageBridge', new Map([
-        ['doGetById', [{ name: 'appId', optional: false, type: 'string' }, { name: 'messageId', optional: false, type: 'string' }]],
-        ['doPin', [{ name: 'messageId', optional: false, type: 'string' }, { name: 'appId', optional: false, type: 'string' }]],
-      ])]]),
+      methods: new Map([
+        [
+          'MessageBridge',
+          new Map([
+            [
+              'doGetById',
+              [
+                { name: 'appId', optional: false, type: 'string' },
+                { name: 'messageId', optional: false, type: 'string' },
+              ],
+            ],
+            [
+              'doPin',
+              [
+                { name: 'messageId', optional: false, type: 'string' },
+                { name: 'appId', optional: false, type: 'string' },
+              ],
+            ],
+          ]),
+        ],
+      ]),
       getters: new Map(),
       carriesAppId: new Set(),
     };
@@ -170,7 +209,10 @@ describe('the bridge caller table', () => {
     const dir = checkout as string;
     const files = readdirSync(dir).filter((name) => name.endsWith('.ts'));
     const sources = files.map((name) => parse(join(dir, name)));
-    const getters = new Map([...sources.flatMap(({ getters: found }) => [...found]), ['getAppResourceBridge', 'AppResourceBridge']]);
+    const getters = new Map([
+      ...sources.flatMap(({ getters: found }) => [...found]),
+      ['getAppResourceBridge', 'AppResourceBridge'],
+    ]);
     expect(getters.size).toBeGreaterThan(20);
     expect(problemsOf(getters, sources, false)).toEqual([]);
   });

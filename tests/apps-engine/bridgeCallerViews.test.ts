@@ -2,8 +2,18 @@
 // bridges. The runtime handler (each layout, patched), the bridges (upstream's, with the series'
 // view hooks) and the E2EE view (hostView.ts, viewForApp.ts) all run for real; only the
 // permission manager is replaced, at its boundary, by a table of grants.
-import { HIDDEN_UNMAPPED_FIELDS, findKeys } from '../../apps-engine-patches/overlay/packages/apps/src/server/e2ee/viewForApp';
-import { NEEDS_PRE_IMAGES, OVERLAY, PRE_IMAGES, PatchedLoader, patchedTree, removeTree } from './support/patchedUpstream';
+import {
+  HIDDEN_UNMAPPED_FIELDS,
+  findKeys,
+} from '../../apps-engine-patches/overlay/packages/apps/src/server/e2ee/viewForApp';
+import {
+  NEEDS_PRE_IMAGES,
+  OVERLAY,
+  PRE_IMAGES,
+  PatchedLoader,
+  patchedTree,
+  removeTree,
+} from './support/patchedUpstream';
 import { BridgeHandler, LAYOUTS, handlerOf, loadController } from './support/runtimeHandler';
 import { permissionStubs } from './support/runtimeStubs';
 
@@ -50,7 +60,15 @@ function message(id = 'M1') {
 
 /** What an app without e2ee.write sends to post a ciphertext under some app's name. */
 function forgedMessage() {
-  return { room: { id: 'R1' }, sender: { id: 'bot' }, text: '', type: 'e2e', encryptedContent: { ...envelope }, e2e: 'done', _unmappedProperties_: { t: 'e2e', content: { ...envelope } } };
+  return {
+    room: { id: 'R1' },
+    sender: { id: 'bot' },
+    text: '',
+    type: 'e2e',
+    encryptedContent: { ...envelope },
+    e2e: 'done',
+    _unmappedProperties_: { t: 'e2e', content: { ...envelope } },
+  };
 }
 
 /** Upstream's bridge classes as the series patches them. */
@@ -112,14 +130,20 @@ function storedBridges() {
       return [message('T1'), message('T2')];
     }
   })();
-  return { writes, bridges: { getMessageBridge: () => messages, getRoomBridge: () => rooms, getThreadBridge: () => threads } };
+  return {
+    writes,
+    bridges: { getMessageBridge: () => messages, getRoomBridge: () => rooms, getThreadBridge: () => threads },
+  };
 }
 
 const READS: Array<[string, unknown[]]> = [
   ['getMessageBridge:doGetById', ['M1']],
   ['getRoomBridge:doGetById', ['R1']],
   ['getRoomBridge:doGetMessages', ['R1', { limit: 10, skip: 0, sort: { createdAt: 'asc' }, showThreadMessages: true }]],
-  ['getRoomBridge:doGetUnreadByUser', ['R1', 'u1', { limit: 10, skip: 0, sort: { createdAt: 'asc' }, showThreadMessages: true }]],
+  [
+    'getRoomBridge:doGetUnreadByUser',
+    ['R1', 'u1', { limit: 10, skip: 0, sort: { createdAt: 'asc' }, showThreadMessages: true }],
+  ],
   ['getThreadBridge:doGetById', ['M1']],
 ];
 
@@ -138,47 +162,69 @@ describeUpstream.each(LAYOUTS)(`finding 4 through the %s ${NEEDS_PRE_IMAGES}`, (
     as = (appId) => handlerOf(Controller, appId, stored.bridges);
   });
 
-  it.each(READS)("refuses %s naming another app, so the app gets no ciphertext under the victim's view", async (method, args) => {
-    await expect(as(ATTACKER)(method, [...args, VICTIM])).rejects.toMatchObject(REFUSED);
-  });
+  it.each(READS)(
+    "refuses %s naming another app, so the app gets no ciphertext under the victim's view",
+    async (method, args) => {
+      await expect(as(ATTACKER)(method, [...args, VICTIM])).rejects.toMatchObject(REFUSED);
+    },
+  );
 
-  it.each(READS)('%s bound to the caller gives an app without e2ee.read neither encryptedContent nor content', async (method, args) => {
-    for (const id of ['APP_ID', ATTACKER]) {
-      const { result } = await as(ATTACKER)(method, [...args, id]);
-      expect(result).toBeTruthy();
-      expect(findKeys(result, SECRET_KEYS)).toEqual([]);
-    }
-  });
+  it.each(READS)(
+    '%s bound to the caller gives an app without e2ee.read neither encryptedContent nor content',
+    async (method, args) => {
+      for (const id of ['APP_ID', ATTACKER]) {
+        const { result } = await as(ATTACKER)(method, [...args, id]);
+        expect(result).toBeTruthy();
+        expect(findKeys(result, SECRET_KEYS)).toEqual([]);
+      }
+    },
+  );
 
-  it.each(READS)('%s still gives the ciphertext to an app that holds e2ee.read (the view is per app)', async (method, args) => {
-    const { result } = await as(VICTIM)(method, [...args, 'APP_ID']);
-    expect(findKeys(result, SECRET_KEYS).length).toBeGreaterThan(0);
-  });
+  it.each(READS)(
+    '%s still gives the ciphertext to an app that holds e2ee.read (the view is per app)',
+    async (method, args) => {
+      const { result } = await as(VICTIM)(method, [...args, 'APP_ID']);
+      expect(findKeys(result, SECRET_KEYS).length).toBeGreaterThan(0);
+    },
+  );
 
-  it.each(['doCreate', 'doUpdate'])("refuses %s of a t:'e2e' message under another app's name, writing nothing", async (method) => {
-    await expect(as(ATTACKER)(`getMessageBridge:${method}`, [forgedMessage(), VICTIM])).rejects.toMatchObject(REFUSED);
-    await expect(as(ATTACKER)(`getMessageBridge:${method}`, [forgedMessage(), 'APP_ID', VICTIM])).rejects.toMatchObject(REFUSED);
-    expect(writes).toEqual([]);
-  });
+  it.each(['doCreate', 'doUpdate'])(
+    "refuses %s of a t:'e2e' message under another app's name, writing nothing",
+    async (method) => {
+      await expect(as(ATTACKER)(`getMessageBridge:${method}`, [forgedMessage(), VICTIM])).rejects.toMatchObject(
+        REFUSED,
+      );
+      await expect(
+        as(ATTACKER)(`getMessageBridge:${method}`, [forgedMessage(), 'APP_ID', VICTIM]),
+      ).rejects.toMatchObject(REFUSED);
+      expect(writes).toEqual([]);
+    },
+  );
 
-  it.each(['doCreate', 'doUpdate'])("%s bound to an app without e2ee.write saves no t:'e2e' message", async (method) => {
-    await as(ATTACKER)(`getMessageBridge:${method}`, [forgedMessage(), 'APP_ID']);
-    expect(writes).toHaveLength(1);
-    expect(writes[0].appId).toBe(ATTACKER);
-    expect(writes[0].message.type).toBeUndefined();
-    expect(findKeys(writes[0].message, WRITE_KEYS)).toEqual([]);
-    expect(writes[0].message._unmappedProperties_.t).toBeUndefined();
-  });
+  it.each(['doCreate', 'doUpdate'])(
+    "%s bound to an app without e2ee.write saves no t:'e2e' message",
+    async (method) => {
+      await as(ATTACKER)(`getMessageBridge:${method}`, [forgedMessage(), 'APP_ID']);
+      expect(writes).toHaveLength(1);
+      expect(writes[0].appId).toBe(ATTACKER);
+      expect(writes[0].message.type).toBeUndefined();
+      expect(findKeys(writes[0].message, WRITE_KEYS)).toEqual([]);
+      expect(writes[0].message._unmappedProperties_.t).toBeUndefined();
+    },
+  );
 });
 
-describeUpstream.each(LAYOUTS)(`finding 4 through the %s as upstream has it (why the hook exists) ${NEEDS_PRE_IMAGES}`, (_layout, path, className) => {
-  it("an app without e2ee.read reads the victim's view, and posts t:'e2e' as the victim", async () => {
-    const stored = storedBridges();
-    const call = handlerOf(loadController(path, className, { patched: false }), ATTACKER, stored.bridges);
-    const { result } = await call('getMessageBridge:doGetById', ['M1', VICTIM]);
-    expect(result.encryptedContent).toEqual(envelope);
-    expect(result._unmappedProperties_.content).toEqual(envelope);
-    await call('getMessageBridge:doCreate', [forgedMessage(), VICTIM]);
-    expect(stored.writes[0]).toMatchObject({ appId: VICTIM, message: { type: 'e2e', encryptedContent: envelope } });
-  });
-});
+describeUpstream.each(LAYOUTS)(
+  `finding 4 through the %s as upstream has it (why the hook exists) ${NEEDS_PRE_IMAGES}`,
+  (_layout, path, className) => {
+    it("an app without e2ee.read reads the victim's view, and posts t:'e2e' as the victim", async () => {
+      const stored = storedBridges();
+      const call = handlerOf(loadController(path, className, { patched: false }), ATTACKER, stored.bridges);
+      const { result } = await call('getMessageBridge:doGetById', ['M1', VICTIM]);
+      expect(result.encryptedContent).toEqual(envelope);
+      expect(result._unmappedProperties_.content).toEqual(envelope);
+      await call('getMessageBridge:doCreate', [forgedMessage(), VICTIM]);
+      expect(stored.writes[0]).toMatchObject({ appId: VICTIM, message: { type: 'e2e', encryptedContent: envelope } });
+    });
+  },
+);

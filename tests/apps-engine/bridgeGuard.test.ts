@@ -53,7 +53,12 @@ describe('argument validation', () => {
   it('envelopes are checked field by field', () => {
     const good = { algorithm: 'rc.v2.aes-sha2', kid: 'a1b2c3d4e5f6', iv: 'AAAA', ciphertext: 'YWJj' };
     expect(assertEncryptedContent(good)).toEqual(good);
-    for (const bad of [{ ...good, iv: 'not base64!' }, { ...good, kid: undefined }, { ...good, algorithm: 'RC V2' }, 'x']) {
+    for (const bad of [
+      { ...good, iv: 'not base64!' },
+      { ...good, kid: undefined },
+      { ...good, algorithm: 'RC V2' },
+      'x',
+    ]) {
       expect(() => assertEncryptedContent(bad)).toThrow(E2EEArgumentError);
     }
   });

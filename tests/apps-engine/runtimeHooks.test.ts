@@ -17,7 +17,9 @@ type Call = [string, ...unknown[]];
 function recordingBridges() {
   const calls: Call[] = [];
   const bridge = (methods: string[]) =>
-    Object.fromEntries(methods.map((method) => [method, (...args: unknown[]) => (calls.push([method, ...args]), `${method}:ok`)]));
+    Object.fromEntries(
+      methods.map((method) => [method, (...args: unknown[]) => (calls.push([method, ...args]), `${method}:ok`)]),
+    );
   const message = bridge(['doGetById', 'doCreate', 'doUpdate', 'doSecret']);
   const e2ee = bridge(['doIsAuthorized', 'doDecryptMessage', 'doSendEncryptedMessage']);
   const http = bridge(['doCall']);
@@ -51,7 +53,10 @@ describe.each(LAYOUTS)(`the %s, patched, from ${RUNTIME_SOURCE}`, (_layout, path
   });
 
   it('runs the honest call as the runtime app, whether it sends the placeholder or its own id', async () => {
-    expect(await call('getMessageBridge:doGetById', ['M1', 'APP_ID'])).toMatchObject({ type: 'success', result: 'doGetById:ok' });
+    expect(await call('getMessageBridge:doGetById', ['M1', 'APP_ID'])).toMatchObject({
+      type: 'success',
+      result: 'doGetById:ok',
+    });
     await call('getMessageBridge:doGetById', ['M1', HOST]);
     expect(calls).toEqual([
       ['doGetById', 'M1', HOST],
@@ -63,7 +68,9 @@ describe.each(LAYOUTS)(`the %s, patched, from ${RUNTIME_SOURCE}`, (_layout, path
     await expect(call('getMessageBridge:doGetById', ['M1', VICTIM])).rejects.toMatchObject(REFUSED);
     await expect(call('getMessageBridge:doCreate', [{ type: 'e2e' }, VICTIM])).rejects.toMatchObject(REFUSED);
     await expect(call('getMessageBridge:doUpdate', [{ id: 'M1' }, 'APP_ID', VICTIM])).rejects.toMatchObject(REFUSED);
-    await expect(call('getHttpBridge:doCall', [{ appId: VICTIM, method: 'get', url: 'https://example.com' }])).rejects.toMatchObject(REFUSED);
+    await expect(
+      call('getHttpBridge:doCall', [{ appId: VICTIM, method: 'get', url: 'https://example.com' }]),
+    ).rejects.toMatchObject(REFUSED);
     expect(calls).toEqual([]);
   });
 
@@ -90,7 +97,9 @@ describe.each(LAYOUTS)(`the %s, patched, from ${RUNTIME_SOURCE}`, (_layout, path
 
   it('refuses methods and bridges the table does not know, even when the bridge has them', async () => {
     await expect(call('getMessageBridge:doSecret', ['M1', 'APP_ID'])).rejects.toMatchObject(REFUSED);
-    await expect(call('getAppActivationBridge:doAppStatusChanged', [{ id: VICTIM }, 'disabled'])).rejects.toMatchObject(REFUSED);
+    await expect(call('getAppActivationBridge:doAppStatusChanged', [{ id: VICTIM }, 'disabled'])).rejects.toMatchObject(
+      REFUSED,
+    );
     await expect(call('getAppActivationBridge:doActionsChanged', [])).rejects.toMatchObject(REFUSED);
     expect(calls).toEqual([]);
   });
@@ -109,15 +118,18 @@ describe.each(LAYOUTS)(`the %s, patched, from ${RUNTIME_SOURCE}`, (_layout, path
   }
 });
 
-describe.each(LAYOUTS)(`the %s as upstream has it (why the hook exists), from ${RUNTIME_SOURCE}`, (_layout, path, className) => {
-  it("finding 4 is real there: another app's id reaches the bridge", async () => {
-    const { calls, bridges, resource } = recordingBridges();
-    const call = handlerOf(loadController(path, className, { patched: false }), HOST, bridges, resource);
-    await call('getMessageBridge:doGetById', ['M1', VICTIM]);
-    await call('getE2EEBridge:doDecryptMessage', [{ id: 'M1' }, VICTIM, 'APP_ID']);
-    expect(calls).toEqual([
-      ['doGetById', 'M1', VICTIM],
-      ['doDecryptMessage', { id: 'M1' }, VICTIM, HOST],
-    ]);
-  });
-});
+describe.each(LAYOUTS)(
+  `the %s as upstream has it (why the hook exists), from ${RUNTIME_SOURCE}`,
+  (_layout, path, className) => {
+    it("finding 4 is real there: another app's id reaches the bridge", async () => {
+      const { calls, bridges, resource } = recordingBridges();
+      const call = handlerOf(loadController(path, className, { patched: false }), HOST, bridges, resource);
+      await call('getMessageBridge:doGetById', ['M1', VICTIM]);
+      await call('getE2EEBridge:doDecryptMessage', [{ id: 'M1' }, VICTIM, 'APP_ID']);
+      expect(calls).toEqual([
+        ['doGetById', 'M1', VICTIM],
+        ['doDecryptMessage', { id: 'M1' }, VICTIM, HOST],
+      ]);
+    });
+  },
+);

@@ -1,7 +1,10 @@
 // The per-app view of encrypted messages (overlay e2ee/viewForApp.ts, e2ee/appView.ts) for every
 // message event the listener manager dispatches (rc-patch-targets §3), the bridge results, and
 // the way back from apps.
-import { RESULT_RETURNING_METHODS, withE2EEView } from '../../apps-engine-patches/overlay/packages/apps/src/server/e2ee/appView';
+import {
+  RESULT_RETURNING_METHODS,
+  withE2EEView,
+} from '../../apps-engine-patches/overlay/packages/apps/src/server/e2ee/appView';
 import type { CallableApp } from '../../apps-engine-patches/overlay/packages/apps/src/server/e2ee/appView';
 import {
   HIDDEN_UNMAPPED_FIELDS,
@@ -29,7 +32,14 @@ function room() {
       encrypted: true,
       e2eKeyId: 'a1b2c3d4e5f6',
       usersWaitingForE2EKeys: [{ userId: 'u9', ts: new Date(0) }],
-      lastMessage: { _id: 'M0', t: 'e2e', msg: '', content: { ...envelope }, e2e: 'done', e2eMentions: { e2eUserMentions: ['@bot'] } },
+      lastMessage: {
+        _id: 'M0',
+        t: 'e2e',
+        msg: '',
+        content: { ...envelope },
+        e2e: 'done',
+        e2eMentions: { e2eUserMentions: ['@bot'] },
+      },
     },
   };
 }
@@ -43,7 +53,12 @@ function message(extra: Record<string, unknown> = {}) {
     type: 'e2e',
     encryptedContent: { ...envelope },
     e2e: 'pending',
-    _unmappedProperties_: { content: { ...envelope }, e2e: 'pending', e2eMentions: { e2eUserMentions: ['@bot'] }, md: [] },
+    _unmappedProperties_: {
+      content: { ...envelope },
+      e2e: 'pending',
+      e2eMentions: { e2eUserMentions: ['@bot'] },
+      md: [],
+    },
     ...extra,
   };
 }
@@ -57,19 +72,35 @@ const EVENTS: Array<[string, string, () => unknown[]]> = [
   ['IPreMessageSentModify', 'executePreMessageSentModify', () => [message()]],
   ['IPostMessageSent', 'executePostMessageSent', () => [message()]],
   ['IPostMessageSentToBot', 'executePostMessageSentToBot', () => [message()]],
-  ['IPostSystemMessageSent', 'executePostSystemMessageSent', () => [message({ type: 'message_pinned_e2e', attachments: [{ text: '' }] })]],
+  [
+    'IPostSystemMessageSent',
+    'executePostSystemMessageSent',
+    () => [message({ type: 'message_pinned_e2e', attachments: [{ text: '' }] })],
+  ],
   ['IPreMessageDeletePrevent', 'executePreMessageDeletePrevent', () => [message()]],
   ['IPostMessageDeleted', 'executePostMessageDeleted', () => [message(), { message: message(), user }]],
   ['IPreMessageUpdatedPrevent', 'executePreMessageUpdatedPrevent', () => [message()]],
   ['IPreMessageUpdatedExtend', 'executePreMessageUpdatedExtend', () => [message()]],
   ['IPreMessageUpdatedModify', 'executePreMessageUpdatedModify', () => [message()]],
   ['IPostMessageUpdated', 'executePostMessageUpdated', () => [message()]],
-  ['IPostMessageReacted', 'executePostMessageReacted', () => [{ message: message(), user, reaction: ':+1:', isReacted: true }]],
+  [
+    'IPostMessageReacted',
+    'executePostMessageReacted',
+    () => [{ message: message(), user, reaction: ':+1:', isReacted: true }],
+  ],
   ['IPostMessageFollowed', 'executePostMessageFollowed', () => [{ message: message(), user, isFollowed: true }]],
   ['IPostMessagePinned', 'executePostMessagePinned', () => [{ message: message(), user, isPinned: true }]],
   ['IPostMessageStarred', 'executePostMessageStarred', () => [{ message: message(), user, isStarred: true }]],
-  ['IPostMessageReported', 'executePostMessageReported', () => [{ message: message(), room: room(), user, reason: 'spam' }]],
-  ['IUIKitInteractionHandler', 'executeBlockActionHandler', () => [{ appId: 'app', message: message(), room: room(), user }]],
+  [
+    'IPostMessageReported',
+    'executePostMessageReported',
+    () => [{ message: message(), room: room(), user, reason: 'spam' }],
+  ],
+  [
+    'IUIKitInteractionHandler',
+    'executeBlockActionHandler',
+    () => [{ appId: 'app', message: message(), room: room(), user }],
+  ],
   ['IPostRoomUserJoined', 'executePostRoomUserJoined', () => [{ room: room(), joiningUser: user }]],
   ['IPreRoomCreateModify', 'executePreRoomCreateModify', () => [room()]],
 ];
@@ -93,16 +124,21 @@ class RecordingApp implements CallableApp {
 }
 
 describe('per-app view of every message event', () => {
-  it.each(EVENTS)('%s: an app without e2ee.read sees no ciphertext, key id or key queue', async (_event, method, args) => {
-    const input = args();
-    const app = new RecordingApp('plain-app');
-    await withE2EEView(app, () => NONE).call(method, ...input);
-    expect(app.calls).toHaveLength(1);
-    expect(findKeys(app.calls[0].args, SECRET_KEYS)).toEqual([]);
-    expect(findKeys(app.calls[0].args, new Set(['e2e'])).filter((path) => !path.includes('_unmappedProperties_'))).toEqual([]);
-    // The original event data is untouched: other apps and Rocket.Chat still have it.
-    expect(findKeys(input, SECRET_KEYS).length).toBeGreaterThan(0);
-  });
+  it.each(EVENTS)(
+    '%s: an app without e2ee.read sees no ciphertext, key id or key queue',
+    async (_event, method, args) => {
+      const input = args();
+      const app = new RecordingApp('plain-app');
+      await withE2EEView(app, () => NONE).call(method, ...input);
+      expect(app.calls).toHaveLength(1);
+      expect(findKeys(app.calls[0].args, SECRET_KEYS)).toEqual([]);
+      expect(
+        findKeys(app.calls[0].args, new Set(['e2e'])).filter((path) => !path.includes('_unmappedProperties_')),
+      ).toEqual([]);
+      // The original event data is untouched: other apps and Rocket.Chat still have it.
+      expect(findKeys(input, SECRET_KEYS).length).toBeGreaterThan(0);
+    },
+  );
 
   it.each(EVENTS)('%s: an app with e2ee.read sees the event as it is', async (_event, method, args) => {
     const input = args();
@@ -115,7 +151,10 @@ describe('per-app view of every message event', () => {
     const seen = viewForApp(message(), NONE) as ReturnType<typeof message>;
     expect(seen).toMatchObject({ id: 'M1', type: 'e2e', sender: user, text: '' });
     expect(seen._unmappedProperties_).toEqual({ md: [] });
-    expect(seen.room._unmappedProperties_).toMatchObject({ encrypted: true, lastMessage: { _id: 'M0', t: 'e2e', msg: '' } });
+    expect(seen.room._unmappedProperties_).toMatchObject({
+      encrypted: true,
+      lastMessage: { _id: 'M0', t: 'e2e', msg: '' },
+    });
   });
 
   it('looks the capabilities up on every call', async () => {
@@ -169,31 +208,49 @@ describe('the way back from apps', () => {
     expect(stripForWrite(input, { write: true })).toBe(input);
   });
 
-  it.each([...RESULT_RETURNING_METHODS])('%s: the next app and the save path get the original ciphertext back', async (method) => {
-    const original = message();
-    // An app without e2ee.read returns what it saw, plus a forged envelope.
-    const forging = new RecordingApp('forger', (_m, args) => {
-      const seen = args[0] as Record<string, any>;
-      return { ...seen, text: 'edited', _unmappedProperties_: { ...seen._unmappedProperties_, content: { ...envelope, ciphertext: 'Zm9yZ2Vk' }, t: 'e2e' } };
-    });
-    const result = (await withE2EEView(forging, () => NONE).call(method, original)) as ReturnType<typeof message>;
-    expect(result.text).toBe('edited');
-    expect(result._unmappedProperties_.content).toEqual(original._unmappedProperties_.content);
-    expect(result.encryptedContent).toEqual(original.encryptedContent);
-    expect(result.type).toBe('e2e');
-    const next = new RecordingApp('reader');
-    await withE2EEView(next, () => READ).call(method, result);
-    expect(findKeys(next.calls[0].args, SECRET_KEYS).length).toBeGreaterThan(0);
-  });
+  it.each([...RESULT_RETURNING_METHODS])(
+    '%s: the next app and the save path get the original ciphertext back',
+    async (method) => {
+      const original = message();
+      // An app without e2ee.read returns what it saw, plus a forged envelope.
+      const forging = new RecordingApp('forger', (_m, args) => {
+        const seen = args[0] as Record<string, any>;
+        return {
+          ...seen,
+          text: 'edited',
+          _unmappedProperties_: {
+            ...seen._unmappedProperties_,
+            content: { ...envelope, ciphertext: 'Zm9yZ2Vk' },
+            t: 'e2e',
+          },
+        };
+      });
+      const result = (await withE2EEView(forging, () => NONE).call(method, original)) as ReturnType<typeof message>;
+      expect(result.text).toBe('edited');
+      expect(result._unmappedProperties_.content).toEqual(original._unmappedProperties_.content);
+      expect(result.encryptedContent).toEqual(original.encryptedContent);
+      expect(result.type).toBe('e2e');
+      const next = new RecordingApp('reader');
+      await withE2EEView(next, () => READ).call(method, result);
+      expect(findKeys(next.calls[0].args, SECRET_KEYS).length).toBeGreaterThan(0);
+    },
+  );
 
   it('an app with both permissions may change the envelope', () => {
     const input = message();
-    const changed = { ...input, _unmappedProperties_: { ...input._unmappedProperties_, content: { ...envelope, ciphertext: 'bmV3' } } };
+    const changed = {
+      ...input,
+      _unmappedProperties_: { ...input._unmappedProperties_, content: { ...envelope, ciphertext: 'bmV3' } },
+    };
     expect(mergeAppResult(input, changed, BOTH)._unmappedProperties_.content.ciphertext).toBe('bmV3');
   });
 
   it('no app sets a room key id or key queue', () => {
-    const r: Record<string, any> = { id: 'R', e2eKeyId: 'x', _unmappedProperties_: { e2eKeyId: 'x', usersWaitingForE2EKeys: [], encrypted: true } };
+    const r: Record<string, any> = {
+      id: 'R',
+      e2eKeyId: 'x',
+      _unmappedProperties_: { e2eKeyId: 'x', usersWaitingForE2EKeys: [], encrypted: true },
+    };
     stripHostOnlyRoomFields(r);
     expect(r).toEqual({ id: 'R', _unmappedProperties_: { encrypted: true } });
   });

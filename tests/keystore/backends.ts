@@ -64,9 +64,13 @@ export function backendFactories(): Array<[string, () => Backend]> {
   const url = process.env.MONGO_URL;
   const list: Array<[string, () => Backend]> = [['file', fileBackend]];
   if (url) list.push(['mongodb', () => mongoBackend(url)]);
-  else if (process.env.RC_E2EE_SKIP_MONGO === '1') console.warn('RC_E2EE_SKIP_MONGO=1: the MongoDB backend suite is skipped');
+  else if (process.env.RC_E2EE_SKIP_MONGO === '1')
+    console.warn('RC_E2EE_SKIP_MONGO=1: the MongoDB backend suite is skipped');
   // A suite that passes because its database was missing would check nothing.
-  else throw new Error('MONGO_URL is not set: start FerretDB with eval "$(scripts/test-db/start)", or set RC_E2EE_SKIP_MONGO=1 to skip knowingly');
+  else
+    throw new Error(
+      'MONGO_URL is not set: start FerretDB with eval "$(scripts/test-db/start)", or set RC_E2EE_SKIP_MONGO=1 to skip knowingly',
+    );
   return list;
 }
 

@@ -19,7 +19,25 @@ function circular(): Record<string, unknown> {
 
 function throwingGetters(): Record<string, unknown> {
   const value: Record<string, unknown> = {};
-  for (const key of ['url', 'kek', 'msg', 't', 'content', 'algorithm', 'kid', 'iv', 'ciphertext', 'E2EKey', 'oldRoomKeys', 'since', 'appId', 'expectedKid', 'suggestedBy', 'senderId', 'proofs']) {
+  for (const key of [
+    'url',
+    'kek',
+    'msg',
+    't',
+    'content',
+    'algorithm',
+    'kid',
+    'iv',
+    'ciphertext',
+    'E2EKey',
+    'oldRoomKeys',
+    'since',
+    'appId',
+    'expectedKid',
+    'suggestedBy',
+    'senderId',
+    'proofs',
+  ]) {
     Object.defineProperty(value, key, {
       enumerable: true,
       get() {
@@ -118,7 +136,10 @@ describe('finding 5: hostile input to the key store', () => {
     ['listAuthorizations(appId)', (bad) => store.listAuthorizations(bad as string)],
     ['acceptRoomKey(e2eKey)', (bad) => store.acceptRoomKey('bot-app', 'room1', bad as string, offer())],
     ['acceptRoomKey(options)', (bad) => store.acceptRoomKey('bot-app', 'room1', e2eKey, bad as never)],
-    ['acceptRoomKey(options.proofs)', (bad) => store.acceptRoomKey('bot-app', 'room1', e2eKey, { ...offer(), proofs: [bad] } as never)],
+    [
+      'acceptRoomKey(options.proofs)',
+      (bad) => store.acceptRoomKey('bot-app', 'room1', e2eKey, { ...offer(), proofs: [bad] } as never),
+    ],
     ['confirmRoomKey(message)', (bad) => store.confirmRoomKey('bot-app', 'room1', bad as never)],
     ['loadRoomKeys(subscription)', (bad) => store.loadRoomKeys('bot-app', 'room1', bad as never)],
     ['loadRoomKeys(oldRoomKeys[0])', (bad) => store.loadRoomKeys('bot-app', 'room1', { oldRoomKeys: [bad] } as never)],
@@ -149,8 +170,12 @@ describe('finding 5: hostile input to the key store', () => {
       expect(error).toBeInstanceOf(E2EEError);
       return `${error.code}: ${error.message}`;
     };
-    expect(await refused(store.authorize('bot-app', 42 as never, 'admin'))).toBe('KEYSTORE_BAD_INPUT: invalid input: roomId must be a string');
-    expect(await refused(store.decryptMessage(undefined as never, 'room1', message))).toBe('KEYSTORE_BAD_INPUT: invalid input: appId must be a string');
+    expect(await refused(store.authorize('bot-app', 42 as never, 'admin'))).toBe(
+      'KEYSTORE_BAD_INPUT: invalid input: roomId must be a string',
+    );
+    expect(await refused(store.decryptMessage(undefined as never, 'room1', message))).toBe(
+      'KEYSTORE_BAD_INPUT: invalid input: appId must be a string',
+    );
     // Arguments swapped: a room id is no app with an identity.
     expect(await refused(store.authorize('room1', 'bot-app', 'admin'))).toMatch(/^KEYSTORE_NO_IDENTITY: /);
     // A subscription serialized to JSON loads nothing, and says so.
@@ -158,26 +183,35 @@ describe('finding 5: hostile input to the key store', () => {
       /^KEYSTORE_BAD_INPUT: .*not a JSON string/,
     );
     // After a restart the missing key says what to do.
-    expect(await refused(store.decryptMessage('bot-app', 'room1', message))).toMatch(/^KEYSTORE_NO_ROOM_KEY: .*loadRoomKeys/);
+    expect(await refused(store.decryptMessage('bot-app', 'room1', message))).toMatch(
+      /^KEYSTORE_NO_ROOM_KEY: .*loadRoomKeys/,
+    );
     expect(await refused(store.rotateIdentity('bot-app', {} as never))).toMatch(/^KEYSTORE_BAD_INPUT: .*listRoomKeys/);
   });
 
   it('none of it was accepted or written', async () => {
     expect(await store.listAuthorizations('bot-app')).toEqual([expect.objectContaining({ roomId: 'room1' })]);
-    await expect(store.decryptMessage('bot-app', 'room1', message)).rejects.toMatchObject({ code: 'KEYSTORE_NO_ROOM_KEY' });
+    await expect(store.decryptMessage('bot-app', 'room1', message)).rejects.toMatchObject({
+      code: 'KEYSTORE_NO_ROOM_KEY',
+    });
     const grants = await store.audit({ action: 'authorization.grant', appId: 'bot-app' });
     expect(grants.map((grant) => grant.outcome)).toEqual(['ok']);
   });
 });
 
-describe('finding 5: the key store\'s raw binding never crashes and never returns hostile values', () => {
+describe("finding 5: the key store's raw binding never crashes and never returns hostile values", () => {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- the raw binding, untyped on purpose: it gets hostile input
   const binding = require('../../native/binding.js');
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- a facade helper the package index does not export
   const { toE2EEError } = require('../../native/dist/errors');
   const MARK = 'HOSTILE-MARK';
   const marked = (): unknown[] => [
-    { toJSON: () => MARK, get appId() { return MARK; } },
+    {
+      toJSON: () => MARK,
+      get appId() {
+        return MARK;
+      },
+    },
     throwingProxy(),
     revokedProxy(),
     circular(),
@@ -208,14 +242,24 @@ describe('finding 5: the key store\'s raw binding never crashes and never return
     ['authorize', () => ['bot-app', 'room1', 'admin']],
     ['isAuthorized', () => ['bot-app', 'room1']],
     ['retireKek', () => ['kek']],
-    ['acceptRoomKey', () => ['bot-app', 'room1', 'x'.repeat(400), { expectedKid: 'k', suggestedBy: 'a', proofs: [proof], oldRoomKeys: [] }]],
+    [
+      'acceptRoomKey',
+      () => [
+        'bot-app',
+        'room1',
+        'x'.repeat(400),
+        { expectedKid: 'k', suggestedBy: 'a', proofs: [proof], oldRoomKeys: [] },
+      ],
+    ],
     ['confirmRoomKey', () => ['bot-app', 'room1', proof]],
     ['loadRoomKeys', () => ['bot-app', 'room1', { roomId: 'room1', oldRoomKeys: [] }]],
     ['decryptMessage', () => ['bot-app', 'room1', { t: 'e2e', content: proof.content }]],
     ['encryptContent', () => ['bot-app', 'room1', '{}']],
     ['audit', () => [{}]],
   ];
-  const rows = METHODS.flatMap(([method, good]) => good().flatMap((_, index) => marked().map((_, kind) => [method, index, kind, good] as const)));
+  const rows = METHODS.flatMap(([method, good]) =>
+    good().flatMap((_, index) => marked().map((_, kind) => [method, index, kind, good] as const)),
+  );
 
   test.each(rows)('%s argument %i, hostile value %i', async (method, index, kind, good) => {
     const args = good();

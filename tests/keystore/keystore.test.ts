@@ -55,29 +55,48 @@ describe.each(backendFactories())('AppKeyStore on %s', (_name, makeBackend) => {
     const { room, hello, message } = await browserRoom();
     const suggested = await client.wrapRoomKey(room, publicKey);
 
-    const offer = { expectedKid: room.kid, suggestedBy: 'alice', proofs: [{ senderId: 'bob', content: message.content }] };
+    const offer = {
+      expectedKid: room.kid,
+      suggestedBy: 'alice',
+      proofs: [{ senderId: 'bob', content: message.content }],
+    };
     expect(await code(store.acceptRoomKey('bot-app', 'room1', suggested, offer))).toBe('KEYSTORE_NOT_AUTHORIZED');
     await store.authorize('bot-app', 'room1', 'admin-user');
     expect(await store.isAuthorized('bot-app', 'room1')).toBe(true);
-    expect(await store.listAuthorizations('bot-app')).toEqual([expect.objectContaining({ roomId: 'room1', grantedBy: 'admin-user' })]);
+    expect(await store.listAuthorizations('bot-app')).toEqual([
+      expect.objectContaining({ roomId: 'room1', grantedBy: 'admin-user' }),
+    ]);
 
     expect(await code(store.decryptMessage('bot-app', 'room1', message))).toBe('KEYSTORE_NO_ROOM_KEY');
-    expect(await code(store.acceptRoomKey('bot-app', 'room1', suggested, { ...offer, expectedKid: 'another-kid', proofs: [] }))).toBe(
-      'KEYSTORE_KID_MISMATCH',
-    );
+    expect(
+      await code(
+        store.acceptRoomKey('bot-app', 'room1', suggested, { ...offer, expectedKid: 'another-kid', proofs: [] }),
+      ),
+    ).toBe('KEYSTORE_KID_MISMATCH');
     // A message under the kid that the key does not open (another key relabelled): refused.
     const otherRoom = await client.generateRoomKey();
     const foreignProof = { ...(await client.encryptPayload(otherRoom, { msg: 'x' })), kid: room.kid };
-    expect(await code(store.acceptRoomKey('bot-app', 'room1', suggested, { ...offer, proofs: [{ senderId: 'carol', content: foreignProof }] }))).toBe(
-      'KEYSTORE_PROOF_FAILED',
-    );
-    expect(await store.acceptRoomKey('bot-app', 'room1', suggested, offer)).toEqual({ kid: room.kid, status: 'verified', oldRoomKeys: [] });
+    expect(
+      await code(
+        store.acceptRoomKey('bot-app', 'room1', suggested, {
+          ...offer,
+          proofs: [{ senderId: 'carol', content: foreignProof }],
+        }),
+      ),
+    ).toBe('KEYSTORE_PROOF_FAILED');
+    expect(await store.acceptRoomKey('bot-app', 'room1', suggested, offer)).toEqual({
+      kid: room.kid,
+      status: 'verified',
+      oldRoomKeys: [],
+    });
 
     expect(await store.decryptMessage('bot-app', 'room1', message)).toEqual(hello);
     const reply = await store.encryptContent('bot-app', 'room1', { msg: 'on it' }, { expectedKid: room.kid });
     expect(reply).toMatchObject({ algorithm: 'rc.v2.aes-sha2', kid: room.kid });
     expect(await client.decryptPayload(room, reply)).toBe('{"msg":"on it"}');
-    expect(await code(store.encryptContent('bot-app', 'room1', { msg: 'x' }, { expectedKid: 'stale-kid' }))).toBe('KEYSTORE_KID_MISMATCH');
+    expect(await code(store.encryptContent('bot-app', 'room1', { msg: 'x' }, { expectedKid: 'stale-kid' }))).toBe(
+      'KEYSTORE_KID_MISMATCH',
+    );
 
     // Another room, not authorized: nothing is readable there.
     expect(await code(store.decryptMessage('bot-app', 'room2', message))).toBe('KEYSTORE_NOT_AUTHORIZED');
@@ -93,17 +112,28 @@ describe.each(backendFactories())('AppKeyStore on %s', (_name, makeBackend) => {
     const current = await browserRoom();
     const subscription: SubscriptionRoomKeys = {
       E2EKey: await client.wrapRoomKey(current.room, publicKey),
-      oldRoomKeys: [{ e2eKeyId: old.room.kid, ts: new Date('2025-01-02T03:04:05Z'), E2EKey: await client.wrapRoomKey(old.room, publicKey) }],
+      oldRoomKeys: [
+        {
+          e2eKeyId: old.room.kid,
+          ts: new Date('2025-01-02T03:04:05Z'),
+          E2EKey: await client.wrapRoomKey(old.room, publicKey),
+        },
+      ],
     };
     await store.close();
     store = await AppKeyStore.open({ ...backend.location(), kek });
     const loaded = await store.loadRoomKeys('bot-app', 'room1', subscription);
-    expect(loaded).toEqual({ currentKid: current.room.kid, kids: [current.room.kid, old.room.kid], unreadable: 0, skipped: 0 });
+    expect(loaded).toEqual({
+      currentKid: current.room.kid,
+      kids: [current.room.kid, old.room.kid],
+      unreadable: 0,
+      skipped: 0,
+    });
     expect(await store.decryptMessage('bot-app', 'room1', old.message)).toEqual(old.hello);
     expect(await store.decryptMessage('bot-app', 'room1', current.message)).toEqual(current.hello);
   });
 
-  test('finding 2: a member cannot plant the app\'s room key; provisional keys are settled by others', async () => {
+  test("finding 2: a member cannot plant the app's room key; provisional keys are settled by others", async () => {
     const publicKey = await store.ensureIdentity('bot-app', 'bot-user');
     await store.authorize('bot-app', 'room1', 'admin-user');
     const honest = await browserRoom();
@@ -116,21 +146,31 @@ describe.each(backendFactories())('AppKeyStore on %s', (_name, makeBackend) => {
     expect(await code(store.acceptRoomKey('bot-app', 'room1', plantedKey, attempt))).toBe('KEYSTORE_PROOF_FAILED');
     expect(await code(store.encryptContent('bot-app', 'room1', { msg: 'x' }))).toBe('KEYSTORE_NO_ROOM_KEY');
     const rejected = await store.audit({ appId: 'bot-app', action: 'room_key_rejected' });
-    expect(rejected).toEqual([expect.objectContaining({ kid: honest.room.kid, detail: 'suggested_by=mallory conflicting=alice' })]);
+    expect(rejected).toEqual([
+      expect.objectContaining({ kid: honest.room.kid, detail: 'suggested_by=mallory conflicting=alice' }),
+    ]);
 
     // Alone in the room, her key is only provisional, and Alice's next message disproves it.
     const alone = await store.acceptRoomKey('bot-app', 'room1', plantedKey, { ...attempt, proofs: [mine] });
     expect(alone.status).toBe('provisional');
     expect(await store.confirmRoomKey('bot-app', 'room1', mine)).toBe('provisional');
     expect(await store.confirmRoomKey('bot-app', 'room1', alices)).toBe('rejected');
-    expect(await code(store.decryptMessage('bot-app', 'room1', { t: 'e2e', content: mine.content }))).toBe('KEYSTORE_NO_ROOM_KEY');
+    expect(await code(store.decryptMessage('bot-app', 'room1', { t: 'e2e', content: mine.content }))).toBe(
+      'KEYSTORE_NO_ROOM_KEY',
+    );
 
     // The honest key, suggested by Bob, opens Alice's message: verified.
     const honestKey = await client.wrapRoomKey(honest.room, publicKey);
-    const accepted = await store.acceptRoomKey('bot-app', 'room1', honestKey, { expectedKid: honest.room.kid, suggestedBy: 'bob', proofs: [alices] });
+    const accepted = await store.acceptRoomKey('bot-app', 'room1', honestKey, {
+      expectedKid: honest.room.kid,
+      suggestedBy: 'bob',
+      proofs: [alices],
+    });
     expect(accepted).toEqual({ kid: honest.room.kid, status: 'verified', oldRoomKeys: [] });
     // ...and the kid is taken: Mallory's key can no longer replace it.
-    expect(await code(store.acceptRoomKey('bot-app', 'room1', plantedKey, { ...attempt, proofs: [] }))).toBe('KEYSTORE_PROOF_FAILED');
+    expect(await code(store.acceptRoomKey('bot-app', 'room1', plantedKey, { ...attempt, proofs: [] }))).toBe(
+      'KEYSTORE_PROOF_FAILED',
+    );
     expect(await store.decryptMessage('bot-app', 'room1', honest.message)).toEqual(honest.hello);
   });
 
@@ -151,8 +191,16 @@ describe.each(backendFactories())('AppKeyStore on %s', (_name, makeBackend) => {
       ['no options', undefined, 'must be an object'],
       ['no expected kid', { suggestedBy: 'alice' }, 'expectedKid'],
       ['no suggester', { expectedKid: room.kid }, 'suggestedBy'],
-      ['proofs as a JSON string', { expectedKid: room.kid, suggestedBy: 'alice', proofs: JSON.stringify([message]) }, 'proofs must be an array'],
-      ['a proof without sender', { expectedKid: room.kid, suggestedBy: 'alice', proofs: [{ content: message.content }] }, 'proofs[0].senderId'],
+      [
+        'proofs as a JSON string',
+        { expectedKid: room.kid, suggestedBy: 'alice', proofs: JSON.stringify([message]) },
+        'proofs must be an array',
+      ],
+      [
+        'a proof without sender',
+        { expectedKid: room.kid, suggestedBy: 'alice', proofs: [{ content: message.content }] },
+        'proofs[0].senderId',
+      ],
       ['a throwing getter', hostile, 'could not be read'],
       ['a revoked proxy', revocable.proxy, 'could not be read'],
     ];
@@ -191,7 +239,13 @@ describe.each(backendFactories())('AppKeyStore on %s', (_name, makeBackend) => {
         'room1',
         {
           E2EKey: await client.wrapRoomKey(current.room, firstKey),
-          oldRoomKeys: [{ e2eKeyId: old.room.kid, ts: new Date(1735787045000), E2EKey: await client.wrapRoomKey(old.room, firstKey) }],
+          oldRoomKeys: [
+            {
+              e2eKeyId: old.room.kid,
+              ts: new Date(1735787045000),
+              E2EKey: await client.wrapRoomKey(old.room, firstKey),
+            },
+          ],
         },
       ],
     ]);
@@ -228,9 +282,14 @@ describe.each(backendFactories())('AppKeyStore on %s', (_name, makeBackend) => {
     expect(await store.decryptMessage('bot-app', 'room1', current.message)).toEqual(current.hello);
     // A key wrapped to the old public key no longer opens.
     const late = await client.generateRoomKey();
-    expect(await code(store.acceptRoomKey('bot-app', 'room1', await client.wrapRoomKey(late, firstKey), { expectedKid: late.kid, suggestedBy: 'alice' }))).toBe(
-      'E2EE_DECRYPT_FAILED',
-    );
+    expect(
+      await code(
+        store.acceptRoomKey('bot-app', 'room1', await client.wrapRoomKey(late, firstKey), {
+          expectedKid: late.kid,
+          suggestedBy: 'alice',
+        }),
+      ),
+    ).toBe('E2EE_DECRYPT_FAILED');
   });
 
   test('revocation shreds the identity; audit has every operation and storage holds no secret', async () => {
@@ -249,7 +308,9 @@ describe.each(backendFactories())('AppKeyStore on %s', (_name, makeBackend) => {
     const before = await backend.dump();
     await store.revokeIdentity('bot-app', 'admin-user');
     expect(await code(store.decryptMessage('bot-app', 'room1', message))).toMatch(/KEYSTORE_(REVOKED|NOT_AUTHORIZED)/);
-    expect(await code(store.encryptContent('bot-app', 'room1', { msg: 'x' }))).toMatch(/KEYSTORE_(REVOKED|NOT_AUTHORIZED)/);
+    expect(await code(store.encryptContent('bot-app', 'room1', { msg: 'x' }))).toMatch(
+      /KEYSTORE_(REVOKED|NOT_AUTHORIZED)/,
+    );
     expect(await code(store.ensureIdentity('bot-app', 'bot-user'))).toBe('KEYSTORE_REVOKED');
     expect(await store.listAuthorizations('bot-app')).toEqual([]);
     expect((await store.identity('bot-app'))?.state).toBe('revoked');

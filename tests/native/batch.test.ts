@@ -18,7 +18,9 @@ function single(keys: RoomKeyRing, content: unknown): string | E2EEError {
 test('a mixed batch of 1100 items matches the single-message path item by item', async () => {
   const ring = new RoomKeyRing([key('R2_keyB_current'), key('R2_keyA_old')]);
   const legacy = new RoomKeyRing([key('R3_legacy')]);
-  const rotation = messageVectors.rotation.messages.map((m: { encrypted_message: { content: unknown } }) => m.encrypted_message.content);
+  const rotation = messageVectors.rotation.messages.map(
+    (m: { encrypted_message: { content: unknown } }) => m.encrypted_message.content,
+  );
   const good = encryptContent(key('R2_keyB_current'), { msg: 'ok' });
   const variants: unknown[] = [
     ...rotation,
@@ -53,8 +55,13 @@ test('a mixed batch of 1100 items matches the single-message path item by item',
   });
   expect(results.filter((r) => typeof r === 'string').length).toBeGreaterThan(300);
   // Legacy v1 content decrypts in a batch too.
-  const v1 = messageVectors.messages_v1_legacy.filter((m: { wire_message: { content?: unknown } }) => m.wire_message.content);
-  const legacyResults = await decryptContentBatch(legacy, v1.map((m: { wire_message: { content: unknown } }) => m.wire_message.content));
+  const v1 = messageVectors.messages_v1_legacy.filter(
+    (m: { wire_message: { content?: unknown } }) => m.wire_message.content,
+  );
+  const legacyResults = await decryptContentBatch(
+    legacy,
+    v1.map((m: { wire_message: { content: unknown } }) => m.wire_message.content),
+  );
   expect(legacyResults).toEqual(v1.map((m: { aux_plaintext_payload: string }) => m.aux_plaintext_payload));
 });
 

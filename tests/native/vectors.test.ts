@@ -17,9 +17,12 @@ import {
 import EJSON = require('ejson');
 import { byId, Json, keysVectors, messageVectors, user } from './fixtures';
 
-const alice = () => RsaPrivateKey.unwrapFromPassword(user('alice').private_key_blob, user('alice').passphrase, user('alice').userId);
-const bob = () => RsaPrivateKey.unwrapFromPassword(user('bob').private_key_blob, user('bob').passphrase, user('bob').userId);
-const roomKey = (name: string) => RoomKey.fromJwk(messageVectors.room_keys[name].jwk, messageVectors.room_keys[name].kid);
+const alice = () =>
+  RsaPrivateKey.unwrapFromPassword(user('alice').private_key_blob, user('alice').passphrase, user('alice').userId);
+const bob = () =>
+  RsaPrivateKey.unwrapFromPassword(user('bob').private_key_blob, user('bob').passphrase, user('bob').userId);
+const roomKey = (name: string) =>
+  RoomKey.fromJwk(messageVectors.room_keys[name].jwk, messageVectors.room_keys[name].kid);
 
 async function rejection(promise: Promise<unknown>): Promise<E2EEError> {
   try {
@@ -43,8 +46,17 @@ function thrown(body: () => unknown): E2EEError {
 
 describe('user keys', () => {
   test.each(['alice', 'bob'] as const)('%s: the v2 blob unwraps to the published public key', async (role) => {
-    const key = await RsaPrivateKey.unwrapFromPassword(user(role).private_key_blob, user(role).passphrase, user(role).userId);
-    expect(JSON.parse(key.publicKey())).toMatchObject({ n: user(role).public_jwk.n, e: 'AQAB', kty: 'RSA', alg: 'RSA-OAEP-256' });
+    const key = await RsaPrivateKey.unwrapFromPassword(
+      user(role).private_key_blob,
+      user(role).passphrase,
+      user(role).userId,
+    );
+    expect(JSON.parse(key.publicKey())).toMatchObject({
+      n: user(role).public_jwk.n,
+      e: 'AQAB',
+      kty: 'RSA',
+      alg: 'RSA-OAEP-256',
+    });
     expect(key.publicKey()).toBe(RsaPrivateKey.fromJwk(user(role).private_key_plain).publicKey());
   });
 
@@ -88,7 +100,9 @@ describe('room keys', () => {
     }
     const r3 = await unwrapRoomKey(await bob(), keysVectors.rooms.R3_legacy.E2EKey_bob);
     for (const vector of messageVectors.messages_v1_legacy) {
-      expect(decryptMessage(r3, vector.wire_message)).toEqual(expect.objectContaining({ msg: vector.input_message.msg }));
+      expect(decryptMessage(r3, vector.wire_message)).toEqual(
+        expect.objectContaining({ msg: vector.input_message.msg }),
+      );
     }
   });
 });
@@ -113,13 +127,17 @@ describe('messages', () => {
     const ring = new RoomKeyRing([roomKey('R2_keyB_current'), roomKey('R2_keyA_old')]);
     for (const vector of messageVectors.rotation.messages) {
       expect(decryptMessage(ring, vector.encrypted_message).msg).toBe(vector.input_message.msg);
-      expect(decryptMessage([roomKey('R2_keyB_current'), roomKey('R2_keyA_old')], vector.encrypted_message).msg).toBe(vector.input_message.msg);
+      expect(decryptMessage([roomKey('R2_keyB_current'), roomKey('R2_keyA_old')], vector.encrypted_message).msg).toBe(
+        vector.input_message.msg,
+      );
     }
   });
 
   test('a v2 label on a legacy CBC key decrypts as CBC', () => {
     for (const vector of messageVectors.messages_v2_on_legacy_cbc_key) {
-      expect(decryptContent(roomKey('R3_legacy'), vector.encrypted_message.content)).toBe(vector.plaintext_payload_ejson);
+      expect(decryptContent(roomKey('R3_legacy'), vector.encrypted_message.content)).toBe(
+        vector.plaintext_payload_ejson,
+      );
     }
   });
 
@@ -139,11 +157,15 @@ describe('messages', () => {
     expect(decryptContent(key, v1.msgv1web_content)).toBe(v1.msgv1web_expected_plaintext);
     expect(decryptMessage(key, { t: 'e2e', msg: v1.msgv1mob_msg }).msg).toBe('world');
     const v2 = keysVectors.upstream_fixtures.content_spec_v2;
-    expect(decryptContent(RoomKey.fromJwk(v2.room_key_jwk, v2.msgv2web_content.kid), v2.msgv2web_content)).toBe(v2.msgv2web_expected_plaintext);
+    expect(decryptContent(RoomKey.fromJwk(v2.room_key_jwk, v2.msgv2web_content.kid), v2.msgv2web_content)).toBe(
+      v2.msgv2web_expected_plaintext,
+    );
   });
 
   test('the pinned system message decrypts its attachment', () => {
-    expect(decryptMessage(roomKey('R1'), messageVectors.pinned.message).msg).toBe(messageVectors.pinned.decrypted_attachment_text);
+    expect(decryptMessage(roomKey('R1'), messageVectors.pinned.message).msg).toBe(
+      messageVectors.pinned.decrypted_attachment_text,
+    );
   });
 });
 
@@ -152,7 +174,9 @@ describe('files', () => {
     const result = vector.encryptFile_result;
     const plain = await decryptFile(result.key, result.iv, Buffer.from(vector.ciphertext_b64, 'base64'));
     expect(plain.toString('base64')).toBe(vector.plaintext_b64);
-    expect(JSON.parse(decryptContent(roomKey('R1'), vector.upload_metadata_content))).toEqual(vector.upload_metadata_plain);
+    expect(JSON.parse(decryptContent(roomKey('R1'), vector.upload_metadata_content))).toEqual(
+      vector.upload_metadata_plain,
+    );
     expect(decryptContent(roomKey('R1'), vector.message_wire.content)).toBe(vector.message_content_plaintext_ejson);
   });
 });
@@ -195,7 +219,10 @@ describe('negative vectors', () => {
   test.each(byId(messageVectors.negative))('%s', async (id, vector: Json) => {
     const expected = NEGATIVE_OUTCOMES[id];
     const inputs = vector.inputs;
-    const ring = inputs.message?.rid === 'pubR2rotAt3Nn8Vy4' ? [roomKey('R2_keyB_current'), roomKey('R2_keyA_old')] : [roomKey('R1')];
+    const ring =
+      inputs.message?.rid === 'pubR2rotAt3Nn8Vy4'
+        ? [roomKey('R2_keyB_current'), roomKey('R2_keyA_old')]
+        : [roomKey('R1')];
     const run = async (): Promise<string> => {
       switch (vector.kind) {
         case 'message':

@@ -11,7 +11,8 @@ const subtle = globalThis.crypto.subtle;
 export type Bytes = Uint8Array<ArrayBuffer>;
 
 export const b64 = {
-  encode: (bytes: ArrayBuffer | Uint8Array): string => Buffer.from(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes)).toString('base64'),
+  encode: (bytes: ArrayBuffer | Uint8Array): string =>
+    Buffer.from(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes)).toString('base64'),
   decode: (text: string): Bytes => new Uint8Array(Buffer.from(text, 'base64')),
 };
 
@@ -48,9 +49,21 @@ export async function importPrivateJwk(jwk: JsonWebKey): Promise<CryptoKey> {
   return subtle.importKey('jwk', jwk, { name: 'RSA-OAEP', hash: 'SHA-256' }, true, ['decrypt']);
 }
 
-async function pbkdf2Key(password: string, salt: Bytes, iterations: number, usage: KeyUsage[], name: 'AES-GCM' | 'AES-CBC'): Promise<CryptoKey> {
+async function pbkdf2Key(
+  password: string,
+  salt: Bytes,
+  iterations: number,
+  usage: KeyUsage[],
+  name: 'AES-GCM' | 'AES-CBC',
+): Promise<CryptoKey> {
   const base = await subtle.importKey('raw', latin1(password), 'PBKDF2', false, ['deriveKey']);
-  return subtle.deriveKey({ name: 'PBKDF2', salt, iterations, hash: 'SHA-256' }, base, { name, length: 256 }, false, usage);
+  return subtle.deriveKey(
+    { name: 'PBKDF2', salt, iterations, hash: 'SHA-256' },
+    base,
+    { name, length: 256 },
+    false,
+    usage,
+  );
 }
 
 /** §2.2: the current blob. */
@@ -70,7 +83,12 @@ export async function unwrapPrivateKey(blob: string, password: string, userId: s
     const bytes = b64.decode(parsed.$binary);
     [iv, ciphertext, salt, iterations] = [bytes.slice(0, 16), bytes.slice(16), latin1(userId), 1000];
   } else {
-    [iv, ciphertext, salt, iterations] = [b64.decode(parsed.iv), b64.decode(parsed.ciphertext), latin1(parsed.salt), parsed.iterations];
+    [iv, ciphertext, salt, iterations] = [
+      b64.decode(parsed.iv),
+      b64.decode(parsed.ciphertext),
+      latin1(parsed.salt),
+      parsed.iterations,
+    ];
   }
   const name = iv.length === 16 ? 'AES-CBC' : 'AES-GCM';
   const key = await pbkdf2Key(password, salt, iterations, ['decrypt'], name);
@@ -91,7 +109,9 @@ export async function generateRoomKey(): Promise<ClientRoomKey> {
 
 /** §3.3 */
 export async function wrapRoomKey(room: ClientRoomKey, publicKey: string): Promise<string> {
-  const recipient = await subtle.importKey('jwk', JSON.parse(publicKey), { name: 'RSA-OAEP', hash: 'SHA-256' }, false, ['encrypt']);
+  const recipient = await subtle.importKey('jwk', JSON.parse(publicKey), { name: 'RSA-OAEP', hash: 'SHA-256' }, false, [
+    'encrypt',
+  ]);
   const body = await subtle.encrypt({ name: 'RSA-OAEP' }, recipient, latin1(JSON.stringify(room.jwk)));
   return room.kid + b64.encode(body);
 }
@@ -109,14 +129,23 @@ export async function unwrapRoomKey(e2eKey: string, privateKey: CryptoKey): Prom
 
 /** §4.1: `{msg, attachments}` as EJSON, AES-GCM with a 12-byte IV. */
 export async function encryptPayload(room: ClientRoomKey, payload: string | object) {
-  const text = typeof payload === 'string' ? payload : EJSON.stringify(payload as Parameters<typeof EJSON.stringify>[0]);
+  const text =
+    typeof payload === 'string' ? payload : EJSON.stringify(payload as Parameters<typeof EJSON.stringify>[0]);
   const iv = crypto.getRandomValues(new Uint8Array(12));
   const ciphertext = await subtle.encrypt({ name: 'AES-GCM', iv }, room.key, new TextEncoder().encode(text));
-  return { algorithm: 'rc.v2.aes-sha2' as const, kid: room.kid, iv: b64.encode(iv), ciphertext: b64.encode(ciphertext) };
+  return {
+    algorithm: 'rc.v2.aes-sha2' as const,
+    kid: room.kid,
+    iv: b64.encode(iv),
+    ciphertext: b64.encode(ciphertext),
+  };
 }
 
 /** §4.2: the cipher follows the key's alg; returns the plaintext text. */
-export async function decryptPayload(room: ClientRoomKey, content: { iv: string; ciphertext: string }): Promise<string> {
+export async function decryptPayload(
+  room: ClientRoomKey,
+  content: { iv: string; ciphertext: string },
+): Promise<string> {
   const name = room.jwk.alg === 'A128CBC' ? 'AES-CBC' : 'AES-GCM';
   const plain = await subtle.decrypt({ name, iv: b64.decode(content.iv) }, room.key, b64.decode(content.ciphertext));
   return new TextDecoder().decode(plain);

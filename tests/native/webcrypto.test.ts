@@ -22,7 +22,14 @@ import * as client from './webcrypto-client';
 
 /** Random text drawn from ASCII, the BMP (CJK, RTL, combining marks) and beyond (emoji). */
 function randomText(length: number): string {
-  const ranges: Array<[number, number]> = [[0x20, 0x7e], [0xa0, 0x24f], [0x590, 0x6ff], [0x4e00, 0x9fff], [0x1f300, 0x1faff], [0x10000, 0x1000f]];
+  const ranges: Array<[number, number]> = [
+    [0x20, 0x7e],
+    [0xa0, 0x24f],
+    [0x590, 0x6ff],
+    [0x4e00, 0x9fff],
+    [0x1f300, 0x1faff],
+    [0x10000, 0x1000f],
+  ];
   let out = '';
   while (out.length < length) {
     const [lo, hi] = ranges[Math.floor(Math.random() * ranges.length)];
@@ -43,7 +50,10 @@ const PAYLOADS: Array<[string, object]> = [
   ['json escapes', { msg: 'quote " backslash \\ newline \n tab \t nul \u0000 and \u2028' }],
   ['random 1 KiB', { msg: randomText(1024) }],
   ['64 KiB', { msg: 'x'.repeat(64 * 1024) }],
-  ['attachments with a Date', { msg: 'see file', attachments: [{ title: 'a', ts: new Date(1735787045000), description: '📎' }] }],
+  [
+    'attachments with a Date',
+    { msg: 'see file', attachments: [{ title: 'a', ts: new Date(1735787045000), description: '📎' }] },
+  ],
 ];
 
 describe('browser → addon', () => {
@@ -70,7 +80,12 @@ describe('browser → addon', () => {
 
   test('a batch of browser messages decrypts, one bad item failing alone', async () => {
     const contents: unknown[] = await Promise.all(PAYLOADS.map(([, payload]) => client.encryptPayload(room, payload)));
-    contents.push({ algorithm: 'rc.v2.aes-sha2', kid: room.kid, iv: 'AAAAAAAAAAAAAAAA', ciphertext: 'AAAAAAAAAAAAAAAAAAAAAA==' });
+    contents.push({
+      algorithm: 'rc.v2.aes-sha2',
+      kid: room.kid,
+      iv: 'AAAAAAAAAAAAAAAA',
+      ciphertext: 'AAAAAAAAAAAAAAAAAAAAAA==',
+    });
     contents.push(null);
     const results = await decryptContentBatch(roomKey, contents);
     PAYLOADS.forEach(([, payload], i) => expect(results[i]).toBe(EJSON.stringify(payload as never)));
@@ -122,15 +137,32 @@ describe('addon → browser', () => {
 
   test('a legacy CBC room key only decrypts: what a browser writes under it opens, encryptContent refuses it', async () => {
     const member = await client.generateUserKeys();
-    const jwk = { kty: 'oct', alg: 'A128CBC', k: Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString('base64url'), ext: true, key_ops: ['encrypt', 'decrypt'] };
+    const jwk = {
+      kty: 'oct',
+      alg: 'A128CBC',
+      k: Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString('base64url'),
+      ext: true,
+      key_ops: ['encrypt', 'decrypt'],
+    };
     const roomKey = RoomKey.fromJwk(jwk, 'abcdef012345');
     const room = await client.unwrapRoomKey(wrapRoomKey(roomKey, member.publicKey), member.privateKey);
     // An old browser in a legacy room: AES-CBC with a 16-byte IV under the v2 label.
     const iv = crypto.getRandomValues(new Uint8Array(16));
-    const sealed = await crypto.subtle.encrypt({ name: 'AES-CBC', iv }, room.key, new TextEncoder().encode('{"msg":"legacy room"}'));
-    const written = { algorithm: 'rc.v2.aes-sha2', kid: room.kid, iv: Buffer.from(iv).toString('base64'), ciphertext: Buffer.from(sealed).toString('base64') };
+    const sealed = await crypto.subtle.encrypt(
+      { name: 'AES-CBC', iv },
+      room.key,
+      new TextEncoder().encode('{"msg":"legacy room"}'),
+    );
+    const written = {
+      algorithm: 'rc.v2.aes-sha2',
+      kid: room.kid,
+      iv: Buffer.from(iv).toString('base64'),
+      ciphertext: Buffer.from(sealed).toString('base64'),
+    };
     expect(decryptContent(roomKey, written)).toBe('{"msg":"legacy room"}');
-    expect(() => encryptContent(roomKey, { msg: 'legacy room' })).toThrow(expect.objectContaining({ code: 'E2EE_UNSUPPORTED_ALGORITHM' }));
+    expect(() => encryptContent(roomKey, { msg: 'legacy room' })).toThrow(
+      expect.objectContaining({ code: 'E2EE_UNSUPPORTED_ALGORITHM' }),
+    );
   });
 
   test("the addon's password blob opens in the browser", async () => {

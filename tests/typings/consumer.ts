@@ -17,7 +17,11 @@ import {
   type RoomKeyStatus,
 } from 'rc-e2ee';
 
-export async function member(jwk: string, e2eKey: string, message: { t: 'e2e'; content: Record<string, string> }): Promise<string> {
+export async function member(
+  jwk: string,
+  e2eKey: string,
+  message: { t: 'e2e'; content: Record<string, string> },
+): Promise<string> {
   const key = RsaPrivateKey.fromJwk(jwk);
   const roomKey: RoomKey = await unwrapRoomKey(key, e2eKey);
   const ring = new RoomKeyRing([roomKey]);
@@ -41,7 +45,8 @@ export async function app(url: string, kekFile: string): Promise<RoomKeyStatus> 
   try {
     await store.decryptMessage('app', 'room', {});
   } catch (error) {
-    if (error instanceof E2EEError && error.code === 'KEYSTORE_NO_ROOM_KEY') await store.loadRoomKeys('app', 'room', { E2EKey: null });
+    if (error instanceof E2EEError && error.code === 'KEYSTORE_NO_ROOM_KEY')
+      await store.loadRoomKeys('app', 'room', { E2EKey: null });
   }
   await store.close();
   return accepted.status === 'verified' ? status : 'provisional';

@@ -13,7 +13,16 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, posix, resolve } from 'node:path';
@@ -25,11 +34,14 @@ export const OVERLAY = join(REPO, 'apps-engine-patches/overlay');
 // The pre-images folder, when one is promised (RC_E2EE_PRE_IMAGES); undefined otherwise.
 export const PRE_IMAGES: string | undefined = process.env.RC_E2EE_PRE_IMAGES || undefined;
 if (PRE_IMAGES !== undefined && !existsSync(PRE_IMAGES)) {
-  throw new Error(`RC_E2EE_PRE_IMAGES=${PRE_IMAGES} does not exist; unset it or rebuild the folder (apps-engine-patches/8.8/README.md)`);
+  throw new Error(
+    `RC_E2EE_PRE_IMAGES=${PRE_IMAGES} does not exist; unset it or rebuild the folder (apps-engine-patches/8.8/README.md)`,
+  );
 }
 
 /** Suffix for the names of tests that need the pre-images and are skipped without them. */
-export const NEEDS_PRE_IMAGES = '(needs the 8.8 pre-images: RC_E2EE_PRE_IMAGES=<folder>, see apps-engine-patches/8.8/README.md)';
+export const NEEDS_PRE_IMAGES =
+  '(needs the 8.8 pre-images: RC_E2EE_PRE_IMAGES=<folder>, see apps-engine-patches/8.8/README.md)';
 
 /** `it` when the pre-images are given, `it.skip` otherwise; the test's name says what it needs. */
 export const withPreImages = (PRE_IMAGES ? it : it.skip) as jest.It;
@@ -50,7 +62,11 @@ export function seriesPatches(): string[] {
  * `patches` limits which patches; by default all of them, which for alternative layouts means
  * only those whose files are among `paths`.
  */
-export function patchedTree(paths: string[], patches: string[] = seriesPatches(), base: Record<string, string> = {}): string {
+export function patchedTree(
+  paths: string[],
+  patches: string[] = seriesPatches(),
+  base: Record<string, string> = {},
+): string {
   const dir = mkdtempSync(join(tmpdir(), 'rc-e2ee-patched-'));
   for (const path of paths) {
     mkdirSync(dirname(join(dir, path)), { recursive: true });
@@ -62,7 +78,11 @@ export function patchedTree(paths: string[], patches: string[] = seriesPatches()
     const touched = [...text.matchAll(/^diff --git a\/(\S+) b\//gm)].map((match) => match[1]);
     const include = touched.filter((path) => paths.includes(path));
     if (include.length === 0) continue;
-    execFileSync('git', ['apply', '--whitespace=nowarn', ...include.map((path) => `--include=${path}`), join(SERIES, name)], { cwd: dir, stdio: 'pipe' });
+    execFileSync(
+      'git',
+      ['apply', '--whitespace=nowarn', ...include.map((path) => `--include=${path}`), join(SERIES, name)],
+      { cwd: dir, stdio: 'pipe' },
+    );
   }
   return dir;
 }
@@ -73,7 +93,10 @@ function copyPreImage(path: string, to: string): void {
   const bytes = readFileSync(from);
   const blob = createHash('sha1').update(`blob ${bytes.length}\0`).update(bytes).digest('hex');
   const recorded = JSON.parse(readFileSync(join(SERIES, 'upstream.json'), 'utf8')).files[path]?.blob;
-  if (blob !== recorded) throw new Error(`${from} is blob ${blob}, apps-engine-patches/8.8/upstream.json records ${recorded ?? 'nothing'} for ${path}`);
+  if (blob !== recorded)
+    throw new Error(
+      `${from} is blob ${blob}, apps-engine-patches/8.8/upstream.json records ${recorded ?? 'nothing'} for ${path}`,
+    );
   copyFileSync(from, to);
 }
 

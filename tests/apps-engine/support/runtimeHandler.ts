@@ -7,11 +7,21 @@ import { RUNTIME_STUBS } from './runtimeStubs';
 import { runtimeControllerStandIn } from './standIns';
 
 /** What the runtime tests run: upstream's files (pre-images given) or stand-ins (support/standIns.ts). */
-export const RUNTIME_SOURCE = PRE_IMAGES ? `the pre-images in ${PRE_IMAGES}` : "a stand-in around the hook patch's own context lines";
+export const RUNTIME_SOURCE = PRE_IMAGES
+  ? `the pre-images in ${PRE_IMAGES}`
+  : "a stand-in around the hook patch's own context lines";
 
 export const LAYOUTS = [
-  ['single-file Deno controller', 'packages/apps/src/server/runtime/deno/AppsEngineDenoRuntime.ts', 'DenoRuntimeSubprocessController'],
-  ['base runtime controller', 'packages/apps/src/server/runtime/base/BaseRuntimeSubprocessController.ts', 'BaseRuntimeSubprocessController'],
+  [
+    'single-file Deno controller',
+    'packages/apps/src/server/runtime/deno/AppsEngineDenoRuntime.ts',
+    'DenoRuntimeSubprocessController',
+  ],
+  [
+    'base runtime controller',
+    'packages/apps/src/server/runtime/base/BaseRuntimeSubprocessController.ts',
+    'BaseRuntimeSubprocessController',
+  ],
 ] as const;
 
 export type BridgeHandler = (method: string, params: unknown) => Promise<any>;
@@ -32,6 +42,13 @@ export function loadController(path: string, className: string, { patched = true
 
 export function handlerOf(Controller: any, appId: string, bridges: object, resource: object = {}): BridgeHandler {
   const controller = Object.create(Controller.prototype);
-  Object.assign(controller, { debug: () => undefined, bridges, appResourceBridge: resource, appPackage: { info: { id: appId } }, state: 'ready' });
-  return (method, params) => controller.handleBridgeMessage({ payload: { method: `bridges:${method}`, id: 'r1', params } });
+  Object.assign(controller, {
+    debug: () => undefined,
+    bridges,
+    appResourceBridge: resource,
+    appPackage: { info: { id: appId } },
+    state: 'ready',
+  });
+  return (method, params) =>
+    controller.handleBridgeMessage({ payload: { method: `bridges:${method}`, id: 'r1', params } });
 }

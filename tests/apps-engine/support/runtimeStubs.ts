@@ -34,13 +34,19 @@ export const RUNTIME_STUBS = {
   'packages/apps/src/server/runtime/base/ProcessMessenger': { ProcessMessenger: class {} },
   'packages/apps/src/server/runtime/base/bundler': { bundleLegacyApp: () => undefined },
   'packages/apps/src/server/runtime/base/codec': { newDecoder: () => undefined },
-  'packages/apps/src/server/bridges/AppResourceBridge': { AppResourceBridge: { REGISTRATION_METHODS: new Set(['doProvideSlashCommand']) } },
+  'packages/apps/src/server/bridges/AppResourceBridge': {
+    AppResourceBridge: { REGISTRATION_METHODS: new Set(['doProvideSlashCommand']) },
+  },
   'packages/apps/src/server/logging': { AppConsole: class {} },
 };
 
 export const PERMISSION_NAMES = {
   message: { read: { name: 'message.read' }, write: { name: 'message.write' } },
-  room: { read: { name: 'room.read' }, write: { name: 'room.write' }, 'system-view-all': { name: 'room.system-view-all' } },
+  room: {
+    read: { name: 'room.read' },
+    write: { name: 'room.write' },
+    'system-view-all': { name: 'room.system-view-all' },
+  },
   threads: { read: { name: 'threads.read' } },
   e2ee: { read: { name: 'e2ee.read' }, write: { name: 'e2ee.write' } },
 };
@@ -56,7 +62,8 @@ export function permissionStubs(grants: Record<string, string[]>) {
     stubs: {
       'packages/apps/src/server/managers/AppPermissionManager': {
         AppPermissionManager: {
-          hasPermission: (appId: string, permission: { name: string }) => (grants[appId] ?? []).includes(permission.name),
+          hasPermission: (appId: string, permission: { name: string }) =>
+            (grants[appId] ?? []).includes(permission.name),
           notifyAboutError: (error: { appId: string; missing: string[] }) => denied.push(error),
         },
       },

@@ -39,10 +39,16 @@ export function oldSides(path: string): string[][] {
  */
 export function runtimeControllerStandIn(path: string, className: string): string {
   const hunks = oldSides(path);
-  if (hunks.length !== 2) throw new Error(`expected the two hunks of the bridge hook in ${path}, found ${hunks.length}`);
+  if (hunks.length !== 2)
+    throw new Error(`expected the two hunks of the bridge hook in ${path}, found ${hunks.length}`);
   const [imports, handler] = hunks;
-  if (!handler[0].includes("throw new Error('Invalid bridge request');") || !handler[handler.length - 1].includes('this.debug(')) {
-    throw new Error(`the bridge hook hunk of ${path} no longer starts at the "Invalid bridge request" check and ends in the catch; update the stand-in`);
+  if (
+    !handler[0].includes("throw new Error('Invalid bridge request');") ||
+    !handler[handler.length - 1].includes('this.debug(')
+  ) {
+    throw new Error(
+      `the bridge hook hunk of ${path} no longer starts at the "Invalid bridge request" check and ends in the catch; update the stand-in`,
+    );
   }
   return [
     `// Stand-in for ${path} (tests/apps-engine/support/standIns.ts): scaffold of rc-e2ee around the`,
