@@ -29,7 +29,10 @@ const LINE_PATTERN = /^\d+\.\d+$/;
 const OBJECT_ID = /^[0-9a-f]{40}$/;
 
 // Keys of one upstream.json files entry, in the order they are written.
-const FILE_KEYS = ['commit', 'blob', 'reconstructed', 'evidence'];
+const FILE_KEYS = ['commit', 'blob', 'reconstructed', 'status', 'evidence'];
+
+// How far a recorded pre-image is shown to be the line's own file (upstream.json `status`).
+export const FILE_STATUSES = ['proven', 'reconstructed', 'not proven'];
 
 export function isLine(value) {
   return LINE_PATTERN.test(value);
@@ -142,6 +145,11 @@ export function upstreamProblems(upstream, line) {
       problems.push(`files["${path}"].evidence is missing (one line: why this blob is the line's version of the file)`);
     }
     if ('reconstructed' in entry && typeof entry.reconstructed !== 'boolean') problems.push(`files["${path}"].reconstructed must be true or false`);
+    if ('status' in entry && !FILE_STATUSES.includes(entry.status)) {
+      problems.push(`files["${path}"].status must be one of ${FILE_STATUSES.map((status) => `"${status}"`).join(', ')}`);
+    } else if ('status' in entry && (entry.status === 'reconstructed') !== (entry.reconstructed === true)) {
+      problems.push(`files["${path}"]: status "reconstructed" and reconstructed: true go together`);
+    }
   }
   return problems;
 }
