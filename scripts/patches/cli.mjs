@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// rc-e2ee patch series tool: apply, export, verify, check-apply. See README.md beside this file.
+// rc-e2ee patch series tool: apply, export, verify, check-apply, rebase, stats. See README.md beside this file.
 // Exit codes: 0 success, 1 the work failed or problems were found, 2 bad command line.
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +10,8 @@ import { checkApplyCheckout, checkApplyLine, preImagesFolder } from './lib/check
 import { PatchesError, UsageError } from './lib/errors.mjs';
 import { exportCommand } from './lib/export.mjs';
 import { rebaseCommand } from './lib/rebase.mjs';
-import { availableLines, isLine } from './lib/series.mjs';
+import { TARGETS, assertTarget, availableLines, isLine } from './lib/series.mjs';
+import { statsCommand } from './lib/stats.mjs';
 import { verifyLine } from './lib/verify.mjs';
 
 const REPO_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
@@ -37,6 +38,9 @@ const USAGE = `usage: scripts/patches/patches <command> [options]
   rebase <rocket.chat checkout of the new release> --line <old X.Y> [--pre-images-out <dir>]
       Apply the old line's series (surviving drift as apply does) and export it as the
       checkout's line, pre-images recorded from the checkout's HEAD.
+  stats [--line X.Y] [--target apps-engine|meteor]
+      A Markdown table per series: each patch's upstream files, hunks, lines added and removed,
+      and its "Applies when:" layout (all lines and both targets unless given).
 
 common options:
   --root <dir>   folder holding apps-engine-patches/ and meteor-patches/ (default: ${REPO_ROOT})
@@ -65,6 +69,7 @@ const COMMANDS = {
   verify: { positionals: 0, options: ['line'], run: runVerify },
   'check-apply': { positionals: 0, options: ['line', 'force-line', 'pre-images', 'checkout'], run: runCheckApply },
   rebase: { positionals: 1, options: ['line', 'pre-images-out'], run: runRebase },
+  stats: { positionals: 0, options: ['line', 'target'], run: runStats },
 };
 
 function main(argv) {
@@ -118,6 +123,12 @@ function runExport([checkout], values, root) {
 function runRebase([checkout], values, root) {
   if (!values.line) throw new UsageError('rebase needs --line <the old line to start from>');
   rebaseCommand(checkout, { root, line: values.line, preImagesOut: values['pre-images-out'] === undefined ? undefined : resolve(values['pre-images-out']) });
+}
+
+function runStats(_, values, root) {
+  if (values.target !== undefined) assertTarget(values.target);
+  const lines = values.line ? [values.line] : availableLines(root);
+  return statsCommand(root, lines, values.target ? [values.target] : TARGETS);
 }
 
 function runVerify(_, values, root) {

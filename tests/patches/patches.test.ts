@@ -11,7 +11,9 @@ import { dirname, join, relative, resolve } from 'node:path';
 const CLI = resolve(__dirname, '../../scripts/patches/cli.mjs');
 
 // Variables that would leak the machine's or a parent git's setup into the repositories here.
-const SCRUBBED = /^GIT_(DIR|WORK_TREE|INDEX_FILE|PREFIX|COMMON_DIR|OBJECT_DIRECTORY|ALTERNATE_OBJECT_DIRECTORIES|AUTHOR_.*|COMMITTER_.*|CONFIG.*)$/;
+// The CLI under test must not see this machine's git settings, nor the developer's pre-images
+// (check-apply reads RC_E2EE_PRE_IMAGES when given neither --pre-images nor --checkout).
+const SCRUBBED = /^(GIT_(DIR|WORK_TREE|INDEX_FILE|PREFIX|COMMON_DIR|OBJECT_DIRECTORY|ALTERNATE_OBJECT_DIRECTORIES|AUTHOR_.*|COMMITTER_.*|CONFIG.*)|RC_E2EE_PRE_IMAGES)$/;
 
 let work: string;
 let home: string;
@@ -658,6 +660,24 @@ describe('verify', () => {
       },
       /files\["packages\/apps-engine\/src\/definition\/accessors\/IRead\.ts"\]\.evidence is missing/,
     ],
+    [
+      'an unknown status',
+      (root) => {
+        const record = JSON.parse(read(root, `${AE}/upstream.json`));
+        record.files[I_READ].status = 'probably';
+        write(root, `${AE}/upstream.json`, JSON.stringify(record));
+      },
+      /files\["packages\/apps-engine\/src\/definition\/accessors\/IRead\.ts"\]\.status must be one of "proven", "reconstructed", "not proven"/,
+    ],
+    [
+      'a reconstructed status without reconstructed: true',
+      (root) => {
+        const record = JSON.parse(read(root, `${AE}/upstream.json`));
+        record.files[I_READ].status = 'reconstructed';
+        write(root, `${AE}/upstream.json`, JSON.stringify(record));
+      },
+      /status "reconstructed" and reconstructed: true go together/,
+    ],
   ];
 
   test.each(damage)('catches %s', (_, mutate, expected) => {
@@ -666,6 +686,41 @@ describe('verify', () => {
     const result = cli('verify', '--root', root, '--line', '8.8');
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(expected);
+  });
+});
+
+describe('stats', () => {
+  test('counts hunks and upstream lines per patch, in series order', () => {
+    const result = cli('stats', '--root', seriesRoot, '--target', 'apps-engine');
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const rows = result.stdout.split('\n').filter((line) => line.startsWith('| `'));
+    expect(rows.map((row) => row.split('`')[1])).toEqual(AE_NAMES);
+    // The counts are the patch files' own: one "@@" per hunk, "+"/"-" lines inside them.
+    const dir = join(seriesRoot, 'apps-engine-patches/8.8');
+    AE_NAMES.forEach((name, i) => {
+      const body = readFileSync(join(dir, name), 'utf8').split('\n');
+      const hunks = body.filter((line) => line.startsWith('@@ ')).length;
+      const added = body.filter((line) => line.startsWith('+') && !line.startsWith('+++ ')).length;
+      const removed = body.filter((line) => line.startsWith('-') && !line.startsWith('--- ')).length;
+      expect(rows[i].split('|').map((cell) => cell.trim()).slice(3, 6)).toEqual([`${hunks}`, `${added}`, `${removed}`]);
+    });
+    expect(result.stdout).toMatch(/\| \*\*3 patches\*\* \|/);
+  });
+
+  test('names the layout of an "Applies when:" patch', () => {
+    const root = seriesCopy();
+    edit(root, `apps-engine-patches/8.8/${AE_NAMES[0]}`, (t) => t.replace(/^(Remove when:.*)$/m, `$1\nApplies when: ${LISTENERS} exists`));
+    const result = cli('stats', '--root', root, '--line', '8.8');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain(`| ${LISTENERS} exists |`);
+    expect(result.stdout).toContain('| always |');
+  });
+
+  test('refuses an unknown target', () => {
+    const result = cli('stats', '--root', seriesRoot, '--target', 'nope');
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('unknown target "nope"');
   });
 });
 
