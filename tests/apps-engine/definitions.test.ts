@@ -10,7 +10,7 @@ import * as ts from 'typescript';
 
 import { capabilitiesFrom } from '../../apps-engine-patches/overlay/packages/apps/src/server/e2ee/capabilities';
 import { E2EE_EVENTS, executeE2EEListener } from '../../apps-engine-patches/overlay/packages/apps/src/server/e2ee/listenerExecutor';
-import { NEEDS_PRE_IMAGES, OVERLAY, patchedTree, removeTree, withPreImages } from './support/patchedUpstream';
+import { NEEDS_PRE_IMAGES, OVERLAY, patchedTree, preImages, removeTree, withPreImages } from './support/patchedUpstream';
 
 const REPO = resolve(__dirname, '../..');
 
@@ -156,6 +156,20 @@ describe('series definitions against @rocket.chat/apps-engine@1.66.0', () => {
       removeTree(tree);
     }
   });
+
+  // Every implementer of IRead, IModify and AppBridges the tree records, the sandbox's accessor
+  // objects and the test bridges included: no new diagnostics with the series, and each fails
+  // again without its hook lines (scripts/patches/typecheck-implementers.mjs).
+  withPreImages(`every patched implementer of IRead, IModify and AppBridges type-checks ${NEEDS_PRE_IMAGES}`, () => {
+    const scratch = mkdtempSync(join(tmpdir(), 'rc-e2ee-implementers-'));
+    try {
+      const output = execFileSync(process.execPath, [join(REPO, 'scripts/patches/typecheck-implementers.mjs'), join(scratch, 'tree'), '--pre-images', preImages()], { encoding: 'utf8' });
+      expect(output).toContain('typecheck-implementers: OK (5 files');
+      expect(output).toContain('packages/apps/base-runtime/src/lib/accessors/mod.ts');
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   it('keep e2ee.read and e2ee.write out of the default permissions', () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- the package compiled at run time, by path
