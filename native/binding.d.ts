@@ -49,6 +49,13 @@ export declare class AppKeyStore {
   loadRoomKeys(appId: string, roomId: string, keys: SubscriptionKeys): Promise<LoadedKeys>
   /** Decrypts a message of the room for the app; returns the payload text. */
   decryptMessage(appId: string, roomId: string, message: MessageFields): Promise<string>
+  /**
+   * The same without leaving the JS thread when the store can answer from memory: the
+   * authorization was checked within its TTL, the key is cached and the ciphertext is small.
+   * Returns `null` when it cannot (the caller then awaits `decryptMessage`); a refusal or a
+   * failed decrypt it can judge from memory is thrown like `decryptMessage` rejects.
+   */
+  decryptMessageCached(appId: string, roomId: string, message: MessageFields): string | null
   /** Encrypts a payload text for the room with its current key. */
   encryptContent(appId: string, roomId: string, plaintext: string, expectedKid?: string | undefined | null): Promise<EncryptedContent>
   /** Audit records, newest first. */

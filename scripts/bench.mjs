@@ -18,6 +18,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
+/** The benched app's Apps-Engine id (a UUID, as in app.json). */
+const BENCH_APP = '9e3b7c4a-5d6f-4a8b-8c1d-2e3f4a5b6c7d';
+
 const require = createRequire(import.meta.url);
 const e2ee = require('../native');
 
@@ -130,16 +133,16 @@ const store = await e2ee.AppKeyStore.open({
   url: `file://${join(storeDir, 'keystore.json')}`,
   kek: randomBytes(32).toString('base64'),
 });
-const appPublicKey = await store.ensureIdentity('bench-app', 'bench-app.bot');
-await store.authorize('bench-app', 'bench-room', 'admin');
-await store.acceptRoomKey('bench-app', 'bench-room', e2ee.wrapRoomKey(roomKey, appPublicKey), {
+const appPublicKey = await store.ensureIdentity(BENCH_APP, 'bench-app.bot');
+await store.authorize(BENCH_APP, 'bench-room', 'admin');
+await store.acceptRoomKey(BENCH_APP, 'bench-room', e2ee.wrapRoomKey(roomKey, appPublicKey), {
   expectedKid: roomKey.kid,
   suggestedBy: 'member',
 });
 const storedMessage = { t: 'e2e', content: small };
 const nodeKeys = new Map([['bench-room', rawKey]]);
 if (
-  (await store.decryptMessage('bench-app', 'bench-room', storedMessage)).msg !== JSON.parse(nodeDecrypt(small)).msg ||
+  (await store.decryptMessage(BENCH_APP, 'bench-room', storedMessage)).msg !== JSON.parse(nodeDecrypt(small)).msg ||
   !nodeKeys.has('bench-room')
 ) {
   throw new Error('key store and Node disagree; refusing to benchmark');
@@ -147,7 +150,7 @@ if (
 report(
   'app decrypt 200 B through the key store (awaited)',
   await compare({
-    addon: () => store.decryptMessage('bench-app', 'bench-room', storedMessage),
+    addon: () => store.decryptMessage(BENCH_APP, 'bench-room', storedMessage),
     node: () => nodeKeys.get('bench-room') && JSON.parse(nodeDecrypt(small)),
   }),
   'addon',

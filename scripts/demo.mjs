@@ -7,6 +7,9 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+/** demo-bot's Apps-Engine app id (a UUID, as in its app.json). */
+const APP_ID = 'a04c8d5b-6e7a-4b9c-9d2e-3f4a5b6c7d8e';
+
 const require = createRequire(import.meta.url);
 const e2ee = require('../native');
 
@@ -59,10 +62,10 @@ const dir = mkdtempSync(join(tmpdir(), 'rc-e2ee-demo-'));
 // In production the KEK is a mounted secret (kekFile) and the store is Rocket.Chat's MongoDB.
 const kek = process.env.RC_E2EE_KEK ?? randomBytes(32).toString('base64');
 const store = await e2ee.AppKeyStore.open({ url: `file://${join(dir, 'keystore.json')}`, kek });
-const appPublicKey = await store.ensureIdentity('demo-bot', 'demo-bot.bot');
+const appPublicKey = await store.ensureIdentity(APP_ID, 'demo-bot.bot');
 show('users.e2e.public_key of demo-bot.bot', appPublicKey);
-await store.authorize('demo-bot', 'room1', 'admin');
-show('an admin authorized demo-bot for room1', await store.isAuthorized('demo-bot', 'room1'));
+await store.authorize(APP_ID, 'room1', 'admin');
+show('an admin authorized demo-bot for room1', await store.isAuthorized(APP_ID, 'room1'));
 
 say("A member plants a key of her own under the room's kid; the server judges it by the others' messages");
 // Any member can suggest a key and write under any key; a message proves only what its sender holds.
@@ -73,7 +76,7 @@ const impostor = e2ee.RoomKey.fromJwk(
 const malloryProof = { senderId: 'mallory', content: e2ee.encryptContent(impostor, { msg: 'trust me' }) };
 const aliceProof = { senderId: 'alice', content: wire.content };
 try {
-  await store.acceptRoomKey('demo-bot', 'room1', e2ee.wrapRoomKey(impostor, appPublicKey), {
+  await store.acceptRoomKey(APP_ID, 'room1', e2ee.wrapRoomKey(impostor, appPublicKey), {
     expectedKid: roomKey.kid,
     suggestedBy: 'mallory',
     proofs: [malloryProof, aliceProof],
@@ -84,7 +87,7 @@ try {
 
 say("Bob's browser wraps the real room key for the app; Alice's message verifies it");
 const suggested = e2ee.wrapRoomKey(bobRoomKey, appPublicKey);
-const accepted = await store.acceptRoomKey('demo-bot', 'room1', suggested, {
+const accepted = await store.acceptRoomKey(APP_ID, 'room1', suggested, {
   expectedKid: roomKey.kid,
   suggestedBy: 'bob',
   proofs: [aliceProof],
@@ -92,17 +95,17 @@ const accepted = await store.acceptRoomKey('demo-bot', 'room1', suggested, {
 show('accepted (kid = rooms.e2eKeyId, opens a message of someone other than the suggester)', accepted);
 
 say('The app reads the message and answers, encrypted');
-show('the app reads', (await store.decryptMessage('demo-bot', 'room1', wire)).msg);
+show('the app reads', (await store.decryptMessage(APP_ID, 'room1', wire)).msg);
 const reply = {
   _id: 'msg2',
   rid: 'room1',
   t: 'e2e',
   msg: '',
-  content: await store.encryptContent('demo-bot', 'room1', { msg: 'Noted: meeting at 10.' }),
+  content: await store.encryptContent(APP_ID, 'room1', { msg: 'Noted: meeting at 10.' }),
 };
 show('its reply, as Bob reads it', e2ee.decryptMessage(bobRoomKey, reply).msg);
 try {
-  await store.decryptMessage('demo-bot', 'room2', wire);
+  await store.decryptMessage(APP_ID, 'room2', wire);
 } catch (error) {
   show('a room it was not authorized for', error.code);
 }
@@ -131,13 +134,13 @@ show('decrypted', (await e2ee.decryptFile(file.key, file.iv, file.ciphertext)).t
 
 say('Revocation shreds the app key; the audit says who did what, never with content');
 await store.flushAudit();
-await store.revokeIdentity('demo-bot', 'admin');
+await store.revokeIdentity(APP_ID, 'admin');
 try {
-  await store.decryptMessage('demo-bot', 'room1', wire);
+  await store.decryptMessage(APP_ID, 'room1', wire);
 } catch (error) {
   show('after revocation', error.code);
 }
-for (const record of (await store.audit({ appId: 'demo-bot' })).reverse()) {
+for (const record of (await store.audit({ appId: APP_ID })).reverse()) {
   console.log(
     `   audit: ${record.action.padEnd(22)} by ${record.actor.padEnd(13)} ${record.outcome}${record.count ? ` ×${record.count}` : ''}`,
   );

@@ -43,7 +43,12 @@ export function contentFields(value: unknown): native.ContentFields | undefined 
   if (value === null || typeof value !== 'object') return undefined;
   return reading('content cannot be read', () => {
     const content = value as Record<string, unknown>;
-    return { algorithm: str(content.algorithm), kid: str(content.kid), iv: str(content.iv), ciphertext: str(content.ciphertext) };
+    return {
+      algorithm: str(content.algorithm),
+      kid: str(content.kid),
+      iv: str(content.iv),
+      ciphertext: str(content.ciphertext),
+    };
   });
 }
 
@@ -95,7 +100,10 @@ export function messageFields(message: unknown): native.MessageFields {
       t: str(m.t),
       msg: str(m.msg),
       content: contentFields(m.content),
-      pinnedContent: first !== null && typeof first === 'object' ? contentFields((first as Record<string, unknown>).content) : undefined,
+      pinnedContent:
+        first !== null && typeof first === 'object'
+          ? contentFields((first as Record<string, unknown>).content)
+          : undefined,
     };
   });
 }
@@ -107,7 +115,10 @@ export const MAX_PAYLOAD_DEPTH = 100;
 
 function checkPayloadSize(text: string): void {
   // A UTF-16 unit is 1 to 3 UTF-8 bytes: measure only when the length leaves it open.
-  if (text.length > MAX_PAYLOAD_BYTES || (text.length * 3 > MAX_PAYLOAD_BYTES && Buffer.byteLength(text, 'utf8') > MAX_PAYLOAD_BYTES)) {
+  if (
+    text.length > MAX_PAYLOAD_BYTES ||
+    (text.length * 3 > MAX_PAYLOAD_BYTES && Buffer.byteLength(text, 'utf8') > MAX_PAYLOAD_BYTES)
+  ) {
     fail('E2EE_TOO_LARGE', 'input too large: payload over 48 MiB');
   }
 }
@@ -159,6 +170,13 @@ export function payloadText(payload: string | Record<string, unknown>): string {
     return payload;
   }
   const record = asRecord(payload, 'payload');
+  // A Buffer, a Date, a Map or a class instance would serialize to something the sender did not
+  // mean (a Buffer to `{"$binary": …}` fields of a "payload"). Plain objects from any realm have
+  // a prototype whose own prototype is null.
+  const prototype: unknown = reading('payload cannot be read', () => Object.getPrototypeOf(record));
+  const plain =
+    prototype === null || reading('payload cannot be read', () => Object.getPrototypeOf(prototype) === null);
+  if (!plain) badInput('payload must be a plain object or a string');
   let text: unknown;
   try {
     text = EJSON.stringify(record as Parameters<typeof EJSON.stringify>[0]);
@@ -212,7 +230,12 @@ function algorithmCode(value: unknown): number {
 }
 
 /** Packs one chunk for the native batch (see `decrypt_content_batch` in the bridge). */
-function decryptChunk(ring: native.RoomKeyRing, contents: readonly unknown[], start: number, end: number): Promise<native.BatchResult> {
+function decryptChunk(
+  ring: native.RoomKeyRing,
+  contents: readonly unknown[],
+  start: number,
+  end: number,
+): Promise<native.BatchResult> {
   const count = end - start;
   const algorithms = new Uint8Array(count);
   const kidIndexes = new Uint32Array(count);
@@ -255,7 +278,10 @@ function decryptChunk(ring: native.RoomKeyRing, contents: readonly unknown[], st
  * Decrypts many `content` envelopes off the event loop (history, search, export). Each entry is
  * the plaintext string, or an `E2EEError` for that message alone.
  */
-export async function decryptContentBatch(keys: RoomKeys, contents: readonly unknown[]): Promise<Array<string | E2EEError>> {
+export async function decryptContentBatch(
+  keys: RoomKeys,
+  contents: readonly unknown[],
+): Promise<Array<string | E2EEError>> {
   const length = reading('contents cannot be read', () => {
     if (!Array.isArray(contents)) badInput('contents must be an array');
     const count = contents.length;

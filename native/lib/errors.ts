@@ -70,8 +70,9 @@ export function badInput(what: string): never {
 }
 
 /**
- * Turns whatever the native layer threw into an `E2EEError`. Synchronous native calls carry the
- * code in `err.code`; background tasks can only carry it as a `CODE: ` message prefix. napi-rs's
+ * Turns whatever the native layer threw into an `E2EEError`. Native calls, synchronous or not,
+ * throw or reject with an `Error` whose `code` is one of ours (native/crates/node/src/errors.rs
+ * builds both the same way), so nothing is parsed out of a message. napi-rs's
  * own argument errors quote the offending value, so their message is replaced. Anything else —
  * a caught panic (`GenericFailure`), or a value that is not ours at all — is `E2EE_INTERNAL`.
  * Never throws: reading a hostile thrown value (a Proxy, a throwing getter) ends as
@@ -86,8 +87,6 @@ export function toE2EEError(error: unknown): E2EEError {
     const code: unknown = (error as { code?: unknown }).code;
     const text = typeof error.message === 'string' ? error.message : '';
     if (typeof code === 'string' && KNOWN.has(code)) return new E2EEError(code as E2EECode, text);
-    const prefixed = /^([A-Z0-9_]+): ([\s\S]*)$/.exec(text);
-    if (prefixed && KNOWN.has(prefixed[1])) return new E2EEError(prefixed[1] as E2EECode, prefixed[2]);
     if (typeof code === 'string' && ARGUMENT_CODES.has(code)) {
       return new E2EEError('E2EE_BAD_INPUT', 'invalid input: an argument has the wrong type');
     }

@@ -23,7 +23,9 @@ export interface EncryptedFile {
 function bytes(value: unknown, what: string): Buffer {
   if (!types.isUint8Array(value)) return badInput(`${what} must be a Buffer or Uint8Array`);
   // In `reading`: even a real typed array can have a Proxy as its prototype.
-  return reading(`${what} cannot be read`, () => (Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength)));
+  return reading(`${what} cannot be read`, () =>
+    Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength),
+  );
 }
 
 /** Decrypts an uploaded file with the key and counter block from its encrypted metadata. */
@@ -38,5 +40,10 @@ export async function decryptFile(fileKey: JwkInput, iv: string, data: Uint8Arra
 export async function encryptFile(data: Uint8Array): Promise<EncryptedFile> {
   const input = bytes(data, 'data');
   const sealed = await callAsync(() => native.encryptFile(input));
-  return { key: JSON.parse(sealed.key) as Record<string, unknown>, iv: sealed.iv, ciphertext: sealed.ciphertext, hash: sealed.hash };
+  return {
+    key: JSON.parse(sealed.key) as Record<string, unknown>,
+    iv: sealed.iv,
+    ciphertext: sealed.ciphertext,
+    hash: sealed.hash,
+  };
 }

@@ -171,7 +171,8 @@ export type RoomKeys = RoomKey | readonly RoomKey[] | RoomKeyRing;
  * Handles are found by identity in the WeakMaps, never with `instanceof`: `instanceof` runs a
  * Proxy's `getPrototypeOf` trap, and a WeakMap hit proves the object is one this module made.
  */
-const asKey = (value: unknown): object => (value !== null && (typeof value === 'object' || typeof value === 'function') ? value : {});
+const asKey = (value: unknown): object =>
+  value !== null && (typeof value === 'object' || typeof value === 'function') ? value : {};
 
 /** Whether `value` is a `RoomKey` this module made (no `instanceof`, no traps). */
 export function isRoomKey(value: unknown): value is RoomKey {
@@ -192,7 +193,11 @@ export function ringHandle(keys: unknown): native.RoomKeyRing {
   const ring = ringHandles.get(object as RoomKeyRing);
   if (ring) return ring;
   const single = roomHandles.get(object as RoomKey);
-  const handles = single ? [single] : reading('keys cannot be read', () => Array.isArray(keys)) ? keyList(keys, 'keys').map(roomHandle) : undefined;
+  const handles = single
+    ? [single]
+    : reading('keys cannot be read', () => Array.isArray(keys))
+      ? keyList(keys, 'keys').map(roomHandle)
+      : undefined;
   if (!handles) return badInput('keys must be a RoomKey, an array of RoomKey or a RoomKeyRing');
   const fresh = call(() => new native.RoomKeyRing());
   for (const handle of handles) call(() => fresh.add(handle));

@@ -8,7 +8,7 @@ import { inspect } from 'node:util';
 import native = require('./binding');
 import type { EncryptedContent, MessagePayload } from './content';
 import { contentFields, messageFields, parsePayload, payloadText, str } from './content';
-import { badInput, callAsync, E2EEError, fail, reading } from './errors';
+import { badInput, call, callAsync, E2EEError, fail, reading } from './errors';
 import { requireString } from './keys';
 
 export interface AppKeyStoreOptions {
@@ -106,7 +106,6 @@ export interface AuditQuery {
   limit?: number;
 }
 
-
 function millis(value: unknown): number {
   if (value instanceof Date) return value.getTime();
   if (typeof value === 'number') return value;
@@ -166,7 +165,8 @@ function arrayOf<T>(value: unknown, what: string, item: (entry: unknown, index: 
 function nativeProof(value: unknown, what: string): native.Proof {
   if (value === null || typeof value !== 'object') keystoreBadInput(`${what} must be an object`);
   const proof = value as { senderId?: unknown; content?: unknown };
-  const content = contentFields(proof.content) ?? keystoreBadInput(`${what}.content must be an encrypted content object`);
+  const content =
+    contentFields(proof.content) ?? keystoreBadInput(`${what}.content must be an encrypted content object`);
   return { senderId: keystoreString(proof.senderId, `${what}.senderId`), content };
 }
 
@@ -174,8 +174,8 @@ function nativeAcceptRequest(options: unknown): native.AcceptRequest {
   if (options === null || typeof options !== 'object') keystoreBadInput('acceptRoomKey options must be an object');
   const o = options as AcceptRoomKeyOptions;
   return {
-    expectedKid: keystoreString(o.expectedKid, 'expectedKid (the room\'s e2eKeyId)'),
-    suggestedBy: keystoreString(o.suggestedBy, 'suggestedBy (the suggesting member\'s user id)'),
+    expectedKid: keystoreString(o.expectedKid, "expectedKid (the room's e2eKeyId)"),
+    suggestedBy: keystoreString(o.suggestedBy, "suggestedBy (the suggesting member's user id)"),
     proofs: arrayOf(o.proofs, 'proofs', (proof, index) => nativeProof(proof, `proofs[${index}]`)),
     oldRoomKeys: arrayOf(o.oldRoomKeys, 'oldRoomKeys', (entry, index) => {
       const what = `oldRoomKeys[${index}]`;
@@ -254,21 +254,24 @@ export class AppKeyStore {
    */
   async rotateIdentity(appId: string, host: RotationHost): Promise<RotationReport> {
     let hostError: unknown;
-    const guarded = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => async (...args: A): Promise<R> => {
-      try {
-        return await fn(...args);
-      } catch (error) {
-        hostError = error;
-        throw error;
-      }
-    };
+    const guarded =
+      <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
+      async (...args: A): Promise<R> => {
+        try {
+          return await fn(...args);
+        } catch (error) {
+          hostError = error;
+          throw error;
+        }
+      };
     const list = guarded(async () => {
       const rooms = await host.listRoomKeys();
       if (!Array.isArray(rooms)) badInput('listRoomKeys must resolve to an array');
       return rooms.map((room) => toNative(requireString(room?.roomId, 'roomId'), room));
     });
-    const write = guarded(async (roomId: string, previous: native.SubscriptionKeys, keys: native.SubscriptionKeys) =>
-      (await host.writeRoomKeys(roomId, fromNative(previous), fromNative(keys))) !== false,
+    const write = guarded(
+      async (roomId: string, previous: native.SubscriptionKeys, keys: native.SubscriptionKeys) =>
+        (await host.writeRoomKeys(roomId, fromNative(previous), fromNative(keys))) !== false,
     );
     const publish = guarded(async (publicKey: string) => {
       await host.publishPublicKey(publicKey);
@@ -356,7 +359,12 @@ export class AppKeyStore {
    * and refused with `KEYSTORE_PROOF_FAILED` when any of them fails to open, or when its kid is
    * already accepted with another key.
    */
-  acceptRoomKey(appId: string, roomId: string, e2eKey: string, options: AcceptRoomKeyOptions): Promise<AcceptedRoomKey> {
+  acceptRoomKey(
+    appId: string,
+    roomId: string,
+    e2eKey: string,
+    options: AcceptRoomKeyOptions,
+  ): Promise<AcceptedRoomKey> {
     return callAsync(async () => {
       ids({ appId, roomId, e2eKey });
       const request = readArgument('acceptRoomKey options', () => nativeAcceptRequest(options));
@@ -386,18 +394,46 @@ export class AppKeyStore {
     });
   }
 
-  /** Decrypts a message of the room for the app and returns its payload. */
+  /**
+   * Decrypts a message of the room for the app and returns its payload. Answered on the calling
+   * thread when the store can from memory (see {@link AppKeyStore.decryptMessageCached}), on a
+   * worker otherwise.
+   */
   async decryptMessage(appId: string, roomId: string, message: unknown): Promise<MessagePayload> {
-    const text = await callAsync(() => {
-      ids({ appId, roomId });
-      const fields = readArgument('message', () => messageFields(message));
-      return this.#native.decryptMessage(appId, roomId, fields);
-    });
+    const fields = this.#messageArgument(appId, roomId, message);
+    const cached = call(() => this.#native.decryptMessageCached(appId, roomId, fields));
+    const text = cached ?? (await callAsync(() => this.#native.decryptMessage(appId, roomId, fields)));
     return parsePayload(text);
   }
 
+  /**
+   * {@link AppKeyStore.decryptMessage} without waiting, for a caller on a hot path: the payload
+   * when the authorization was checked within its TTL, the message's key is cached and the
+   * ciphertext is at most 256 KiB; `null` when the store would have to read storage or hand
+   * the work to a worker (then await `decryptMessage`). Refusals and failed decrypts it can
+   * judge from memory throw the same errors `decryptMessage` rejects with; both are counted in
+   * the audit alike.
+   */
+  decryptMessageCached(appId: string, roomId: string, message: unknown): MessagePayload | null {
+    const fields = this.#messageArgument(appId, roomId, message);
+    const text = call(() => this.#native.decryptMessageCached(appId, roomId, fields));
+    return text === null ? null : parsePayload(text);
+  }
+
+  #messageArgument(appId: string, roomId: string, message: unknown): native.MessageFields {
+    return call(() => {
+      ids({ appId, roomId });
+      return readArgument('message', () => messageFields(message));
+    });
+  }
+
   /** Encrypts a payload (object, serialized as EJSON; or exact text) with the room's current key. */
-  encryptContent(appId: string, roomId: string, payload: string | Record<string, unknown>, options: { expectedKid?: string } = {}): Promise<EncryptedContent> {
+  encryptContent(
+    appId: string,
+    roomId: string,
+    payload: string | Record<string, unknown>,
+    options: { expectedKid?: string } = {},
+  ): Promise<EncryptedContent> {
     return callAsync(() => {
       ids({ appId, roomId });
       const text = readArgument('payload', () => payloadText(payload));

@@ -9,6 +9,10 @@ import { AppKeyStore, E2EEError, E2EE_CODES, KEYSTORE_CODES } from '../../native
 import * as client from '../native/webcrypto-client';
 import { Backend, fileBackend, newKek } from './backends';
 
+/** Apps-Engine app ids are UUIDs (app.json `id`); the store refuses anything else. */
+const BOT_APP = '7c1f5a2e-3b4d-4e6f-8a9b-0c1d2e3f4a5b';
+const NO_SUCH_APP = '8d2a6b3f-4c5e-4f7a-9b0c-1d2e3f4a5b6c';
+
 const KNOWN = new Set<string>([...E2EE_CODES, ...KEYSTORE_CODES]);
 
 function circular(): Record<string, unknown> {
@@ -106,8 +110,8 @@ describe('finding 5: hostile input to the key store', () => {
     backend = fileBackend();
     kek = newKek();
     store = await AppKeyStore.open({ ...backend.location(), kek });
-    const publicKey = await store.ensureIdentity('bot-app', 'bot-user');
-    await store.authorize('bot-app', 'room1', 'admin');
+    const publicKey = await store.ensureIdentity(BOT_APP, 'bot-user');
+    await store.authorize(BOT_APP, 'room1', 'admin');
     const room = await client.generateRoomKey();
     e2eKey = await client.wrapRoomKey(room, publicKey);
     message = { t: 'e2e', content: await client.encryptPayload(room, { msg: 'hi' }) };
@@ -124,29 +128,29 @@ describe('finding 5: hostile input to the key store', () => {
     ['open(options)', (bad) => AppKeyStore.open(bad as never)],
     ['open({url})', (bad) => AppKeyStore.open({ url: bad as string, kek })],
     ['ensureIdentity(appId)', (bad) => store.ensureIdentity(bad as string, 'u')],
-    ['recreateIdentity(actorId)', (bad) => store.recreateIdentity('bot-app', 'bot-user', bad as string)],
+    ['recreateIdentity(actorId)', (bad) => store.recreateIdentity(BOT_APP, 'bot-user', bad as string)],
     ['identity(appId)', (bad) => store.identity(bad as string)],
-    ['rotateIdentity(host)', (bad) => store.rotateIdentity('no-such-app', bad as never)],
-    ['revokeIdentity(actorId)', (bad) => store.revokeIdentity('no-such-app', bad as string)],
+    ['rotateIdentity(host)', (bad) => store.rotateIdentity(NO_SUCH_APP, bad as never)],
+    ['revokeIdentity(actorId)', (bad) => store.revokeIdentity(NO_SUCH_APP, bad as string)],
     ['rekey(kek)', (bad) => store.rekey(bad as never)],
     ['retireKek(kekId)', (bad) => store.retireKek(bad as string)],
-    ['authorize(roomId)', (bad) => store.authorize('bot-app', bad as string, 'admin')],
+    ['authorize(roomId)', (bad) => store.authorize(BOT_APP, bad as string, 'admin')],
     ['revokeAuthorization(appId)', (bad) => store.revokeAuthorization(bad as string, 'room1', 'admin')],
-    ['isAuthorized(roomId)', (bad) => store.isAuthorized('bot-app', bad as string)],
+    ['isAuthorized(roomId)', (bad) => store.isAuthorized(BOT_APP, bad as string)],
     ['listAuthorizations(appId)', (bad) => store.listAuthorizations(bad as string)],
-    ['acceptRoomKey(e2eKey)', (bad) => store.acceptRoomKey('bot-app', 'room1', bad as string, offer())],
-    ['acceptRoomKey(options)', (bad) => store.acceptRoomKey('bot-app', 'room1', e2eKey, bad as never)],
+    ['acceptRoomKey(e2eKey)', (bad) => store.acceptRoomKey(BOT_APP, 'room1', bad as string, offer())],
+    ['acceptRoomKey(options)', (bad) => store.acceptRoomKey(BOT_APP, 'room1', e2eKey, bad as never)],
     [
       'acceptRoomKey(options.proofs)',
-      (bad) => store.acceptRoomKey('bot-app', 'room1', e2eKey, { ...offer(), proofs: [bad] } as never),
+      (bad) => store.acceptRoomKey(BOT_APP, 'room1', e2eKey, { ...offer(), proofs: [bad] } as never),
     ],
-    ['confirmRoomKey(message)', (bad) => store.confirmRoomKey('bot-app', 'room1', bad as never)],
-    ['loadRoomKeys(subscription)', (bad) => store.loadRoomKeys('bot-app', 'room1', bad as never)],
-    ['loadRoomKeys(oldRoomKeys[0])', (bad) => store.loadRoomKeys('bot-app', 'room1', { oldRoomKeys: [bad] } as never)],
-    ['decryptMessage(message)', (bad) => store.decryptMessage('bot-app', 'room1', bad)],
-    ['decryptMessage(message.content)', (bad) => store.decryptMessage('bot-app', 'room1', { t: 'e2e', content: bad })],
-    ['encryptContent(payload)', (bad) => store.encryptContent('bot-app', 'room1', bad as never)],
-    ['encryptContent(options)', (bad) => store.encryptContent('bot-app', 'room1', { msg: 'x' }, bad as never)],
+    ['confirmRoomKey(message)', (bad) => store.confirmRoomKey(BOT_APP, 'room1', bad as never)],
+    ['loadRoomKeys(subscription)', (bad) => store.loadRoomKeys(BOT_APP, 'room1', bad as never)],
+    ['loadRoomKeys(oldRoomKeys[0])', (bad) => store.loadRoomKeys(BOT_APP, 'room1', { oldRoomKeys: [bad] } as never)],
+    ['decryptMessage(message)', (bad) => store.decryptMessage(BOT_APP, 'room1', bad)],
+    ['decryptMessage(message.content)', (bad) => store.decryptMessage(BOT_APP, 'room1', { t: 'e2e', content: bad })],
+    ['encryptContent(payload)', (bad) => store.encryptContent(BOT_APP, 'room1', bad as never)],
+    ['encryptContent(options)', (bad) => store.encryptContent(BOT_APP, 'room1', { msg: 'x' }, bad as never)],
     ['audit(query)', (bad) => store.audit(bad as never)],
   ];
   const rows = calls.flatMap(([name, call]) => HOSTILE.map(([kind, make]) => [name, kind, call, make] as const));
@@ -170,31 +174,39 @@ describe('finding 5: hostile input to the key store', () => {
       expect(error).toBeInstanceOf(E2EEError);
       return `${error.code}: ${error.message}`;
     };
-    expect(await refused(store.authorize('bot-app', 42 as never, 'admin'))).toBe(
+    expect(await refused(store.authorize(BOT_APP, 42 as never, 'admin'))).toBe(
       'KEYSTORE_BAD_INPUT: invalid input: roomId must be a string',
     );
     expect(await refused(store.decryptMessage(undefined as never, 'room1', message))).toBe(
       'KEYSTORE_BAD_INPUT: invalid input: appId must be a string',
     );
-    // Arguments swapped: a room id is no app with an identity.
-    expect(await refused(store.authorize('room1', 'bot-app', 'admin'))).toMatch(/^KEYSTORE_NO_IDENTITY: /);
+    // Arguments swapped: a room id is not an Apps-Engine app id, whatever the call.
+    const notAnAppId = /^KEYSTORE_BAD_INPUT: .*app id must be an Apps-Engine app id \(a UUID/;
+    expect(await refused(store.authorize('room1', BOT_APP, 'admin'))).toMatch(notAnAppId);
+    expect(await refused(store.isAuthorized('room1', BOT_APP))).toMatch(notAnAppId);
+    expect(await refused(store.decryptMessage('room1', BOT_APP, message))).toMatch(notAnAppId);
+    expect(await refused(store.ensureIdentity('bot-user', BOT_APP))).toMatch(notAnAppId);
+    // A well-formed id of an app that has no identity is granted nothing either.
+    expect(await refused(store.authorize('0f0e0d0c-0b0a-4908-8706-050403020100', 'room1', 'admin'))).toMatch(
+      /^KEYSTORE_NO_IDENTITY: /,
+    );
     // A subscription serialized to JSON loads nothing, and says so.
-    expect(await refused(store.loadRoomKeys('bot-app', 'room1', JSON.stringify({ E2EKey: e2eKey }) as never))).toMatch(
+    expect(await refused(store.loadRoomKeys(BOT_APP, 'room1', JSON.stringify({ E2EKey: e2eKey }) as never))).toMatch(
       /^KEYSTORE_BAD_INPUT: .*not a JSON string/,
     );
     // After a restart the missing key says what to do.
-    expect(await refused(store.decryptMessage('bot-app', 'room1', message))).toMatch(
+    expect(await refused(store.decryptMessage(BOT_APP, 'room1', message))).toMatch(
       /^KEYSTORE_NO_ROOM_KEY: .*loadRoomKeys/,
     );
-    expect(await refused(store.rotateIdentity('bot-app', {} as never))).toMatch(/^KEYSTORE_BAD_INPUT: .*listRoomKeys/);
+    expect(await refused(store.rotateIdentity(BOT_APP, {} as never))).toMatch(/^KEYSTORE_BAD_INPUT: .*listRoomKeys/);
   });
 
   it('none of it was accepted or written', async () => {
-    expect(await store.listAuthorizations('bot-app')).toEqual([expect.objectContaining({ roomId: 'room1' })]);
-    await expect(store.decryptMessage('bot-app', 'room1', message)).rejects.toMatchObject({
+    expect(await store.listAuthorizations(BOT_APP)).toEqual([expect.objectContaining({ roomId: 'room1' })]);
+    await expect(store.decryptMessage(BOT_APP, 'room1', message)).rejects.toMatchObject({
       code: 'KEYSTORE_NO_ROOM_KEY',
     });
-    const grants = await store.audit({ action: 'authorization.grant', appId: 'bot-app' });
+    const grants = await store.audit({ action: 'authorization.grant', appId: BOT_APP });
     expect(grants.map((grant) => grant.outcome)).toEqual(['ok']);
   });
 });
@@ -226,8 +238,8 @@ describe("finding 5: the key store's raw binding never crashes and never returns
   beforeAll(async () => {
     backend = fileBackend();
     raw = await binding.AppKeyStore.open({ ...backend.location(), kek: newKek() });
-    await raw.ensureIdentity('bot-app', 'bot-user');
-    await raw.authorize('bot-app', 'room1', 'admin');
+    await raw.ensureIdentity(BOT_APP, 'bot-user');
+    await raw.authorize(BOT_APP, 'room1', 'admin');
   });
 
   afterAll(async () => {
@@ -237,24 +249,24 @@ describe("finding 5: the key store's raw binding never crashes and never returns
 
   const proof = { senderId: 'bob', content: { algorithm: 'rc.v2.aes-sha2', kid: 'k', iv: 'AAAA', ciphertext: 'AAAA' } };
   const METHODS: Array<[string, () => unknown[]]> = [
-    ['ensureIdentity', () => ['bot-app', 'bot-user']],
-    ['identity', () => ['bot-app']],
-    ['authorize', () => ['bot-app', 'room1', 'admin']],
-    ['isAuthorized', () => ['bot-app', 'room1']],
+    ['ensureIdentity', () => [BOT_APP, 'bot-user']],
+    ['identity', () => [BOT_APP]],
+    ['authorize', () => [BOT_APP, 'room1', 'admin']],
+    ['isAuthorized', () => [BOT_APP, 'room1']],
     ['retireKek', () => ['kek']],
     [
       'acceptRoomKey',
       () => [
-        'bot-app',
+        BOT_APP,
         'room1',
         'x'.repeat(400),
         { expectedKid: 'k', suggestedBy: 'a', proofs: [proof], oldRoomKeys: [] },
       ],
     ],
-    ['confirmRoomKey', () => ['bot-app', 'room1', proof]],
-    ['loadRoomKeys', () => ['bot-app', 'room1', { roomId: 'room1', oldRoomKeys: [] }]],
-    ['decryptMessage', () => ['bot-app', 'room1', { t: 'e2e', content: proof.content }]],
-    ['encryptContent', () => ['bot-app', 'room1', '{}']],
+    ['confirmRoomKey', () => [BOT_APP, 'room1', proof]],
+    ['loadRoomKeys', () => [BOT_APP, 'room1', { roomId: 'room1', oldRoomKeys: [] }]],
+    ['decryptMessage', () => [BOT_APP, 'room1', { t: 'e2e', content: proof.content }]],
+    ['encryptContent', () => [BOT_APP, 'room1', '{}']],
     ['audit', () => [{}]],
   ];
   const rows = METHODS.flatMap(([method, good]) =>

@@ -3,6 +3,7 @@
  * message quotes a secret.
  */
 import { inspect, types } from 'node:util';
+import { runInNewContext } from 'node:vm';
 
 import * as e2ee from '../../native';
 import { E2EEError, E2EE_CODES, RoomKey, RsaPrivateKey } from '../../native';
@@ -45,7 +46,10 @@ describe('every wrong type is E2EE_BAD_INPUT', () => {
     ['decryptMessage(message)', (bad) => api.decryptMessage(roomKey(), bad)],
     ['encryptContent(roomKey)', (bad) => api.encryptContent(bad, { msg: 'x' })],
     ['decryptContentBatch(contents)', (bad) => api.decryptContentBatch(roomKey(), bad)],
-    ['decryptFile(data)', (bad) => api.decryptFile(messageVectors.files[0].encryptFile_result.key, 'AAAAAAAAAAAAAAAAAAAAAA==', bad)],
+    [
+      'decryptFile(data)',
+      (bad) => api.decryptFile(messageVectors.files[0].encryptFile_result.key, 'AAAAAAAAAAAAAAAAAAAAAA==', bad),
+    ],
     ['encryptFile(data)', (bad) => api.encryptFile(bad)],
   ];
   /** Values of the right type that are merely empty: they get the code of what they lack. */
@@ -56,7 +60,8 @@ describe('every wrong type is E2EE_BAD_INPUT', () => {
     'decryptMessage(message)': { '{}': 'E2EE_BAD_INPUT' },
     'decryptContentBatch(contents)': { '[]': 'ok' },
   };
-  const shown = (bad: unknown) => (typeof bad === 'symbol' ? 'symbol' : typeof bad === 'bigint' ? 'bigint' : inspect(bad));
+  const shown = (bad: unknown) =>
+    typeof bad === 'symbol' ? 'symbol' : typeof bad === 'bigint' ? 'bigint' : inspect(bad);
   const rows = calls.flatMap(([name, call]) => WRONG_TYPES.map((bad) => [name, shown(bad), call, bad] as const));
   test.each(rows)('%s with %s', async (name, text, call, bad) => {
     expect(await outcome(() => call(bad))).toBe(WELL_TYPED[name]?.[text] ?? 'E2EE_BAD_INPUT');
@@ -68,36 +73,130 @@ describe('malformed values get their own codes', () => {
   const table: Array<[string, () => unknown, string]> = [
     ['non-JSON JWK', () => RoomKey.fromJwk('{not json', 'k'), 'E2EE_BAD_KEY'],
     ['JWK JSON null', () => RoomKey.fromJwk('null', 'k'), 'E2EE_BAD_KEY'],
-    ['room key of 16 bytes labelled A256GCM', () => RoomKey.fromJwk({ kty: 'oct', alg: 'A256GCM', k: 'AAAAAAAAAAAAAAAAAAAAAA' }, 'k'), 'E2EE_BAD_KEY'],
-    ['room key of 31 bytes', () => RoomKey.fromJwk({ kty: 'oct', alg: 'A256GCM', k: Buffer.alloc(31).toString('base64url') }, 'k'), 'E2EE_BAD_KEY'],
-    ['room key alg A192GCM', () => RoomKey.fromJwk({ kty: 'oct', alg: 'A192GCM', k: Buffer.alloc(24).toString('base64url') }, 'k'), 'E2EE_UNSUPPORTED_ALGORITHM'],
+    [
+      'room key of 16 bytes labelled A256GCM',
+      () => RoomKey.fromJwk({ kty: 'oct', alg: 'A256GCM', k: 'AAAAAAAAAAAAAAAAAAAAAA' }, 'k'),
+      'E2EE_BAD_KEY',
+    ],
+    [
+      'room key of 31 bytes',
+      () => RoomKey.fromJwk({ kty: 'oct', alg: 'A256GCM', k: Buffer.alloc(31).toString('base64url') }, 'k'),
+      'E2EE_BAD_KEY',
+    ],
+    [
+      'room key alg A192GCM',
+      () => RoomKey.fromJwk({ kty: 'oct', alg: 'A192GCM', k: Buffer.alloc(24).toString('base64url') }, 'k'),
+      'E2EE_UNSUPPORTED_ALGORITHM',
+    ],
     ['kid over 256 bytes', () => RoomKey.fromJwk(messageVectors.room_keys.R1.jwk, 'k'.repeat(257)), 'E2EE_BAD_KEY'],
     ['RSA JWK without private members', () => RsaPrivateKey.fromJwk(user('bob').public_key), 'E2EE_BAD_KEY'],
-    ['RSA JWK with a wrong CRT member', () => RsaPrivateKey.fromJwk({ ...user('bob').private_jwk, dp: user('alice').private_jwk.dp }), 'E2EE_BAD_KEY'],
-    ['RSA JWK with a 1024-bit modulus', () => RsaPrivateKey.fromJwk({ ...user('bob').private_jwk, n: Buffer.alloc(128, 1).toString('base64url') }), 'E2EE_BAD_KEY'],
+    [
+      'RSA JWK with a wrong CRT member',
+      () => RsaPrivateKey.fromJwk({ ...user('bob').private_jwk, dp: user('alice').private_jwk.dp }),
+      'E2EE_BAD_KEY',
+    ],
+    [
+      'RSA JWK with a 1024-bit modulus',
+      () => RsaPrivateKey.fromJwk({ ...user('bob').private_jwk, n: Buffer.alloc(128, 1).toString('base64url') }),
+      'E2EE_BAD_KEY',
+    ],
     ['public key not JSON', () => e2ee.wrapRoomKey(roomKey(), 'nope'), 'E2EE_BAD_KEY'],
-    ['public key of 1024 bits', () => e2ee.wrapRoomKey(roomKey(), JSON.stringify({ kty: 'RSA', n: Buffer.alloc(128, 255).toString('base64url'), e: 'AQAB' })), 'E2EE_BAD_KEY'],
+    [
+      'public key of 1024 bits',
+      () =>
+        e2ee.wrapRoomKey(
+          roomKey(),
+          JSON.stringify({ kty: 'RSA', n: Buffer.alloc(128, 255).toString('base64url'), e: 'AQAB' }),
+        ),
+      'E2EE_BAD_KEY',
+    ],
     ['E2EKey empty', () => RsaPrivateKey.generate().then((k) => e2ee.unwrapRoomKey(k, '')), 'E2EE_BAD_KEY'],
-    ['E2EKey body not base64', () => RsaPrivateKey.generate().then((k) => e2ee.unwrapRoomKey(k, 'kid' + '!'.repeat(344))), 'E2EE_BAD_KEY'],
-    ['E2EKey with non-ASCII body', () => RsaPrivateKey.generate().then((k) => e2ee.unwrapRoomKey(k, 'kid' + 'é'.repeat(344))), 'E2EE_BAD_KEY'],
-    ['content without algorithm', () => e2ee.decryptContent(roomKey(), { ...base, algorithm: undefined }), 'E2EE_BAD_ENVELOPE'],
+    [
+      'E2EKey body not base64',
+      () => RsaPrivateKey.generate().then((k) => e2ee.unwrapRoomKey(k, 'kid' + '!'.repeat(344))),
+      'E2EE_BAD_KEY',
+    ],
+    [
+      'E2EKey with non-ASCII body',
+      () => RsaPrivateKey.generate().then((k) => e2ee.unwrapRoomKey(k, 'kid' + 'é'.repeat(344))),
+      'E2EE_BAD_KEY',
+    ],
+    [
+      'content without algorithm',
+      () => e2ee.decryptContent(roomKey(), { ...base, algorithm: undefined }),
+      'E2EE_BAD_ENVELOPE',
+    ],
     ['content with a numeric iv', () => e2ee.decryptContent(roomKey(), { ...base, iv: 5 }), 'E2EE_BAD_ENVELOPE'],
-    ['ciphertext of 5 base64 characters', () => e2ee.decryptContent(roomKey(), { ...base, ciphertext: base.ciphertext.slice(0, 5) }), 'E2EE_BAD_ENVELOPE'],
-    ['ciphertext shorter than the tag', () => e2ee.decryptContent(roomKey(), { ...base, ciphertext: base.ciphertext.slice(0, 4) }), 'E2EE_DECRYPT_FAILED'],
-    ['ciphertext of 65 MiB', () => e2ee.decryptContent(roomKey(), { ...base, ciphertext: 'A'.repeat(65 * 1024 * 1024) }), 'E2EE_TOO_LARGE'],
-    ['legacy string of 5 characters in msg', () => e2ee.decryptMessage(roomKey(), { t: 'e2e', msg: 'abcde' }), 'E2EE_BAD_ENVELOPE'],
+    [
+      'ciphertext of 5 base64 characters',
+      () => e2ee.decryptContent(roomKey(), { ...base, ciphertext: base.ciphertext.slice(0, 5) }),
+      'E2EE_BAD_ENVELOPE',
+    ],
+    [
+      'ciphertext shorter than the tag',
+      () => e2ee.decryptContent(roomKey(), { ...base, ciphertext: base.ciphertext.slice(0, 4) }),
+      'E2EE_DECRYPT_FAILED',
+    ],
+    [
+      'ciphertext of 65 MiB',
+      () => e2ee.decryptContent(roomKey(), { ...base, ciphertext: 'A'.repeat(65 * 1024 * 1024) }),
+      'E2EE_TOO_LARGE',
+    ],
+    [
+      'legacy string of 5 characters in msg',
+      () => e2ee.decryptMessage(roomKey(), { t: 'e2e', msg: 'abcde' }),
+      'E2EE_BAD_ENVELOPE',
+    ],
     ['a plain (t unset) message', () => e2ee.decryptMessage(roomKey(), { msg: 'hello' }), 'E2EE_BAD_INPUT'],
     ['an empty key ring', () => e2ee.decryptContent([], base), 'E2EE_UNKNOWN_KID'],
     ['a ring holding a non-key', () => e2ee.decryptContent([roomKey(), {} as RoomKey], base), 'E2EE_BAD_INPUT'],
     ['encryptContent with an array payload', () => e2ee.encryptContent(roomKey(), [] as never), 'E2EE_BAD_INPUT'],
-    ['encryptContent under an empty kid', () => e2ee.encryptContent(RoomKey.fromJwk(messageVectors.room_keys.R1.jwk, ''), { msg: 'x' }), 'E2EE_BAD_KEY'],
-    ['file iv of 8 bytes', () => e2ee.decryptFile(messageVectors.files[0].encryptFile_result.key, 'AAAAAAAAAAA=', Buffer.alloc(4)), 'E2EE_BAD_ENVELOPE'],
-    ['file key labelled A256GCM', () => e2ee.decryptFile(messageVectors.room_keys.R1.jwk, 'AAAAAAAAAAAAAAAAAAAAAA==', Buffer.alloc(4)), 'E2EE_UNSUPPORTED_ALGORITHM'],
+    [
+      'encryptContent under an empty kid',
+      () => e2ee.encryptContent(RoomKey.fromJwk(messageVectors.room_keys.R1.jwk, ''), { msg: 'x' }),
+      'E2EE_BAD_KEY',
+    ],
+    [
+      'file iv of 8 bytes',
+      () => e2ee.decryptFile(messageVectors.files[0].encryptFile_result.key, 'AAAAAAAAAAA=', Buffer.alloc(4)),
+      'E2EE_BAD_ENVELOPE',
+    ],
+    [
+      'file key labelled A256GCM',
+      () => e2ee.decryptFile(messageVectors.room_keys.R1.jwk, 'AAAAAAAAAAAAAAAAAAAAAA==', Buffer.alloc(4)),
+      'E2EE_UNSUPPORTED_ALGORITHM',
+    ],
     ['private key blob that is a JSON string', () => RsaPrivateKey.unwrapFromPassword('"x"', 'p', 'u'), 'E2EE_BAD_KEY'],
-    ['private key blob with iterations 0', () => RsaPrivateKey.unwrapFromPassword(JSON.stringify({ iv: 'AAAA', ciphertext: 'AAAA', salt: 's', iterations: 0 }), 'p', 'u'), 'E2EE_BAD_KEY'],
-    ['private key blob with a billion iterations', () => RsaPrivateKey.unwrapFromPassword(JSON.stringify({ iv: 'AAAA', ciphertext: 'AAAA', salt: 's', iterations: 1e9 }), 'p', 'u'), 'E2EE_BAD_KEY'],
-    ['password with a character above U+00FF', () => RsaPrivateKey.generate().then((k) => k.wrapWithPassword('pass–word', 'u')), 'E2EE_BAD_PASSWORD'],
-    ['wrap with an empty user id', () => RsaPrivateKey.generate().then((k) => k.wrapWithPassword('p', '')), 'E2EE_BAD_INPUT'],
+    [
+      'private key blob with iterations 0',
+      () =>
+        RsaPrivateKey.unwrapFromPassword(
+          JSON.stringify({ iv: 'AAAA', ciphertext: 'AAAA', salt: 's', iterations: 0 }),
+          'p',
+          'u',
+        ),
+      'E2EE_BAD_KEY',
+    ],
+    [
+      'private key blob with a billion iterations',
+      () =>
+        RsaPrivateKey.unwrapFromPassword(
+          JSON.stringify({ iv: 'AAAA', ciphertext: 'AAAA', salt: 's', iterations: 1e9 }),
+          'p',
+          'u',
+        ),
+      'E2EE_BAD_KEY',
+    ],
+    [
+      'password with a character above U+00FF',
+      () => RsaPrivateKey.generate().then((k) => k.wrapWithPassword('pass–word', 'u')),
+      'E2EE_BAD_PASSWORD',
+    ],
+    [
+      'wrap with an empty user id',
+      () => RsaPrivateKey.generate().then((k) => k.wrapWithPassword('p', '')),
+      'E2EE_BAD_INPUT',
+    ],
   ];
   test.each(table)('%s → %s', async (_name, call, code) => {
     expect(await outcome(call)).toBe(code);
@@ -117,7 +216,30 @@ describe('the bridge', () => {
   });
 
   test('a panic in a background task rejects with E2EE_INTERNAL', async () => {
-    await expect(binding.internalPanicProbeInBackground()).rejects.toThrow(/^E2EE_INTERNAL: /);
+    await expect(binding.internalPanicProbeInBackground()).rejects.toMatchObject({
+      code: 'E2EE_INTERNAL',
+      message: 'internal error: panic in native code',
+    });
+  });
+
+  // One error path: what a synchronous export throws and what a background task or a key-store
+  // call rejects with are the same kind of object, the code in `code`, no prefix to parse.
+  test.each([
+    ['sync codec call', () => binding.RoomKey.fromJwk('{}', 'kid')],
+    ['codec background task', () => binding.RsaPrivateKey.unwrapFromPassword('"x"', 'p', 'u')],
+    ['key-store call', () => binding.AppKeyStore.open({ url: 'ftp://nowhere', kek: 'x' })],
+  ])('the raw binding reports a %s with a coded Error', async (_name, run) => {
+    let caught: unknown;
+    try {
+      await run();
+    } catch (error) {
+      caught = error;
+    }
+    // The addon's errors come from the main realm, not the test's: isNativeError, not instanceof.
+    expect(types.isNativeError(caught)).toBe(true);
+    const { code, message } = caught as { code: unknown; message: string };
+    expect([...e2ee.nativeErrorCodes()]).toContain(code);
+    expect(message).not.toMatch(/^[A-Z0-9_]+: /);
   });
 
   test('the Rust and TypeScript code lists are equal', () => {
@@ -134,7 +256,9 @@ describe('the bridge', () => {
 describe('no secret reaches an error, a log or JSON', () => {
   test('a wrong password is not quoted', async () => {
     const bob = user('bob');
-    const error = (await RsaPrivateKey.unwrapFromPassword(bob.private_key_blob, 'hunter2-secret', bob.userId).catch((e) => e)) as E2EEError;
+    const error = (await RsaPrivateKey.unwrapFromPassword(bob.private_key_blob, 'hunter2-secret', bob.userId).catch(
+      (e) => e,
+    )) as E2EEError;
     expect(error.code).toBe('E2EE_BAD_PASSWORD');
     expect(`${error.message} ${error.stack}`).not.toContain('hunter2');
   });
@@ -162,7 +286,14 @@ describe('no secret reaches an error, a log or JSON', () => {
     const key = RoomKey.fromJwk(messageVectors.room_keys.R1.jwk, messageVectors.room_keys.R1.kid);
     const secret = messageVectors.room_keys.R1.jwk.k as string;
     const privateKey = await RsaPrivateKey.fromJwk(user('bob').private_key_plain);
-    const shown = [inspect(key), JSON.stringify(key), inspect(privateKey), JSON.stringify(privateKey), inspect(new e2ee.RoomKeyRing([key])), String(Object.keys(key))];
+    const shown = [
+      inspect(key),
+      JSON.stringify(key),
+      inspect(privateKey),
+      JSON.stringify(privateKey),
+      inspect(new e2ee.RoomKeyRing([key])),
+      String(Object.keys(key)),
+    ];
     for (const text of shown) {
       expect(text).not.toContain(secret);
       expect(text).not.toContain(user('bob').private_jwk.d);
@@ -177,8 +308,23 @@ describe('no secret reaches an error, a log or JSON', () => {
 
 /** Text every hostile getter and trap throws; it must never reach an error message. */
 const MARK = 'HOSTILE-7f3a';
-const TRAPS = ['get', 'set', 'has', 'deleteProperty', 'ownKeys', 'getOwnPropertyDescriptor', 'defineProperty', 'getPrototypeOf', 'setPrototypeOf', 'isExtensible', 'preventExtensions', 'apply', 'construct'] as const;
-const handler = (thrower: () => never): ProxyHandler<object> => Object.fromEntries(TRAPS.map((trap) => [trap, thrower]));
+const TRAPS = [
+  'get',
+  'set',
+  'has',
+  'deleteProperty',
+  'ownKeys',
+  'getOwnPropertyDescriptor',
+  'defineProperty',
+  'getPrototypeOf',
+  'setPrototypeOf',
+  'isExtensible',
+  'preventExtensions',
+  'apply',
+  'construct',
+] as const;
+const handler = (thrower: () => never): ProxyHandler<object> =>
+  Object.fromEntries(TRAPS.map((trap) => [trap, thrower]));
 /** What hostile code throws: a Proxy of an Error whose every trap throws again. */
 const nastyThrown = () =>
   new Proxy(
@@ -193,7 +339,37 @@ const throwNasty = (): never => {
 /** A Proxy whose every trap throws (and what it throws is hostile too). */
 const allTrapsThrow = <T extends object>(target: T): T => new Proxy(target, handler(throwNasty)) as T;
 /** Every member name any export reads. */
-const NAMES = ['algorithm', 'kid', 'iv', 'ciphertext', 't', 'msg', 'content', 'attachments', 'kty', 'alg', 'k', 'n', 'e', 'd', 'p', 'q', 'dp', 'dq', 'qi', 'ext', 'key_ops', 'toJSON', 'then', 'length', '0', 'buffer', 'byteOffset', 'byteLength', 'text'];
+const NAMES = [
+  'algorithm',
+  'kid',
+  'iv',
+  'ciphertext',
+  't',
+  'msg',
+  'content',
+  'attachments',
+  'kty',
+  'alg',
+  'k',
+  'n',
+  'e',
+  'd',
+  'p',
+  'q',
+  'dp',
+  'dq',
+  'qi',
+  'ext',
+  'key_ops',
+  'toJSON',
+  'then',
+  'length',
+  '0',
+  'buffer',
+  'byteOffset',
+  'byteLength',
+  'text',
+];
 const HUGE = 'A'.repeat(64 * 1024 * 1024 + 1);
 const isObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object';
 
@@ -220,64 +396,109 @@ function deep(depth: number, wrap: (inner: unknown) => unknown): unknown {
 }
 
 /** A copy of the good value (object or array), or a fresh object. */
-const copyOf = (good: unknown): Record<string, unknown> => (Array.isArray(good) ? ([...good] as never) : isObject(good) ? { ...good } : {});
+const copyOf = (good: unknown): Record<string, unknown> =>
+  Array.isArray(good) ? ([...good] as never) : isObject(good) ? { ...good } : {};
 
 /** Each hostile kind makes a value from the good argument of the position it is tried in. */
 const HOSTILE: Array<[string, (good: unknown) => unknown]> = [
-  ['a circular object', () => {
-    const o: Record<string, unknown> = { kty: 'oct', algorithm: 'rc.v2.aes-sha2', t: 'e2e', msg: 'x' };
-    o.self = o;
-    o.content = o;
-    o.attachments = [o];
-    return o;
-  }],
-  ['a circular copy of the good value', (good) => {
-    const o = copyOf(good);
-    if (Array.isArray(o)) o.push(o);
-    else o.self = o;
-    return o;
-  }],
+  [
+    'a circular object',
+    () => {
+      const o: Record<string, unknown> = { kty: 'oct', algorithm: 'rc.v2.aes-sha2', t: 'e2e', msg: 'x' };
+      o.self = o;
+      o.content = o;
+      o.attachments = [o];
+      return o;
+    },
+  ],
+  [
+    'a circular copy of the good value',
+    (good) => {
+      const o = copyOf(good);
+      if (Array.isArray(o)) o.push(o);
+      else o.self = o;
+      return o;
+    },
+  ],
   ['an object whose every member is a throwing getter', () => withGetters({}, NAMES, throwNasty)],
-  ['the good value with throwing getters', (good) => {
-    const o = copyOf(good);
-    return withGetters(o, Object.keys(o), throwNasty);
-  }],
-  ['the good value whose getters change after the first read', (good) => {
-    const o = copyOf(good);
-    const values = { ...o };
-    return withGetters(o, Object.keys(o), (name, read) => (read === 1 ? (values as Record<string, unknown>)[name] : throwNasty()));
-  }],
+  [
+    'the good value with throwing getters',
+    (good) => {
+      const o = copyOf(good);
+      return withGetters(o, Object.keys(o), throwNasty);
+    },
+  ],
+  [
+    'the good value whose getters change after the first read',
+    (good) => {
+      const o = copyOf(good);
+      const values = { ...o };
+      return withGetters(o, Object.keys(o), (name, read) =>
+        read === 1 ? (values as Record<string, unknown>)[name] : throwNasty(),
+      );
+    },
+  ],
   ['a Proxy whose every trap throws', () => allTrapsThrow({})],
   ['a Proxy of an array whose every trap throws', () => allTrapsThrow([])],
   ['a Proxy of a function whose every trap throws', () => allTrapsThrow(() => 1)],
-  ['a Proxy of the good value whose every trap throws', (good) => (isObject(good) ? allTrapsThrow(good) : allTrapsThrow({}))],
-  ['a revoked Proxy', () => {
-    const { proxy, revoke } = Proxy.revocable({}, {});
-    revoke();
-    return proxy;
-  }],
+  [
+    'a Proxy of the good value whose every trap throws',
+    (good) => (isObject(good) ? allTrapsThrow(good) : allTrapsThrow({})),
+  ],
+  [
+    'a revoked Proxy',
+    () => {
+      const { proxy, revoke } = Proxy.revocable({}, {});
+      revoke();
+      return proxy;
+    },
+  ],
   ['a transparent Proxy of the good value', (good) => (isObject(good) ? new Proxy(good, {}) : new Proxy({}, {}))],
-  ['an object with a throwing toJSON and toPrimitive', () => ({ toJSON: throwNasty, [Symbol.toPrimitive]: throwNasty, toString: throwNasty, valueOf: throwNasty })],
+  [
+    'an object with a throwing toJSON and toPrimitive',
+    () => ({ toJSON: throwNasty, [Symbol.toPrimitive]: throwNasty, toString: throwNasty, valueOf: throwNasty }),
+  ],
   ['an object whose toJSON returns undefined', () => ({ toJSON: () => undefined })],
-  ['an object whose toJSON returns a circular object', () => ({ toJSON: () => { const o: Record<string, unknown> = {}; o.o = o; return o; } })],
+  [
+    'an object whose toJSON returns a circular object',
+    () => ({
+      toJSON: () => {
+        const o: Record<string, unknown> = {};
+        o.o = o;
+        return o;
+      },
+    }),
+  ],
   ['a null-prototype copy of the good value', (good) => Object.assign(Object.create(null), copyOf(good))],
   ['an object 10,000 levels deep', () => deep(10_000, (inner) => ({ a: inner }))],
   ['an array 10,000 levels deep', () => deep(10_000, (inner) => [inner])],
-  ['the good value with a member 10,000 levels deep', (good) => ({ ...copyOf(good), nested: deep(10_000, (inner) => ({ a: inner })) })],
+  [
+    'the good value with a member 10,000 levels deep',
+    (good) => ({ ...copyOf(good), nested: deep(10_000, (inner) => ({ a: inner })) }),
+  ],
   ['a string of 64 MiB', () => HUGE],
-  ['the good value with a member of 64 MiB', (good) => {
-    const o = copyOf(good);
-    const name = Object.keys(o).find((key) => typeof o[key] === 'string') ?? 'msg';
-    return Array.isArray(o) ? [HUGE] : { ...o, [name]: HUGE };
-  }],
+  [
+    'the good value with a member of 64 MiB',
+    (good) => {
+      const o = copyOf(good);
+      const name = Object.keys(o).find((key) => typeof o[key] === 'string') ?? 'msg';
+      return Array.isArray(o) ? [HUGE] : { ...o, [name]: HUGE };
+    },
+  ],
   ['a lone surrogate', () => '\ud800'],
   ['a Buffer', () => Buffer.from('{"kty":"oct","alg":"A256GCM","k":"AAAA"}')],
   ['a Uint8Array', () => new Uint8Array([123, 125])],
   ['a Float64Array', () => new Float64Array(4)],
   ['a DataView', () => new DataView(new ArrayBuffer(8))],
   ['an ArrayBuffer', () => new ArrayBuffer(8)],
-  ['a Uint8Array whose prototype is a throwing Proxy', () => Object.setPrototypeOf(new Uint8Array(8), allTrapsThrow(Object.create(Uint8Array.prototype)))],
-  ['a Uint8Array with a throwing buffer getter', () => withGetters(new Uint8Array(8), ['buffer', 'byteOffset', 'byteLength'], throwNasty)],
+  [
+    'a Uint8Array whose prototype is a throwing Proxy',
+    () => Object.setPrototypeOf(new Uint8Array(8), allTrapsThrow(Object.create(Uint8Array.prototype))),
+  ],
+  [
+    'a Uint8Array with a throwing buffer getter',
+    () => withGetters(new Uint8Array(8), ['buffer', 'byteOffset', 'byteLength'], throwNasty),
+  ],
   ['a string where bytes or objects belong', () => 'not what it should be'],
   ['a sparse array of length 2^32-1', () => new Array(2 ** 32 - 1)],
   ['a Map', () => new Map([['kty', 'oct']])],
@@ -303,14 +524,46 @@ const fileBytes = () => Buffer.from(fileVector().ciphertext_b64, 'base64');
 const content = require('../../native/dist/content');
 
 const POSITIONS: Position[] = [
-  { name: 'RsaPrivateKey.fromJwk(jwk)', good: () => user('bob').private_jwk, call: (v) => RsaPrivateKey.fromJwk(v as string) },
-  { name: 'RsaPrivateKey.unwrapFromPassword(blob)', good: () => user('bob').private_key_blob, call: (v) => RsaPrivateKey.unwrapFromPassword(v as string, user('bob').passphrase, user('bob').userId) },
-  { name: 'RsaPrivateKey.unwrapFromPassword(password)', good: () => user('bob').passphrase, call: (v) => RsaPrivateKey.unwrapFromPassword(user('bob').private_key_blob, v as string, user('bob').userId) },
-  { name: 'RsaPrivateKey.unwrapFromPassword(userId)', good: () => user('bob').userId, call: (v) => RsaPrivateKey.unwrapFromPassword(user('bob').private_key_blob, user('bob').passphrase, v as string) },
-  { name: 'key.wrapWithPassword(password)', good: () => 'password', call: (v) => bobKey().wrapWithPassword(v as string, 'user') },
-  { name: 'key.wrapWithPassword(userId)', good: () => 'user', call: (v) => bobKey().wrapWithPassword('password', v as string) },
-  { name: 'RoomKey.fromJwk(jwk)', good: () => messageVectors.room_keys.R1.jwk, call: (v) => RoomKey.fromJwk(v as string, 'kid') },
-  { name: 'RoomKey.fromJwk(kid)', good: () => 'kid', call: (v) => RoomKey.fromJwk(messageVectors.room_keys.R1.jwk, v as string) },
+  {
+    name: 'RsaPrivateKey.fromJwk(jwk)',
+    good: () => user('bob').private_jwk,
+    call: (v) => RsaPrivateKey.fromJwk(v as string),
+  },
+  {
+    name: 'RsaPrivateKey.unwrapFromPassword(blob)',
+    good: () => user('bob').private_key_blob,
+    call: (v) => RsaPrivateKey.unwrapFromPassword(v as string, user('bob').passphrase, user('bob').userId),
+  },
+  {
+    name: 'RsaPrivateKey.unwrapFromPassword(password)',
+    good: () => user('bob').passphrase,
+    call: (v) => RsaPrivateKey.unwrapFromPassword(user('bob').private_key_blob, v as string, user('bob').userId),
+  },
+  {
+    name: 'RsaPrivateKey.unwrapFromPassword(userId)',
+    good: () => user('bob').userId,
+    call: (v) => RsaPrivateKey.unwrapFromPassword(user('bob').private_key_blob, user('bob').passphrase, v as string),
+  },
+  {
+    name: 'key.wrapWithPassword(password)',
+    good: () => 'password',
+    call: (v) => bobKey().wrapWithPassword(v as string, 'user'),
+  },
+  {
+    name: 'key.wrapWithPassword(userId)',
+    good: () => 'user',
+    call: (v) => bobKey().wrapWithPassword('password', v as string),
+  },
+  {
+    name: 'RoomKey.fromJwk(jwk)',
+    good: () => messageVectors.room_keys.R1.jwk,
+    call: (v) => RoomKey.fromJwk(v as string, 'kid'),
+  },
+  {
+    name: 'RoomKey.fromJwk(kid)',
+    good: () => 'kid',
+    call: (v) => RoomKey.fromJwk(messageVectors.room_keys.R1.jwk, v as string),
+  },
   { name: 'new RoomKeyRing(keys)', good: () => [roomKey()], call: (v) => new e2ee.RoomKeyRing(v as RoomKey[]) },
   { name: 'unwrapRoomKey(privateKey)', good: bobKey, call: (v) => api.unwrapRoomKey(v, ctx.e2eKey) },
   { name: 'unwrapRoomKey(e2eKey)', good: () => ctx.e2eKey, call: (v) => api.unwrapRoomKey(bobKey(), v) },
@@ -318,20 +571,56 @@ const POSITIONS: Position[] = [
   { name: 'wrapRoomKey(publicKey)', good: () => user('bob').public_key, call: (v) => api.wrapRoomKey(roomKey(), v) },
   { name: 'decryptContent(keys)', good: () => [roomKey()], call: (v) => api.decryptContent(v, goodContent()) },
   { name: 'decryptContent(content)', good: goodContent, call: (v) => api.decryptContent(roomKey(), v) },
-  { name: 'decryptMessage(keys)', good: roomKey, call: (v) => api.decryptMessage(v, messageVectors.messages_v2[0].encrypted_message) },
-  { name: 'decryptMessage(message)', good: () => ({ ...messageVectors.messages_v2[0].encrypted_message }), call: (v) => api.decryptMessage(roomKey(), v) },
+  {
+    name: 'decryptMessage(keys)',
+    good: roomKey,
+    call: (v) => api.decryptMessage(v, messageVectors.messages_v2[0].encrypted_message),
+  },
+  {
+    name: 'decryptMessage(message)',
+    good: () => ({ ...messageVectors.messages_v2[0].encrypted_message }),
+    call: (v) => api.decryptMessage(roomKey(), v),
+  },
   { name: 'encryptContent(roomKey)', good: roomKey, call: (v) => api.encryptContent(v, { msg: 'x' }) },
   { name: 'encryptContent(payload)', good: () => ({ msg: 'x' }), call: (v) => api.encryptContent(roomKey(), v) },
-  { name: 'decryptContentBatch(keys)', good: () => new e2ee.RoomKeyRing([roomKey()]), call: (v) => api.decryptContentBatch(v, [goodContent()]) },
-  { name: 'decryptContentBatch(contents)', good: () => [goodContent()], call: (v) => api.decryptContentBatch(roomKey(), v) },
-  { name: 'decryptContentBatch(contents[1])', good: goodContent, call: (v) => api.decryptContentBatch(roomKey(), [goodContent(), v]) },
-  { name: 'decryptFile(fileKey)', good: () => fileVector().encryptFile_result.key, call: (v) => api.decryptFile(v, fileVector().encryptFile_result.iv, fileBytes()) },
-  { name: 'decryptFile(iv)', good: () => fileVector().encryptFile_result.iv, call: (v) => api.decryptFile(fileVector().encryptFile_result.key, v, fileBytes()) },
-  { name: 'decryptFile(data)', good: fileBytes, call: (v) => api.decryptFile(fileVector().encryptFile_result.key, fileVector().encryptFile_result.iv, v) },
+  {
+    name: 'decryptContentBatch(keys)',
+    good: () => new e2ee.RoomKeyRing([roomKey()]),
+    call: (v) => api.decryptContentBatch(v, [goodContent()]),
+  },
+  {
+    name: 'decryptContentBatch(contents)',
+    good: () => [goodContent()],
+    call: (v) => api.decryptContentBatch(roomKey(), v),
+  },
+  {
+    name: 'decryptContentBatch(contents[1])',
+    good: goodContent,
+    call: (v) => api.decryptContentBatch(roomKey(), [goodContent(), v]),
+  },
+  {
+    name: 'decryptFile(fileKey)',
+    good: () => fileVector().encryptFile_result.key,
+    call: (v) => api.decryptFile(v, fileVector().encryptFile_result.iv, fileBytes()),
+  },
+  {
+    name: 'decryptFile(iv)',
+    good: () => fileVector().encryptFile_result.iv,
+    call: (v) => api.decryptFile(fileVector().encryptFile_result.key, v, fileBytes()),
+  },
+  {
+    name: 'decryptFile(data)',
+    good: fileBytes,
+    call: (v) => api.decryptFile(fileVector().encryptFile_result.key, fileVector().encryptFile_result.iv, v),
+  },
   { name: 'encryptFile(data)', good: () => Buffer.from('file'), call: (v) => api.encryptFile(v) },
   { name: 'parsePayload(plaintext)', good: () => '{"msg":"x"}', call: (v) => api.parsePayload(v) },
   { name: 'payloadText(payload)', good: () => ({ msg: 'x' }), call: (v) => content.payloadText(v) },
-  { name: 'messageFields(message)', good: () => ({ ...messageVectors.messages_v2[0].encrypted_message }), call: (v) => content.messageFields(v) },
+  {
+    name: 'messageFields(message)',
+    good: () => ({ ...messageVectors.messages_v2[0].encrypted_message }),
+    call: (v) => content.messageFields(v),
+  },
   { name: 'contentFields(content)', good: goodContent, call: (v) => content.contentFields(v) },
 ];
 
@@ -361,7 +650,9 @@ async function hostileOutcome(body: () => unknown): Promise<string> {
 }
 
 describe('finding 5: hostile input × every export gives a coded E2EEError', () => {
-  const rows = POSITIONS.flatMap((position) => HOSTILE.map(([kind, make]) => [position.name, kind, position, make] as const));
+  const rows = POSITIONS.flatMap((position) =>
+    HOSTILE.map(([kind, make]) => [position.name, kind, position, make] as const),
+  );
   const outcomes = new Map<string, string>();
 
   test.each(rows)('%s with %s', async (name, kind, position, make) => {
@@ -373,7 +664,10 @@ describe('finding 5: hostile input × every export gives a coded E2EEError', () 
 
   test('every position takes its good value (the table tests what it claims)', async () => {
     for (const position of POSITIONS) {
-      expect([position.name, await hostileOutcome(() => position.call(position.good()))]).toEqual([position.name, 'ok']);
+      expect([position.name, await hostileOutcome(() => position.call(position.good()))]).toEqual([
+        position.name,
+        'ok',
+      ]);
     }
   });
 
@@ -419,7 +713,39 @@ describe('finding 5: payloadText and the field readers', () => {
     expect(code(() => content.payloadText({ msg: 'a'.repeat(content.MAX_PAYLOAD_BYTES) }))).toBe('E2EE_TOO_LARGE');
     expect(code(() => content.payloadText('a'.repeat(content.MAX_PAYLOAD_BYTES + 1)))).toBe('E2EE_TOO_LARGE');
     // Counted in UTF-8 bytes: a third as many three-byte characters is over too.
-    expect(code(() => content.payloadText('€'.repeat(Math.ceil(content.MAX_PAYLOAD_BYTES / 3) + 1)))).toBe('E2EE_TOO_LARGE');
+    expect(code(() => content.payloadText('€'.repeat(Math.ceil(content.MAX_PAYLOAD_BYTES / 3) + 1)))).toBe(
+      'E2EE_TOO_LARGE',
+    );
+  });
+
+  test('a payload is a plain object or a string, nothing that merely looks like one', () => {
+    class Note {
+      msg = 'x';
+    }
+    const refused = [
+      Buffer.from('{"msg":"x"}'),
+      new Uint8Array(4),
+      new Date(0),
+      new Map([['msg', 'x']]),
+      new Note(),
+      Object.create({ msg: 'x' }),
+    ];
+    for (const payload of refused) {
+      let caught: unknown;
+      try {
+        e2ee.encryptContent(roomKey(), payload as never);
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toMatchObject({
+        code: 'E2EE_BAD_INPUT',
+        message: 'invalid input: payload must be a plain object or a string',
+      });
+    }
+    // A plain object from another realm and one without a prototype are payloads.
+    const foreign = runInNewContext('({ msg: "x" })');
+    const bare = Object.assign(Object.create(null), { msg: 'x' });
+    for (const payload of [foreign, bare]) expect(content.payloadText(payload)).toBe('{"msg":"x"}');
   });
 
   test('payloadText keeps the exact EJSON text of a good payload', () => {
@@ -442,7 +768,8 @@ describe('finding 5: payloadText and the field readers', () => {
 describe('finding 5: the raw binding never runs or returns hostile JavaScript, never crashes', () => {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- a facade helper the package index does not export
   const { toE2EEError } = require('../../native/dist/errors');
-  const rk = () => binding.RoomKey.fromJwk(JSON.stringify(messageVectors.room_keys.R1.jwk), messageVectors.room_keys.R1.kid);
+  const rk = () =>
+    binding.RoomKey.fromJwk(JSON.stringify(messageVectors.room_keys.R1.jwk), messageVectors.room_keys.R1.kid);
   const ring = () => {
     const r = new binding.RoomKeyRing();
     r.add(rk());
@@ -452,23 +779,59 @@ describe('finding 5: the raw binding never runs or returns hostile JavaScript, n
   const c = () => goodContent();
   /** [name, good arguments]: each argument is replaced in turn by each hostile value. */
   const RAW: Array<[string, (...args: unknown[]) => unknown, () => unknown[]]> = [
-    ['RsaPrivateKey.fromJwk', (...a) => binding.RsaPrivateKey.fromJwk(...a), () => [JSON.stringify(user('bob').private_jwk)]],
-    ['RsaPrivateKey.unwrapFromPassword', (...a) => binding.RsaPrivateKey.unwrapFromPassword(...a), () => ['{}', 'p', 'u']],
+    [
+      'RsaPrivateKey.fromJwk',
+      (...a) => binding.RsaPrivateKey.fromJwk(...a),
+      () => [JSON.stringify(user('bob').private_jwk)],
+    ],
+    [
+      'RsaPrivateKey.unwrapFromPassword',
+      (...a) => binding.RsaPrivateKey.unwrapFromPassword(...a),
+      () => ['{}', 'p', 'u'],
+    ],
     ['rsa.wrapWithPassword', (...a) => rsa().wrapWithPassword(...a), () => ['p', 'u']],
-    ['RoomKey.fromJwk', (...a) => binding.RoomKey.fromJwk(...a), () => [JSON.stringify(messageVectors.room_keys.R1.jwk), 'k']],
+    [
+      'RoomKey.fromJwk',
+      (...a) => binding.RoomKey.fromJwk(...a),
+      () => [JSON.stringify(messageVectors.room_keys.R1.jwk), 'k'],
+    ],
     ['ring.add', (...a) => ring().add(...a), () => [rk()]],
     ['unwrapRoomKey', (...a) => binding.unwrapRoomKey(...a), () => [rsa(), 'k'.repeat(400)]],
     ['wrapRoomKey', (...a) => binding.wrapRoomKey(...a), () => [rk(), user('bob').public_key]],
-    ['decryptContentWithKey', (...a) => binding.decryptContentWithKey(...a), () => [rk(), c().algorithm, c().kid, c().iv, c().ciphertext]],
-    ['decryptContentWithRing', (...a) => binding.decryptContentWithRing(...a), () => [ring(), c().algorithm, c().kid, c().iv, c().ciphertext]],
+    [
+      'decryptContentWithKey',
+      (...a) => binding.decryptContentWithKey(...a),
+      () => [rk(), c().algorithm, c().kid, c().iv, c().ciphertext],
+    ],
+    [
+      'decryptContentWithRing',
+      (...a) => binding.decryptContentWithRing(...a),
+      () => [ring(), c().algorithm, c().kid, c().iv, c().ciphertext],
+    ],
     ['decryptMessageFields', (...a) => binding.decryptMessageFields(...a), () => [ring(), { t: 'e2e', content: c() }]],
     ['encryptContentText', (...a) => binding.encryptContentText(...a), () => [rk(), '{}']],
-    ['decryptContentBatch', (...a) => binding.decryptContentBatch(...a), () => [ring(), new Uint8Array([2]), [c().kid], new Uint32Array([0]), [c().iv], [c().ciphertext]]],
-    ['decryptFile', (...a) => binding.decryptFile(...a), () => [JSON.stringify(messageVectors.files[0].encryptFile_result.key), 'AAAAAAAAAAAAAAAAAAAAAA==', Buffer.alloc(4)]],
+    [
+      'decryptContentBatch',
+      (...a) => binding.decryptContentBatch(...a),
+      () => [ring(), new Uint8Array([2]), [c().kid], new Uint32Array([0]), [c().iv], [c().ciphertext]],
+    ],
+    [
+      'decryptFile',
+      (...a) => binding.decryptFile(...a),
+      () => [
+        JSON.stringify(messageVectors.files[0].encryptFile_result.key),
+        'AAAAAAAAAAAAAAAAAAAAAA==',
+        Buffer.alloc(4),
+      ],
+    ],
     ['encryptFile', (...a) => binding.encryptFile(...a), () => [Buffer.alloc(4)]],
   ];
   const rows = RAW.flatMap(([name, fn, good]) =>
-    good().flatMap((_, index) => HOSTILE.filter(([kind]) => !kind.includes('64 MiB')).map(([kind, make]) => [`${name} argument ${index}`, kind, fn, good, index, make] as const)),
+    good().flatMap((_, index) =>
+      HOSTILE.filter(([kind]) => !kind.includes('64 MiB')).map(
+        ([kind, make]) => [`${name} argument ${index}`, kind, fn, good, index, make] as const,
+      ),
+    ),
   );
   test.each(rows)('%s with %s', async (_name, _kind, fn, good, index, make) => {
     const args = good();
@@ -488,8 +851,19 @@ describe('finding 5: the raw binding never runs or returns hostile JavaScript, n
 
   test("finding 5: napi's String conversion ran JSON.stringify (getters, toJSON) on a refused object", () => {
     let calls = 0;
-    const spy = { toJSON: () => (calls++, 'x'), get kty() { calls++; return 'oct'; } };
-    for (const call of [() => binding.RoomKey.fromJwk(spy, 'k'), () => binding.RsaPrivateKey.fromJwk(spy), () => binding.wrapRoomKey(rk(), spy), () => binding.encryptContentText(rk(), spy)]) {
+    const spy = {
+      toJSON: () => (calls++, 'x'),
+      get kty() {
+        calls++;
+        return 'oct';
+      },
+    };
+    for (const call of [
+      () => binding.RoomKey.fromJwk(spy, 'k'),
+      () => binding.RsaPrivateKey.fromJwk(spy),
+      () => binding.wrapRoomKey(rk(), spy),
+      () => binding.encryptContentText(rk(), spy),
+    ]) {
       let error: unknown;
       try {
         call();
@@ -516,10 +890,17 @@ describe('finding 5: a panic anywhere in the bridge is E2EE_INTERNAL and the pro
     }
     throw new Error('expected a throw');
   };
-  const stillWorks = () => expect(e2ee.decryptContent(roomKey(), goodContent())).toBe(messageVectors.messages_v2[0].plaintext_payload_ejson);
+  const stillWorks = () =>
+    expect(e2ee.decryptContent(roomKey(), goodContent())).toBe(messageVectors.messages_v2[0].plaintext_payload_ejson);
 
   test('the probes exist (a missing one would throw a TypeError and pass for the wrong reason)', () => {
-    for (const name of ['internalPanicProbe', 'internalPanicProbeInBackground', 'internalPanicProbeInArgument', 'internalPanicProbeInResult', 'InternalPanicProbe']) {
+    for (const name of [
+      'internalPanicProbe',
+      'internalPanicProbeInBackground',
+      'internalPanicProbeInArgument',
+      'internalPanicProbeInResult',
+      'InternalPanicProbe',
+    ]) {
       expect(typeof binding[name]).toBe('function');
     }
   });
@@ -544,7 +925,8 @@ describe('finding 5: a panic anywhere in the bridge is E2EE_INTERNAL and the pro
 });
 
 describe('finding 5: legacy CBC keys', () => {
-  const legacyKey = () => RoomKey.fromJwk(messageVectors.room_keys.R3_legacy.jwk, messageVectors.room_keys.R3_legacy.kid);
+  const legacyKey = () =>
+    RoomKey.fromJwk(messageVectors.room_keys.R3_legacy.jwk, messageVectors.room_keys.R3_legacy.kid);
 
   test('finding 5: a legacy A128CBC key never writes, even labelled rc.v2.aes-sha2', () => {
     let error: unknown;
@@ -554,7 +936,10 @@ describe('finding 5: legacy CBC keys', () => {
       error = e;
     }
     expect(error).toBeInstanceOf(E2EEError);
-    expect(error).toMatchObject({ code: 'E2EE_UNSUPPORTED_ALGORITHM', message: 'unsupported algorithm: a legacy A128CBC room key only decrypts' });
+    expect(error).toMatchObject({
+      code: 'E2EE_UNSUPPORTED_ALGORITHM',
+      message: 'unsupported algorithm: a legacy A128CBC room key only decrypts',
+    });
     expect(() => e2ee.encryptContent(legacyKey(), '{"msg":"x"}')).toThrow('a legacy A128CBC room key only decrypts');
   });
 
@@ -578,8 +963,23 @@ describe('finding 5: legacy CBC keys', () => {
       return {
         'v1 in msg': () => e2ee.decryptMessage(key, { t: 'e2e', msg: v1 }),
         'v1 in content': () => e2ee.decryptContent(key, { algorithm: 'rc.v1.aes-sha2', ciphertext: v1 }),
-        'v2 label on the CBC key': () => e2ee.decryptContent(key, { algorithm: 'rc.v2.aes-sha2', kid: key.kid, iv: iv.toString('base64'), ciphertext: ct.toString('base64') }),
-        'v2 label, whole message': () => e2ee.decryptMessage(key, { t: 'e2e', content: { algorithm: 'rc.v2.aes-sha2', kid: key.kid, iv: iv.toString('base64'), ciphertext: ct.toString('base64') } }),
+        'v2 label on the CBC key': () =>
+          e2ee.decryptContent(key, {
+            algorithm: 'rc.v2.aes-sha2',
+            kid: key.kid,
+            iv: iv.toString('base64'),
+            ciphertext: ct.toString('base64'),
+          }),
+        'v2 label, whole message': () =>
+          e2ee.decryptMessage(key, {
+            t: 'e2e',
+            content: {
+              algorithm: 'rc.v2.aes-sha2',
+              kid: key.kid,
+              iv: iv.toString('base64'),
+              ciphertext: ct.toString('base64'),
+            },
+          }),
       };
     };
     const seen = new Set<string>();
@@ -594,25 +994,42 @@ describe('finding 5: legacy CBC keys', () => {
         expect(error).toBeInstanceOf(E2EEError);
         seen.add(`${(error as E2EEError).code}: ${(error as E2EEError).message}`);
       }
-      const [batch] = await e2ee.decryptContentBatch(key, [{ algorithm: 'rc.v2.aes-sha2', kid: key.kid, iv: iv.toString('base64'), ciphertext: ct.toString('base64') }]);
+      const [batch] = await e2ee.decryptContentBatch(key, [
+        { algorithm: 'rc.v2.aes-sha2', kid: key.kid, iv: iv.toString('base64'), ciphertext: ct.toString('base64') },
+      ]);
       expect(batch).toMatchObject({ code: 'E2EE_DECRYPT_FAILED' });
     }
     expect([...seen]).toEqual(['E2EE_DECRYPT_FAILED: decryption failed']);
     // A good legacy payload still opens.
     const good = seal(Buffer.from('{"msg":"legacy"}'), true);
-    expect(e2ee.decryptContent(key, { algorithm: 'rc.v2.aes-sha2', kid: key.kid, iv: iv.toString('base64'), ciphertext: good.toString('base64') })).toBe('{"msg":"legacy"}');
+    expect(
+      e2ee.decryptContent(key, {
+        algorithm: 'rc.v2.aes-sha2',
+        kid: key.kid,
+        iv: iv.toString('base64'),
+        ciphertext: good.toString('base64'),
+      }),
+    ).toBe('{"msg":"legacy"}');
   });
 });
 
 describe('finding 5: PBKDF2 iteration cap', () => {
-  const blob = (iterations: number) => JSON.stringify({ iv: 'AAAAAAAAAAAAAAAA', ciphertext: 'AAAAAAAAAAAAAAAAAAAAAA==', salt: 'v2:u:x', iterations });
+  const blob = (iterations: number) =>
+    JSON.stringify({ iv: 'AAAAAAAAAAAAAAAA', ciphertext: 'AAAAAAAAAAAAAAAAAAAAAA==', salt: 'v2:u:x', iterations });
   test('finding 5: a blob over 1,000,000 iterations is refused before any derivation', async () => {
     const started = Date.now();
-    await expect(RsaPrivateKey.unwrapFromPassword(blob(1_000_001), 'p', 'u')).rejects.toMatchObject({ code: 'E2EE_BAD_KEY', message: 'invalid key: private key blob has an unusable iteration count' });
-    await expect(RsaPrivateKey.unwrapFromPassword(blob(10_000_000), 'p', 'u')).rejects.toMatchObject({ code: 'E2EE_BAD_KEY' });
+    await expect(RsaPrivateKey.unwrapFromPassword(blob(1_000_001), 'p', 'u')).rejects.toMatchObject({
+      code: 'E2EE_BAD_KEY',
+      message: 'invalid key: private key blob has an unusable iteration count',
+    });
+    await expect(RsaPrivateKey.unwrapFromPassword(blob(10_000_000), 'p', 'u')).rejects.toMatchObject({
+      code: 'E2EE_BAD_KEY',
+    });
     expect(Date.now() - started).toBeLessThan(1000);
   });
   test('1,000,000 iterations is a valid format (it derives, then the password is wrong)', async () => {
-    await expect(RsaPrivateKey.unwrapFromPassword(blob(1_000_000), 'p', 'u')).rejects.toMatchObject({ code: 'E2EE_BAD_PASSWORD' });
+    await expect(RsaPrivateKey.unwrapFromPassword(blob(1_000_000), 'p', 'u')).rejects.toMatchObject({
+      code: 'E2EE_BAD_PASSWORD',
+    });
   });
 });

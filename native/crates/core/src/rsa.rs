@@ -96,7 +96,7 @@ impl fmt::Debug for RsaPublicKey {
 }
 
 /// A member's private key. It can decrypt room keys and be exported only sealed: wrapped with
-/// a password ([`crate::keychain`]) or as PKCS#8 for a custody provider to seal.
+/// a password ([`crate::password_blob`]) or as PKCS#8 for a custody provider to seal.
 pub struct RsaPrivateKey {
     key: PrivateDecryptingKey,
     public: RsaPublicKey,

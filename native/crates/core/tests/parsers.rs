@@ -4,8 +4,8 @@
 
 use proptest::prelude::*;
 use rc_e2ee_core::content::{decrypt_v1, ContentRef};
-use rc_e2ee_core::keychain::unwrap_private_key;
 use rc_e2ee_core::message::{decrypt_message, MessageRef};
+use rc_e2ee_core::password_blob::unwrap_private_key;
 use rc_e2ee_core::{file, unwrap_room_key, Error, RoomKey, RsaPrivateKey, RsaPublicKey};
 use std::sync::OnceLock;
 

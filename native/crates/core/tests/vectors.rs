@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use rc_e2ee_core::content::{decrypt_content, ContentRef};
 use rc_e2ee_core::file::{decrypt_file, sha256_hex};
-use rc_e2ee_core::keychain::{unwrap_private_key, wrap_private_key};
 use rc_e2ee_core::message::{decrypt_message, ensure_object, MessageRef};
+use rc_e2ee_core::password_blob::{unwrap_private_key, wrap_private_key};
 use rc_e2ee_core::{b64, unwrap_room_key, wrap_room_key, Error, RoomKey, RsaPrivateKey, RsaPublicKey};
 use serde_json::Value;
 

@@ -43,13 +43,22 @@ impl AppKeyStore {
         });
     }
 
+    /// Counts a call in memory; whether the counters are due for a flush.
+    fn add_count(
+        &self,
+        actor: &str,
+        action: &'static str,
+        app_id: &str,
+        room_id: Option<&str>,
+        outcome: &'static str,
+    ) -> bool {
+        let mut counters = lock(&self.inner.counters);
+        counters.add(actor, action, app_id, room_id, outcome);
+        counters.due(self.inner.audit_flush_interval)
+    }
+
     pub(crate) async fn count_ok(&self, actor: &str, action: &'static str, app_id: &str, room_id: &str) {
-        let due = {
-            let mut counters = lock(&self.inner.counters);
-            counters.add(actor, action, app_id, Some(room_id), OK);
-            counters.due(self.inner.audit_flush_interval)
-        };
-        if due {
+        if self.add_count(actor, action, app_id, Some(room_id), OK) {
             // The call succeeded; counts of a failed flush are kept and retried.
             let _ = flush(&self.inner).await;
         }
@@ -64,14 +73,27 @@ impl AppKeyStore {
         room_id: Option<&str>,
         error: Error,
     ) -> Error {
-        let due = {
-            let mut counters = lock(&self.inner.counters);
-            counters.add(actor, action, app_id, room_id, error.code());
-            counters.due(self.inner.audit_flush_interval)
-        };
-        if due {
+        if self.add_count(actor, action, app_id, room_id, error.code()) {
             let _ = flush(&self.inner).await;
         }
+        error
+    }
+
+    /// [`Self::count_ok`] for a caller that must not wait: the periodic flusher writes it.
+    pub(crate) fn count_now_ok(&self, actor: &str, action: &'static str, app_id: &str, room_id: &str) {
+        self.add_count(actor, action, app_id, Some(room_id), OK);
+    }
+
+    /// [`Self::count`] for a caller that must not wait: the periodic flusher writes it.
+    pub(crate) fn count_now(
+        &self,
+        actor: &str,
+        action: &'static str,
+        app_id: &str,
+        room_id: Option<&str>,
+        error: Error,
+    ) -> Error {
+        self.add_count(actor, action, app_id, room_id, error.code());
         error
     }
 

@@ -2,7 +2,7 @@
 
 use crate::audit::{action, Event};
 use crate::clock::now_ms;
-use crate::ids::{check_id, BAD_ACTOR_ID, BAD_APP_ID, BAD_ROOM_ID};
+use crate::ids::{check_app_id, check_id, BAD_ACTOR_ID, BAD_ROOM_ID};
 use crate::keystore::lock;
 use crate::store::{AuthorizationDoc, IdentityState};
 use crate::types::Authorization;
@@ -14,7 +14,7 @@ impl AppKeyStore {
     /// (and returns) the first one.
     pub async fn authorize(&self, app_id: &str, room_id: &str, actor_id: &str) -> Result<Authorization> {
         self.ensure_open()?;
-        check_id(app_id, BAD_APP_ID)?;
+        check_app_id(app_id)?;
         check_id(room_id, BAD_ROOM_ID)?;
         check_id(actor_id, BAD_ACTOR_ID)?;
         let result = self.authorize_inner(app_id, room_id, actor_id).await;
@@ -63,7 +63,7 @@ impl AppKeyStore {
     /// Returns whether there was one.
     pub async fn revoke_authorization(&self, app_id: &str, room_id: &str, actor_id: &str) -> Result<bool> {
         self.ensure_open()?;
-        check_id(app_id, BAD_APP_ID)?;
+        check_app_id(app_id)?;
         check_id(room_id, BAD_ROOM_ID)?;
         check_id(actor_id, BAD_ACTOR_ID)?;
         let result = self.inner.store.delete_authorization(app_id, room_id).await;
@@ -82,7 +82,7 @@ impl AppKeyStore {
     /// Whether the app is authorized for the room (read from the store, not cached).
     pub async fn is_authorized(&self, app_id: &str, room_id: &str) -> Result<bool> {
         self.ensure_open()?;
-        check_id(app_id, BAD_APP_ID)?;
+        check_app_id(app_id)?;
         check_id(room_id, BAD_ROOM_ID)?;
         Ok(self.inner.store.authorization(app_id, room_id).await?.is_some())
     }
@@ -90,7 +90,7 @@ impl AppKeyStore {
     /// The app's authorizations, oldest first.
     pub async fn list_authorizations(&self, app_id: &str) -> Result<Vec<Authorization>> {
         self.ensure_open()?;
-        check_id(app_id, BAD_APP_ID)?;
+        check_app_id(app_id)?;
         Ok(self.inner.store.authorizations(app_id).await?.into_iter().map(authorization_of).collect())
     }
 }

@@ -30,16 +30,21 @@ impl AppKeyStore {
     /// The gate of decrypt/encrypt: identity active and app authorized, trusted for
     /// `authorization_ttl`. Returns the app user id (the audit actor).
     pub(crate) async fn gate(&self, app_id: &str, room_id: &str) -> Result<String> {
-        let ttl = self.inner.authorization_ttl;
-        if !ttl.is_zero() {
-            let gates = lock(&self.inner.gates);
-            if let Some(gate) = gates.get(&(app_id.to_owned(), room_id.to_owned())) {
-                if gate.checked.elapsed() < ttl {
-                    return gate.verdict.clone();
-                }
-            }
+        match self.cached_gate(app_id, room_id) {
+            Some(verdict) => verdict,
+            None => self.fresh_gate(app_id, room_id).await.map(|identity| identity.app_user_id),
         }
-        self.fresh_gate(app_id, room_id).await.map(|identity| identity.app_user_id)
+    }
+
+    /// The verdict checked within `authorization_ttl`, if there is one.
+    pub(crate) fn cached_gate(&self, app_id: &str, room_id: &str) -> Option<Result<String>> {
+        let ttl = self.inner.authorization_ttl;
+        if ttl.is_zero() {
+            return None;
+        }
+        let gates = lock(&self.inner.gates);
+        let gate = gates.get(&(app_id.to_owned(), room_id.to_owned()))?;
+        (gate.checked.elapsed() < ttl).then(|| gate.verdict.clone())
     }
 
     pub(crate) fn remember_gate(&self, app_id: &str, room_id: &str, verdict: Result<String>) {
@@ -84,6 +89,8 @@ mod tests {
     use crate::types::ContentFields;
     use crate::OpenOptions;
 
+    const APP: &str = "5abebfa7-c29d-4b8f-8fa6-6e7d8c9b0a1f";
+
     async fn store(ttl: Duration) -> (AppKeyStore, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let url = StoreUrl::File(dir.path().join("keystore.json"));
@@ -96,18 +103,18 @@ mod tests {
     async fn finding_5_the_gate_cache_is_bounded_and_its_ttl_capped() {
         let (store, _dir) = store(Duration::from_secs(24 * 3600)).await;
         assert_eq!(store.inner.authorization_ttl, MAX_AUTHORIZATION_TTL);
-        store.ensure_identity("app", "app.bot").await.unwrap();
-        store.authorize("app", "real-room", "admin").await.unwrap();
+        store.ensure_identity(APP, "app.bot").await.unwrap();
+        store.authorize(APP, "real-room", "admin").await.unwrap();
         let content = ContentFields::default();
-        let _ = store.decrypt_content("app", "real-room", &content).await;
+        let _ = store.decrypt_content(APP, "real-room", &content).await;
         // An app probing invented room ids within the TTL: every verdict is fresh.
         for index in 0..(MAX_GATES + 200) {
-            let _ = store.decrypt_content("app", &format!("probe-{index}"), &content).await;
+            let _ = store.decrypt_content(APP, &format!("probe-{index}"), &content).await;
             assert!(lock(&store.inner.gates).len() <= MAX_GATES);
         }
         // The authorized room's verdict survived the sweep of refusals.
         assert!(lock(&store.inner.gates)
-            .get(&("app".to_owned(), "real-room".to_owned()))
+            .get(&(APP.to_owned(), "real-room".to_owned()))
             .is_some_and(|gate| gate.verdict.is_ok()));
         store.close().await.unwrap();
     }

@@ -8,7 +8,7 @@ use rc_e2ee_core::RsaPrivateKey;
 use crate::audit::{action, Event, SYSTEM};
 use crate::clock::now_ms;
 use crate::custody::{identity_aad, Sealed};
-use crate::ids::{check_id, BAD_ACTOR_ID, BAD_APP_ID, BAD_APP_USER_ID};
+use crate::ids::{check_app_id, check_id, BAD_ACTOR_ID, BAD_APP_USER_ID};
 use crate::keystore::{blocking, lock, CAS_ATTEMPTS};
 use crate::store::{IdentityDoc, IdentityState, RotationStep};
 use crate::types::IdentityInfo;
@@ -21,7 +21,7 @@ impl AppKeyStore {
     /// explicit, [`AppKeyStore::recreate_identity`].
     pub async fn ensure_identity(&self, app_id: &str, app_user_id: &str) -> Result<String> {
         self.ensure_open()?;
-        check_id(app_id, BAD_APP_ID)?;
+        check_app_id(app_id)?;
         check_id(app_user_id, BAD_APP_USER_ID)?;
         for _ in 0..CAS_ATTEMPTS {
             if let Some(identity) = self.inner.store.identity(app_id).await? {
@@ -52,7 +52,7 @@ impl AppKeyStore {
     /// alone (`KEYSTORE_BAD_INPUT`: rotate it instead).
     pub async fn recreate_identity(&self, app_id: &str, app_user_id: &str, actor_id: &str) -> Result<String> {
         self.ensure_open()?;
-        check_id(app_id, BAD_APP_ID)?;
+        check_app_id(app_id)?;
         check_id(app_user_id, BAD_APP_USER_ID)?;
         check_id(actor_id, BAD_ACTOR_ID)?;
         let Some(tombstone) = self.inner.store.identity(app_id).await? else {
@@ -77,7 +77,7 @@ impl AppKeyStore {
     /// Public facts about an app's identity.
     pub async fn identity(&self, app_id: &str) -> Result<Option<IdentityInfo>> {
         self.ensure_open()?;
-        check_id(app_id, BAD_APP_ID)?;
+        check_app_id(app_id)?;
         Ok(self.inner.store.identity(app_id).await?.map(|identity| IdentityInfo {
             public_key: published_key(&identity).to_owned(),
             kek_id: identity.sealed.as_ref().map(|sealed| sealed.kek_id.clone()),
@@ -102,7 +102,7 @@ impl AppKeyStore {
     /// second call finishes an interrupted one.
     pub async fn revoke_identity(&self, app_id: &str, actor_id: &str) -> Result<()> {
         self.ensure_open()?;
-        check_id(app_id, BAD_APP_ID)?;
+        check_app_id(app_id)?;
         check_id(actor_id, BAD_ACTOR_ID)?;
         let result = self.revoke_identity_inner(app_id, actor_id).await;
         self.forget_app(app_id, &[]);

@@ -9,7 +9,7 @@ use rc_e2ee_core::{EncryptedContent, RoomKey};
 use zeroize::Zeroizing;
 
 use crate::audit::{action, SYSTEM};
-use crate::ids::{check_id, BAD_APP_ID, BAD_ROOM_ID};
+use crate::ids::{check_app_id, check_id, BAD_ROOM_ID};
 use crate::keystore::lock;
 use crate::types::{ContentFields, MessageFields};
 use crate::{AppKeyStore, Error, Result};
@@ -29,6 +29,44 @@ impl AppKeyStore {
             })
             .await;
         result.map(to_text)
+    }
+
+    /// [`AppKeyStore::decrypt_message`] answered from memory, for a caller that must not wait:
+    /// `None` when the store would have to read storage or a worker thread should do the work
+    /// (no fresh cached gate, no cached key for the message, a ciphertext over
+    /// [`MAX_SYNC_CIPHERTEXT_B64`](rc_e2ee_core::content::MAX_SYNC_CIPHERTEXT_B64)); the
+    /// caller then awaits `decrypt_message`, which counts the call. Otherwise the outcome,
+    /// counted like the async call's. Takes a few locks, never blocks on I/O.
+    pub fn decrypt_message_cached(
+        &self,
+        app_id: &str,
+        room_id: &str,
+        message: &MessageFields,
+    ) -> Option<Result<Zeroizing<String>>> {
+        if message.ciphertext_chars() > rc_e2ee_core::content::MAX_SYNC_CIPHERTEXT_B64 {
+            return None;
+        }
+        let action = action::MESSAGE_DECRYPT;
+        if let Err(error) = self.precheck(app_id, room_id) {
+            return Some(Err(error));
+        }
+        let actor = match self.cached_gate(app_id, room_id)? {
+            Ok(actor) => actor,
+            Err(error) => return Some(Err(self.count_now(SYSTEM, action, app_id, None, error))),
+        };
+        let named_kid = message.named_kid();
+        match self.decrypt_with_ring(app_id, room_id, named_kid, |ring| {
+            rc_e2ee_core::message::decrypt_message(ring, &message.as_ref())
+        }) {
+            // The async call may find the key (another instance accepted it, a reload): it
+            // answers, and counts, a miss.
+            Err(Error::NoRoomKey) => None,
+            Ok(plain) => {
+                self.count_now_ok(&actor, action, app_id, room_id);
+                Some(Ok(to_text(plain)))
+            }
+            Err(error) => Some(Err(self.count_now(&actor, action, app_id, Some(room_id), error))),
+        }
     }
 
     /// Decrypts one encrypted `content` of the room; see [`AppKeyStore::decrypt_message`].
@@ -54,27 +92,41 @@ impl AppKeyStore {
         named_kid: Option<&str>,
         decrypt: impl FnOnce(&[&RoomKey]) -> rc_e2ee_core::Result<Zeroizing<Vec<u8>>>,
     ) -> Result<Zeroizing<Vec<u8>>> {
-        self.counted(app_id, room_id, action, || {
-            let ring = lock(&self.inner.room_keys).ring(app_id, room_id);
-            match ring.is_empty() {
-                true => Err(Error::NoRoomKey),
-                false => {
-                    let refs: Vec<&RoomKey> = ring.iter().map(Arc::as_ref).collect();
-                    decrypt(&refs).map_err(|error| match error {
-                        rc_e2ee_core::Error::UnknownKid => Error::NoRoomKey,
-                        // The message names a key this cache does not hold and the current one
-                        // did not open it: the host should load the subscription's keys.
-                        rc_e2ee_core::Error::DecryptFailed
-                            if named_kid.is_some_and(|kid| !refs.iter().any(|key| key.kid() == kid)) =>
-                        {
-                            Error::NoRoomKey
-                        }
-                        error => Error::Core(error),
-                    })
-                }
+        self.counted(app_id, room_id, action, || self.decrypt_with_ring(app_id, room_id, named_kid, decrypt)).await
+    }
+
+    /// Runs `decrypt` over the room's cached keys; a message under a key the cache does not
+    /// hold is [`Error::NoRoomKey`].
+    fn decrypt_with_ring(
+        &self,
+        app_id: &str,
+        room_id: &str,
+        named_kid: Option<&str>,
+        decrypt: impl FnOnce(&[&RoomKey]) -> rc_e2ee_core::Result<Zeroizing<Vec<u8>>>,
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        let ring = lock(&self.inner.room_keys).ring(app_id, room_id);
+        if ring.is_empty() {
+            return Err(Error::NoRoomKey);
+        }
+        let refs: Vec<&RoomKey> = ring.iter().map(Arc::as_ref).collect();
+        decrypt(&refs).map_err(|error| match error {
+            rc_e2ee_core::Error::UnknownKid => Error::NoRoomKey,
+            // The message names a key this cache does not hold and the current one did not
+            // open it: the host should load the subscription's keys.
+            rc_e2ee_core::Error::DecryptFailed
+                if named_kid.is_some_and(|kid| !refs.iter().any(|key| key.kid() == kid)) =>
+            {
+                Error::NoRoomKey
             }
+            error => Error::Core(error),
         })
-        .await
+    }
+
+    /// The checks before any gate: the store is open and the ids are well-formed.
+    fn precheck(&self, app_id: &str, room_id: &str) -> Result<()> {
+        self.ensure_open()?;
+        check_app_id(app_id)?;
+        check_id(room_id, BAD_ROOM_ID)
     }
 
     /// The frame of every counted call: checks the ids and the gates (authorization, identity
@@ -88,9 +140,7 @@ impl AppKeyStore {
         action: &'static str,
         work: impl FnOnce() -> Result<T>,
     ) -> Result<T> {
-        self.ensure_open()?;
-        check_id(app_id, BAD_APP_ID)?;
-        check_id(room_id, BAD_ROOM_ID)?;
+        self.precheck(app_id, room_id)?;
         let actor = match self.gate(app_id, room_id).await {
             Ok(actor) => actor,
             Err(error) => return Err(self.count(SYSTEM, action, app_id, None, error).await),

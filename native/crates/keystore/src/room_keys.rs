@@ -8,7 +8,7 @@ use rc_e2ee_core::{unwrap_room_key, RoomKey, RsaPrivateKey};
 use crate::acceptance::{self, acceptable_algorithm, check_proofs, judge, wrapped_kid, Evidence, Judgment};
 use crate::audit::{action, Event, OK, SYSTEM};
 use crate::cache::{RoomKeyCache, Trust};
-use crate::ids::{check_id, BAD_APP_ID, BAD_KID, BAD_ROOM_ID};
+use crate::ids::{check_app_id, check_id, BAD_KID, BAD_ROOM_ID};
 use crate::keystore::{blocking, lock};
 use crate::types::{
     AcceptOptions, Accepted, KeyStatus, KeyVerdict, LoadedKeys, Proof, SubscriptionKeys, SuggestedOldKey,
@@ -39,7 +39,7 @@ impl AppKeyStore {
         options: &AcceptOptions,
     ) -> Result<Accepted> {
         self.ensure_open()?;
-        check_id(app_id, BAD_APP_ID)?;
+        check_app_id(app_id)?;
         check_id(room_id, BAD_ROOM_ID)?;
         check_id(&options.expected_kid, BAD_KID)?;
         check_id(&options.suggested_by, BAD_SUGGESTER_ID)?;
@@ -143,7 +143,7 @@ impl AppKeyStore {
     /// `KEYSTORE_NO_ROOM_KEY`.
     pub async fn confirm_room_key(&self, app_id: &str, room_id: &str, proof: &Proof) -> Result<KeyStatus> {
         self.ensure_open()?;
-        check_id(app_id, BAD_APP_ID)?;
+        check_app_id(app_id)?;
         check_id(room_id, BAD_ROOM_ID)?;
         let kid = proof.content.named_kid().ok_or(Error::BadInput("the message names no kid"))?.to_owned();
         check_id(&kid, BAD_KID)?;
@@ -191,7 +191,7 @@ impl AppKeyStore {
     /// room has no current key.
     pub async fn load_room_keys(&self, app_id: &str, room_id: &str, keys: &SubscriptionKeys) -> Result<LoadedKeys> {
         self.ensure_open()?;
-        check_id(app_id, BAD_APP_ID)?;
+        check_app_id(app_id)?;
         check_id(room_id, BAD_ROOM_ID)?;
         if !keys.room_id.is_empty() && keys.room_id != room_id {
             return Err(Error::BadInput("the subscription keys belong to another room"));

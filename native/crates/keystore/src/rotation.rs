@@ -27,7 +27,7 @@ use rc_e2ee_core::{unwrap_room_key, wrap_room_key, RsaPrivateKey};
 
 use crate::audit::{action, Event, SYSTEM};
 use crate::clock::now_ms;
-use crate::ids::{check_id, BAD_APP_ID};
+use crate::ids::check_app_id;
 use crate::keystore::blocking;
 use crate::store::{IdentityDoc, IdentityState, Rotation, RotationStep};
 use crate::types::{RotationReport, SubscriptionKeys};
@@ -70,7 +70,7 @@ impl AppKeyStore {
     /// ([`AppKeyStore::load_room_keys`]).
     pub async fn rotate_identity(&self, app_id: &str, writer: &dyn RoomKeyWriter) -> Result<RotationReport> {
         self.ensure_open()?;
-        check_id(app_id, BAD_APP_ID)?;
+        check_app_id(app_id)?;
         let mut identity = self.inner.store.identity(app_id).await?.ok_or(Error::NoIdentity)?;
         if identity.state == IdentityState::Revoked {
             return Err(Error::Revoked);

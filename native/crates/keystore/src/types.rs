@@ -51,6 +51,15 @@ impl MessageFields {
         }
     }
 
+    /// Base64 ciphertext characters decryption may read: the larger of the envelopes and the
+    /// legacy `msg` (only one is decrypted).
+    pub(crate) fn ciphertext_chars(&self) -> usize {
+        let of = |content: &Option<ContentFields>| {
+            content.as_ref().and_then(|c| c.ciphertext.as_ref()).map_or(0, String::len)
+        };
+        of(&self.content).max(of(&self.pinned_content)).max(self.msg.as_ref().map_or(0, String::len))
+    }
+
     /// The kid the message's envelope names, as decryption will look it up.
     pub(crate) fn named_kid(&self) -> Option<&str> {
         let content = match self.t.as_deref() {

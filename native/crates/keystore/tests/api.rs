@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use rc_e2ee_keystore::store::{self, StoreUrl};
+
+const APP: &str = "4fadae96-b18c-4a7e-9e95-5d6c7b8a9f0e";
 use rc_e2ee_keystore::{
     AcceptOptions, AppKeyStore, AuditQuery, ContentFields, Error, KeyCustody, MessageFields, OpenOptions, Proof,
     RoomKeyWriter, SubscriptionKeys,
@@ -77,8 +79,8 @@ async fn mongodb_collections_get_their_indexes() {
     let Some(backend) = Backend::mongo("mongodb_collections_get_their_indexes").await else { return };
     let kek = kek();
     let store = backend.open(&kek).await;
-    store.ensure_identity("app", "bot").await.unwrap();
-    store.authorize("app", "room", "admin").await.unwrap();
+    store.ensure_identity(APP, "bot").await.unwrap();
+    store.authorize(APP, "room", "admin").await.unwrap();
     let StoreUrl::MongoDb { uri, database } = &backend.url else { unreachable!() };
     let client = mongodb::Client::with_uri_str(uri).await.unwrap();
     let db = client.database(database.as_deref().unwrap());

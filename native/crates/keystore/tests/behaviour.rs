@@ -39,26 +39,30 @@ suite!(
     closed_store_refuses_calls,
 );
 
+const APP_1: &str = "0b6f6a52-7d4e-4c3a-9a51-1f2e3d4c5b6a";
+const APP_2: &str = "1c7a7b63-8e5f-4d4b-8b62-2a3f4e5d6c7b";
+const NOBODY: &str = "2d8b8c74-9f6a-4e5c-9c73-3b4a5f6e7d8c";
+
 async fn identity_is_created_once_and_loaded(backend: &Backend) {
     let kek = kek();
     let store = backend.open(&kek).await;
-    let public_key = store.ensure_identity("app-1", "app-1.bot").await.unwrap();
+    let public_key = store.ensure_identity(APP_1, "app-1.bot").await.unwrap();
     RsaPublicKey::from_rc_string(&public_key).unwrap();
     assert!(public_key.contains("\"kty\":\"RSA\"") && !public_key.contains("\"d\""));
-    assert_eq!(store.ensure_identity("app-1", "app-1.bot").await.unwrap(), public_key);
+    assert_eq!(store.ensure_identity(APP_1, "app-1.bot").await.unwrap(), public_key);
     // A second instance loads the same identity.
     let other = backend.open(&kek).await;
-    assert_eq!(other.ensure_identity("app-1", "app-1.bot").await.unwrap(), public_key);
-    assert_eq!(code(store.ensure_identity("app-1", "someone.else").await), "KEYSTORE_BAD_INPUT");
-    assert_ne!(store.ensure_identity("app-2", "app-2.bot").await.unwrap(), public_key);
-    let info = store.identity("app-1").await.unwrap().unwrap();
+    assert_eq!(other.ensure_identity(APP_1, "app-1.bot").await.unwrap(), public_key);
+    assert_eq!(code(store.ensure_identity(APP_1, "someone.else").await), "KEYSTORE_BAD_INPUT");
+    assert_ne!(store.ensure_identity(APP_2, "app-2.bot").await.unwrap(), public_key);
+    let info = store.identity(APP_1).await.unwrap().unwrap();
     assert_eq!((info.key_version, info.state.as_str(), info.public_key.as_str()), (1, "active", public_key.as_str()));
     assert_eq!(info.kek_id.as_deref(), Some(kek.kek_id()));
     assert_eq!(info.rotation_step, None);
-    assert!(store.identity("nobody").await.unwrap().is_none());
+    assert!(store.identity(NOBODY).await.unwrap().is_none());
     for bad in ["", "a\u{0}b", "line\nbreak", &"x".repeat(600)] {
         assert_eq!(code(store.ensure_identity(bad, "u").await), "KEYSTORE_BAD_INPUT");
-        assert_eq!(code(store.authorize("app-1", bad, "admin").await), "KEYSTORE_BAD_INPUT");
+        assert_eq!(code(store.authorize(APP_1, bad, "admin").await), "KEYSTORE_BAD_INPUT");
     }
     let query = AuditQuery { action: Some(actions::IDENTITY_CREATE.into()), ..Default::default() };
     assert_eq!(store.audit(&query).await.unwrap().len(), 2);
@@ -111,7 +115,7 @@ async fn missing_or_wrong_kek_is_bad_kek(backend: &Backend) {
 async fn sealed_key_is_bound_to_app_id_and_version(backend: &Backend) {
     let kek = kek();
     let (store, app_a, public_a) = setup(backend, &kek, &["room"]).await;
-    let app_b = unique("app");
+    let app_b = app_id();
     store.ensure_identity(&app_b, "b.bot").await.unwrap();
     store.authorize(&app_b, "room", "admin").await.unwrap();
     let key = TestKey::gcm();
@@ -162,7 +166,7 @@ async fn authorizations_are_recorded_idempotent_and_gate_everything(backend: &Ba
     let listed = store.list_authorizations(&app).await.unwrap();
     let rooms: BTreeSet<_> = listed.iter().map(|a| (a.room_id.as_str(), a.granted_by.as_str())).collect();
     assert_eq!(rooms, BTreeSet::from([("r1", "alice"), ("r2", "bob")]));
-    assert!(store.list_authorizations("other-app").await.unwrap().is_empty());
+    assert!(store.list_authorizations(NOBODY).await.unwrap().is_empty());
 
     accept(&store, &app, "r1", &wrapped).await.unwrap();
     assert!(store.decrypt_message(&app, "r1", &message).await.is_ok());
@@ -315,7 +319,9 @@ async fn messages_decrypt_and_encrypt_by_app_and_room(backend: &Backend) {
     assert_eq!(code(store.encrypt_content(&app, "room", "not an object", None).await), "E2EE_BAD_PAYLOAD");
     assert_eq!(code(store.encrypt_content(&app, "other-room", &text, None).await), "KEYSTORE_NO_ROOM_KEY");
     assert_eq!(code(store.decrypt_message(&app, "room", &Default::default()).await), "E2EE_BAD_INPUT");
-    assert_eq!(code(store.decrypt_message("no-such-app", "room", &current.message("x")).await), "KEYSTORE_NO_IDENTITY");
+    assert_eq!(code(store.decrypt_message(NOBODY, "room", &current.message("x")).await), "KEYSTORE_NO_IDENTITY");
+    // Not an app id at all (a room id in its place): refused before anything is looked up.
+    assert_eq!(code(store.decrypt_message("room", &app, &current.message("x")).await), "KEYSTORE_BAD_INPUT");
 }
 
 async fn room_keys_reload_from_the_subscription_after_restart(backend: &Backend) {
@@ -485,7 +491,7 @@ async fn rotation_resumes_after_a_crash_at_every_step(backend: &Backend) {
 }
 
 async fn crash_and_resume(backend: Backend, kek: Arc<SealedCustody>, store: AppKeyStore, fault: Fault) {
-    let app = unique("app");
+    let app = app_id();
     let public_key = store.ensure_identity(&app, "bot").await.unwrap();
     for room in ["r1", "r2", "r3"] {
         store.authorize(&app, room, "admin").await.unwrap();
@@ -594,7 +600,7 @@ async fn racing_identity_creation_yields_one_key(backend: &Backend) {
     let kek = kek();
     let (a, b) = (backend.open(&kek).await, backend.open(&kek).await);
     for _ in 0..3 {
-        let app = unique("app");
+        let app = app_id();
         let (ka, kb) = tokio::join!(a.ensure_identity(&app, "bot"), b.ensure_identity(&app, "bot"));
         assert_eq!(ka.unwrap(), kb.unwrap());
         let info = a.identity(&app).await.unwrap().unwrap();
@@ -668,7 +674,7 @@ async fn revoked_identity_cannot_decrypt_and_leaves_no_key(backend: &Backend) {
     assert_eq!(code(store.rotate_identity(&app, host.as_ref()).await), "KEYSTORE_REVOKED");
     assert!(store.list_authorizations(&app).await.unwrap().is_empty());
     store.revoke_identity(&app, "admin").await.unwrap();
-    assert_eq!(code(store.revoke_identity("no-such-app", "admin").await), "KEYSTORE_NO_IDENTITY");
+    assert_eq!(code(store.revoke_identity(NOBODY, "admin").await), "KEYSTORE_NO_IDENTITY");
 
     let tombstone = backend.raw().await.identity(&app).await.unwrap().unwrap();
     assert_eq!(tombstone.state, IdentityState::Revoked);
@@ -695,9 +701,9 @@ async fn revoked_identity_cannot_decrypt_and_leaves_no_key(backend: &Backend) {
 async fn kek_rotation_reseals_every_identity(backend: &Backend) {
     let (old_kek, new_kek) = (kek(), kek());
     let (store, app_a, public_a) = setup(backend, &old_kek, &["room"]).await;
-    let app_b = unique("app");
+    let app_b = app_id();
     store.ensure_identity(&app_b, "b").await.unwrap();
-    let app_c = unique("app");
+    let app_c = app_id();
     store.ensure_identity(&app_c, "c").await.unwrap();
     store.revoke_identity(&app_c, "admin").await.unwrap();
     // B is mid-rotation: both its sealed keys must move.
@@ -714,7 +720,7 @@ async fn kek_rotation_reseals_every_identity(backend: &Backend) {
     let wrapped = key.wrap_for(&public_a);
     accept(&store, &app_a, "room", &wrapped).await.unwrap();
     // Identities created now are sealed under the new KEK.
-    let app_d = unique("app");
+    let app_d = app_id();
     store.ensure_identity(&app_d, "d").await.unwrap();
     assert_eq!(store.identity(&app_d).await.unwrap().unwrap().kek_id.as_deref(), Some(new_kek.kek_id()));
 
@@ -895,7 +901,7 @@ async fn nothing_secret_is_stored(backend: &Backend) {
     store.rotate_identity(&app, host.as_ref()).await.unwrap();
     secrets.private_key("identity key v2", &private_key_der(backend, &kek, &app).await);
     // And a second app, revoked.
-    let revoked = unique("app");
+    let revoked = app_id();
     store.ensure_identity(&revoked, "r").await.unwrap();
     secrets.private_key("revoked identity key", &private_key_der(backend, &kek, &revoked).await);
     store.revoke_identity(&revoked, "admin").await.unwrap();

@@ -10,28 +10,30 @@ use common::*;
 use rc_e2ee_keystore::store::{self, IdentityState};
 use rc_e2ee_keystore::{AuditQuery, StoreUrl};
 
+const APP: &str = "3e9c9d85-a07b-4f6d-8d84-4c5b6a7f8e9d";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_stores_on_one_file_lose_no_update() {
     let backend = Backend::file();
     let kek = kek();
     let (a, b) = (backend.open(&kek).await, backend.open(&kek).await);
-    a.ensure_identity("app", "bot").await.unwrap();
+    a.ensure_identity(APP, "bot").await.unwrap();
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..40 {
         let store = if i % 2 == 0 { a.clone() } else { b.clone() };
-        tasks.spawn(async move { store.authorize("app", &format!("room-{i}"), "admin").await.unwrap() });
+        tasks.spawn(async move { store.authorize(APP, &format!("room-{i}"), "admin").await.unwrap() });
     }
     while let Some(task) = tasks.join_next().await {
         task.unwrap();
     }
-    let rooms: BTreeSet<_> = b.list_authorizations("app").await.unwrap().into_iter().map(|a| a.room_id).collect();
+    let rooms: BTreeSet<_> = b.list_authorizations(APP).await.unwrap().into_iter().map(|a| a.room_id).collect();
     assert_eq!(rooms.len(), 40);
     let query = AuditQuery { action: Some("authorization.grant".into()), limit: 1000, ..Default::default() };
     assert_eq!(a.audit(&query).await.unwrap().len(), 40);
 
     // Raw compare-and-swap from two handles at once: exactly one writer wins.
     let (x, y) = (backend.raw().await, backend.raw().await);
-    let doc = x.identity("app").await.unwrap().unwrap();
+    let doc = x.identity(APP).await.unwrap().unwrap();
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..10 {
         let store = if i % 2 == 0 { x.clone() } else { y.clone() };
@@ -47,7 +49,7 @@ async fn two_stores_on_one_file_lose_no_update() {
         }
     }
     assert_eq!(wins, 1);
-    assert_eq!(x.identity("app").await.unwrap().unwrap().state, IdentityState::Active);
+    assert_eq!(x.identity(APP).await.unwrap().unwrap().state, IdentityState::Active);
 }
 
 #[tokio::test]
@@ -55,12 +57,12 @@ async fn file_is_private_and_replaced_atomically() {
     let backend = Backend::file();
     let path = backend.file_path().unwrap();
     let store = backend.open(&kek()).await;
-    store.ensure_identity("app", "bot").await.unwrap();
-    store.authorize("app", "room", "admin").await.unwrap();
+    store.ensure_identity(APP, "bot").await.unwrap();
+    store.authorize(APP, "room", "admin").await.unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
     let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(parsed["format"], "rc-e2ee-keystore/1");
-    assert_eq!(parsed["identities"]["app"]["state"], "active");
+    assert_eq!(parsed["identities"][APP]["state"], "active");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -88,7 +88,7 @@ async fn concurrent_compare_and_swap_has_exactly_one_winner() {
     let Some((backend, stores)) = stores("concurrent_compare_and_swap_has_exactly_one_winner", 4, None).await else {
         return;
     };
-    let app = unique("app");
+    let app = app_id();
     stores[0].insert_identity(&identity(&app)).await.unwrap();
     for round in 0..ROUNDS {
         let base = stores[0].identity(&app).await.unwrap().unwrap();
@@ -187,7 +187,7 @@ async fn audit_counts_from_concurrent_instances_add_up() {
     let Some((_backend, stores)) = stores("audit_counts_from_concurrent_instances_add_up", 4, None).await else {
         return;
     };
-    let app = unique("app");
+    let app = app_id();
     let minute = 1_700_000_040_000_i64;
     let count = |minute: i64, room: &str, count: i64| AuditCount {
         minute,

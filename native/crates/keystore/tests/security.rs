@@ -167,7 +167,7 @@ async fn finding_2_an_accepted_kid_is_never_replaced(backend: &Backend) {
     // A cache of one key: the accepted key is evicted, but the kid stays taken.
     let small = OpenOptions { room_key_capacity: 1, ..options() };
     let store = backend.open_with(&kek, small).await.unwrap();
-    let app = unique("app");
+    let app = app_id();
     let public_key = store.ensure_identity(&app, &format!("{app}.bot")).await.unwrap();
     store.authorize(&app, "room", "admin").await.unwrap();
     store.authorize(&app, "other", "admin").await.unwrap();
@@ -348,7 +348,7 @@ async fn finding_5_rekey_keeps_every_instance_opening(backend: &Backend) {
     let (rekeyer, app, public_key) = setup(backend, &old_kek, &["room"]).await;
     let mut apps = vec![app.clone()];
     for _ in 0..6 {
-        let other = unique("app");
+        let other = app_id();
         rekeyer.ensure_identity(&other, &format!("{other}.bot")).await.unwrap();
         apps.push(other);
     }
@@ -409,7 +409,7 @@ async fn finding_5_a_failed_rekey_does_not_switch_the_kek(backend: &Backend) {
     let (old_kek, new_kek, stranger) = (kek(), kek(), kek());
     let (store, app, _) = setup(backend, &old_kek, &[]).await;
     // An identity sealed under a KEK this store does not hold.
-    let lost = unique("app");
+    let lost = app_id();
     let raw = backend.raw().await;
     let mut doc = raw.identity(&app).await.unwrap().unwrap();
     doc.app_id = lost.clone();
@@ -421,7 +421,7 @@ async fn finding_5_a_failed_rekey_does_not_switch_the_kek(backend: &Backend) {
     assert_eq!(code(store.rekey(new).await), "KEYSTORE_BAD_KEK");
     assert_eq!(store.kek_id(), old_kek.kek_id(), "no switch before every identity is resealed");
     // New identities are still sealed under the KEK every instance holds.
-    let later = unique("app");
+    let later = app_id();
     store.ensure_identity(&later, "later.bot").await.unwrap();
     assert_eq!(store.identity(&later).await.unwrap().unwrap().kek_id.as_deref(), Some(old_kek.kek_id()));
 }
@@ -429,10 +429,16 @@ async fn finding_5_a_failed_rekey_does_not_switch_the_kek(backend: &Backend) {
 async fn swapped_authorize_arguments_grant_nothing(backend: &Backend) {
     let kek = kek();
     let (store, app, _) = setup(backend, &kek, &[]).await;
-    // authorize(roomId, appId, actor): the "app" has no identity, so nothing is granted.
-    assert_eq!(code(store.authorize("room-1", &app, "admin").await), "KEYSTORE_NO_IDENTITY");
-    assert!(store.list_authorizations("room-1").await.unwrap().is_empty());
-    assert!(!store.is_authorized("room-1", &app).await.unwrap());
-    let grants = records(&store, "room-1", actions::GRANT).await;
+    // authorize(roomId, appId, actor): a room id is not an app id, refused before any lookup.
+    let swapped = store.authorize("room-1", &app, "admin").await.unwrap_err();
+    assert_eq!((swapped.code(), swapped.to_string().contains("app id")), ("KEYSTORE_BAD_INPUT", true));
+    assert_eq!(code(store.list_authorizations("room-1").await), "KEYSTORE_BAD_INPUT");
+    assert_eq!(code(store.is_authorized("room-1", &app).await), "KEYSTORE_BAD_INPUT");
+    assert!(store.list_authorizations(&app).await.unwrap().is_empty());
+    // A well-formed id of an app with no identity: nothing granted either, and audited.
+    let stranger = app_id();
+    assert_eq!(code(store.authorize(&stranger, "room-1", "admin").await), "KEYSTORE_NO_IDENTITY");
+    assert!(!store.is_authorized(&stranger, "room-1").await.unwrap());
+    let grants = records(&store, &stranger, actions::GRANT).await;
     assert_eq!(grants.iter().map(|r| r.outcome.as_str()).collect::<Vec<_>>(), ["KEYSTORE_NO_IDENTITY"]);
 }

@@ -1,16 +1,19 @@
 //! The one error-mapping table: core and key-store errors become JS errors whose `code` is
-//! stable.
+//! stable, whichever way the call returns.
 //!
-//! Synchronous calls throw an `Error` whose `code` is the core code. Errors of background tasks
-//! can only carry napi-rs's own status, so their message is prefixed `CODE: `; the TypeScript
-//! facade (`native/lib/errors.ts`) turns both shapes into one `E2EEError` with `code`.
+//! Synchronous calls throw an `Error` whose `code` is the error's code ([`to_js`]). Background
+//! tasks and the key store's async calls reject with the same object: napi-rs can only carry
+//! its own status out of a worker thread, so the outcome crosses as data and the coded error is
+//! built on the JS thread ([`rejection`]), where napi-rs hands it to the promise verbatim.
 //!
 //! Panics are caught at three layers: every export and getter is `#[napi(catch_unwind)]`, which
 //! also covers argument conversion and the conversion of the return value (napi-rs reports it
 //! with status `GenericFailure`, which the facade maps to `E2EE_INTERNAL`); bodies run under
-//! [`guard`], which gives the fixed `E2EE_INTERNAL` error; and a background task's result is
-//! converted under [`Guarded`], since napi-rs converts it outside any `catch_unwind`.
+//! [`guard`] (and key-store futures under [`promise`]), which give the fixed `E2EE_INTERNAL`
+//! error; and a result is converted under [`Guarded`], since napi-rs converts it outside any
+//! `catch_unwind`.
 
+use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use futures_util::FutureExt;
@@ -18,7 +21,25 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use rc_e2ee_core::Error as CoreError;
 
-use crate::wire::{Guarded, PanicOnConversion, PanicOnReturn};
+use crate::wire::{held_error, Guarded, PanicOnConversion, PanicOnReturn};
+
+/// An error with a stable code: the codec's and the key store's, the only two the bridge
+/// reports.
+pub trait Coded: std::fmt::Display {
+    fn code(&self) -> &'static str;
+}
+
+impl Coded for CoreError {
+    fn code(&self) -> &'static str {
+        CoreError::code(self)
+    }
+}
+
+impl Coded for rc_e2ee_keystore::Error {
+    fn code(&self) -> &'static str {
+        rc_e2ee_keystore::Error::code(self)
+    }
+}
 
 /// An error status whose text is the stable code.
 pub struct Code(&'static str);
@@ -43,35 +64,42 @@ fn quiet_panics() {
 /// Runs `body`, turning a panic into [`CoreError::Internal`]. The panic payload is dropped on
 /// purpose: it could quote data the panic saw.
 pub fn guard<T>(body: impl FnOnce() -> rc_e2ee_core::Result<T>) -> rc_e2ee_core::Result<T> {
-    catch_unwind(AssertUnwindSafe(body)).unwrap_or(Err(CoreError::Internal("panic in native code")))
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|_| Err(panicked()))
 }
 
 /// [`guard`] for synchronous exports.
 pub fn sync<T>(body: impl FnOnce() -> rc_e2ee_core::Result<T>) -> Result<T, Code> {
-    guard(body).map_err(to_js)
+    guard(body).map_err(|error| to_js(&error))
 }
 
-pub fn to_js(error: CoreError) -> napi::Error<Code> {
+/// The error a synchronous export throws: `code` is the error's code.
+pub fn to_js(error: &impl Coded) -> napi::Error<Code> {
     napi::Error::new(Code(error.code()), error.to_string())
 }
 
-/// For `AsyncTask::compute`, whose error type is fixed by napi-rs.
-pub fn to_task_error(error: CoreError) -> napi::Error {
-    napi::Error::new(Status::GenericFailure, format!("{}: {error}", error.code()))
+/// The same error as a JS object, for a promise to reject with. Runs on the JS thread: napi-rs
+/// settles a promise with an error that holds a JS value by handing that value over unchanged.
+pub fn rejection(env: &Env, error: &impl Coded) -> napi::Error {
+    held_error(env, to_js(error))
 }
 
-/// A key-store error, in the same `CODE: ` shape as a background task's (an async export's
-/// error type is fixed by napi-rs too).
-pub fn to_keystore_error(error: rc_e2ee_keystore::Error) -> napi::Error {
-    napi::Error::new(Status::GenericFailure, format!("{}: {error}", error.code()))
+fn panicked() -> CoreError {
+    CoreError::Internal("panic in native code")
 }
 
-/// Runs a key-store future, turning a panic into `E2EE_INTERNAL` like every other export.
-pub async fn run<T>(future: impl std::future::Future<Output = rc_e2ee_keystore::Result<T>>) -> Result<T> {
-    match AssertUnwindSafe(future).catch_unwind().await {
-        Ok(result) => result.map_err(to_keystore_error),
-        Err(_) => Err(to_task_error(CoreError::Internal("panic in native code"))),
-    }
+/// Runs a key-store future on napi-rs's tokio runtime and returns its promise. The future's
+/// outcome, a panic included, crosses back as data; [`rejection`] makes the error.
+pub fn promise<T, F>(env: &Env, future: F) -> Result<PromiseRaw<'_, Guarded<T>>>
+where
+    T: ToNapiValue + Send + 'static,
+    F: Future<Output = rc_e2ee_keystore::Result<T>> + Send + 'static,
+{
+    let settled = async move { Ok::<_, napi::Error>(AssertUnwindSafe(future).catch_unwind().await) };
+    env.spawn_future_with_callback(settled, |env, outcome| match outcome {
+        Ok(Ok(value)) => Ok(Guarded(value)),
+        Ok(Err(error)) => Err(rejection(env, &error)),
+        Err(_) => Err(rejection(env, &panicked())),
+    })
 }
 
 /// Every code the native layer can produce; the facade's list is tested against it.
@@ -145,16 +173,19 @@ impl<O, J> Background<O, J> {
 }
 
 impl<O: Send + 'static, J: ToNapiValue + TypeName + 'static> Task for Background<O, J> {
-    type Output = O;
+    /// The outcome crosses to the JS thread as data: see [`rejection`].
+    type Output = rc_e2ee_core::Result<O>;
     type JsValue = Guarded<J>;
 
-    fn compute(&mut self) -> Result<O> {
-        let work = self.work.take().ok_or(CoreError::Internal("task ran twice")).map_err(to_task_error)?;
-        guard(work).map_err(to_task_error)
+    fn compute(&mut self) -> Result<Self::Output> {
+        Ok(match self.work.take() {
+            Some(work) => guard(work),
+            None => Err(CoreError::Internal("task ran twice")),
+        })
     }
 
-    fn resolve(&mut self, _env: Env, output: O) -> Result<Guarded<J>> {
+    fn resolve(&mut self, env: Env, output: Self::Output) -> Result<Guarded<J>> {
         let finish = self.finish;
-        guard(move || finish(output)).map(Guarded).map_err(to_task_error)
+        output.and_then(|output| guard(move || finish(output))).map(Guarded).map_err(|error| rejection(&env, &error))
     }
 }

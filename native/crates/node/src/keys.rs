@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use rc_e2ee_core::{keychain, RoomKey as CoreRoomKey, RsaPrivateKey as CoreRsaPrivateKey, RsaPublicKey};
+use rc_e2ee_core::{password_blob, RoomKey as CoreRoomKey, RsaPrivateKey as CoreRsaPrivateKey, RsaPublicKey};
 
 use crate::errors::{sync, Background, Code};
 use crate::wire::{Secret, Str};
@@ -49,7 +49,7 @@ impl JsRsaPrivateKey {
         #[napi(ts_arg_type = "string")] password: Secret,
         #[napi(ts_arg_type = "string")] user_id: Str,
     ) -> AsyncTask<Background<CoreRsaPrivateKey, JsRsaPrivateKey>> {
-        Background::new(move || keychain::unwrap_private_key(&blob, &password, &user_id), JsRsaPrivateKey::wrap)
+        Background::new(move || password_blob::unwrap_private_key(&blob, &password, &user_id), JsRsaPrivateKey::wrap)
     }
 
     /// Rocket.Chat's public-key string (`users.e2e.public_key`).
@@ -66,7 +66,7 @@ impl JsRsaPrivateKey {
         #[napi(ts_arg_type = "string")] user_id: Str,
     ) -> AsyncTask<Background<String, String>> {
         let key = Arc::clone(&self.inner);
-        Background::new(move || keychain::wrap_private_key(&key, &password, &user_id), Ok)
+        Background::new(move || password_blob::wrap_private_key(&key, &password, &user_id), Ok)
     }
 }
 

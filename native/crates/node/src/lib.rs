@@ -13,6 +13,7 @@ mod errors;
 mod files;
 mod keys;
 mod keystore;
+mod keystore_types;
 mod messages;
 mod wire;
 

@@ -167,6 +167,21 @@ impl<T: TypeName> TypeName for Guarded<T> {
     }
 }
 
+/// `error` built as a JS `Error` object (its `code` the error's status) and held by the napi-rs
+/// error returned: napi-rs settles a promise with such an error by handing over that very
+/// object. Must run on the JS thread of `env`.
+pub fn held_error<S: AsRef<str>>(env: &napi::Env, error: Error<S>) -> Error {
+    let status = error.status.as_ref().to_owned();
+    // SAFETY: `env` is the live environment of the JS thread this runs on.
+    let value = unsafe { napi::JsError::from(error).into_value(env.raw()) };
+    if value.is_null() {
+        // The environment is tearing down and could not build an object; nobody is waiting.
+        return Error::new(Status::GenericFailure, status);
+    }
+    // SAFETY: `value` was just created in `env` and is a live handle of this scope.
+    Error::from(unsafe { napi::bindgen_prelude::Unknown::from_raw_unchecked(env.raw(), value) })
+}
+
 /// An argument whose conversion panics: the test suite's probe that a panic during argument
 /// conversion is caught (`#[napi(catch_unwind)]`) and the process lives on.
 pub struct PanicOnConversion;

@@ -181,6 +181,11 @@ pub fn kek() -> Arc<SealedCustody> {
     Arc::new(SealedCustody::from_base64(&SealedCustody::generate_kek()).unwrap())
 }
 
+/// A fresh Apps-Engine app id (a UUID, as in app.json).
+pub fn app_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
 }
@@ -261,7 +266,7 @@ pub fn secret_text() -> String {
 /// Returns (store, app id, public key).
 pub async fn setup(backend: &Backend, kek: &Arc<SealedCustody>, rooms: &[&str]) -> (AppKeyStore, String, String) {
     let store = backend.open(kek).await;
-    let app = unique("app");
+    let app = app_id();
     let public_key = store.ensure_identity(&app, &format!("{app}.bot")).await.unwrap();
     for room in rooms {
         store.authorize(&app, room, "admin").await.unwrap();

@@ -1,4 +1,5 @@
-//! The password-wrapped private key stored in `users.e2e.private_key`.
+//! The password-wrapped private key stored in `users.e2e.private_key` (Rocket.Chat's client
+//! names this module `keychain`; it holds one blob, not a keychain).
 //!
 //! Current ("v2") blob: `{"iv","ciphertext","salt","iterations"}`, PBKDF2-SHA256 over the
 //! latin1 password and salt `v2:<userId>:<uuid>`, AES-256-GCM. Legacy ("v1") blob:

@@ -1,0 +1,155 @@
+//! The synchronous read path (`decrypt_message_cached`): it answers only what memory can
+//! answer, never more than the async call would, and is counted like it. Run on every backend.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+#[macro_use]
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use rc_e2ee_keystore::{actions, AppKeyStore, AuditQuery, Error, OpenOptions, SealedCustody};
+
+suite!(
+    a_cached_read_needs_a_checked_gate_and_a_cached_key,
+    a_cached_read_returns_what_the_async_read_returns,
+    a_refusal_seen_in_memory_is_thrown_not_deferred,
+    a_revocation_on_this_instance_ends_cached_reads_at_once,
+    a_large_ciphertext_goes_to_the_async_path,
+    cached_reads_are_counted_in_the_audit,
+);
+
+async fn open(backend: &Backend, kek: &Arc<SealedCustody>) -> AppKeyStore {
+    let options = OpenOptions { authorization_ttl: Duration::from_secs(60), ..OpenOptions::default() };
+    backend.open_with(kek, options).await.unwrap()
+}
+
+/// A store whose app holds `key` for "room", authorized, identity active.
+async fn ready(backend: &Backend, key: &TestKey) -> (AppKeyStore, String) {
+    ready_under(backend, &kek(), key).await
+}
+
+async fn ready_under(backend: &Backend, kek: &Arc<SealedCustody>, key: &TestKey) -> (AppKeyStore, String) {
+    let store = open(backend, kek).await;
+    let app = app_id();
+    let public_key = store.ensure_identity(&app, &format!("{app}.bot")).await.unwrap();
+    store.authorize(&app, "room", "admin").await.unwrap();
+    accept(&store, &app, "room", &key.wrap_for(&public_key)).await.unwrap();
+    (store, app)
+}
+
+fn code<T>(outcome: Option<rc_e2ee_keystore::Result<T>>) -> &'static str {
+    match outcome {
+        None => "miss",
+        Some(Ok(_)) => "ok",
+        Some(Err(error)) => error.code(),
+    }
+}
+
+async fn a_cached_read_needs_a_checked_gate_and_a_cached_key(backend: &Backend) {
+    let kek = kek();
+    let key = TestKey::gcm();
+    let (store, app) = ready_under(backend, &kek, &key).await;
+    assert_eq!(code(store.decrypt_message_cached(&app, "room", &key.message("one"))), "ok");
+    // A second server instance: nothing in its memory has checked (app, room), only storage can
+    // say whether the app may read; once checked, it still lacks the key until it loads it.
+    let other_instance = open(backend, &kek).await;
+    assert_eq!(code(other_instance.decrypt_message_cached(&app, "room", &key.message("one"))), "miss");
+    let awaited = other_instance.decrypt_message(&app, "room", &key.message("one")).await;
+    assert!(matches!(awaited, Err(Error::NoRoomKey)));
+    assert_eq!(code(other_instance.decrypt_message_cached(&app, "room", &key.message("one"))), "miss");
+    other_instance.close().await.unwrap();
+    // A message under a key the cache does not hold: the async call decides (it may load it).
+    let other = TestKey::gcm();
+    assert_eq!(code(store.decrypt_message_cached(&app, "room", &other.message("x"))), "miss");
+    assert!(matches!(store.decrypt_message(&app, "room", &other.message("x")).await, Err(Error::NoRoomKey)));
+    store.close().await.unwrap();
+}
+
+async fn a_cached_read_returns_what_the_async_read_returns(backend: &Backend) {
+    let key = TestKey::gcm();
+    let (store, app) = ready(backend, &key).await;
+    let text = secret_text();
+    let awaited = store.decrypt_message(&app, "room", &key.message(&text)).await.unwrap();
+    let cached = store.decrypt_message_cached(&app, "room", &key.message(&text)).unwrap().unwrap();
+    assert_eq!(*cached, *awaited);
+    assert_eq!(*cached, payload(&text));
+    // A tampered ciphertext under the cached key fails the same way on both paths.
+    let mut tampered = key.message(&text);
+    let content = tampered.content.as_mut().unwrap();
+    content.ciphertext = Some(format!("A{}", &content.ciphertext.as_ref().unwrap()[1..]));
+    let awaited = store.decrypt_message(&app, "room", &tampered).await.unwrap_err().code();
+    assert_eq!(code(store.decrypt_message_cached(&app, "room", &tampered)), awaited);
+    assert_eq!(awaited, "E2EE_DECRYPT_FAILED");
+    store.close().await.unwrap();
+}
+
+async fn a_refusal_seen_in_memory_is_thrown_not_deferred(backend: &Backend) {
+    let key = TestKey::gcm();
+    let (store, app) = ready(backend, &key).await;
+    // The app probes a room it is not authorized for: the async call checks storage and the
+    // cached verdict is a refusal, which the sync path reports itself.
+    let refused = store.decrypt_message(&app, "elsewhere", &key.message("x")).await;
+    assert!(matches!(refused, Err(Error::NotAuthorized)));
+    assert_eq!(code(store.decrypt_message_cached(&app, "elsewhere", &key.message("x"))), "KEYSTORE_NOT_AUTHORIZED");
+    // Bad ids are refused before any gate, as on the async path.
+    assert_eq!(code(store.decrypt_message_cached("", "room", &key.message("x"))), "KEYSTORE_BAD_INPUT");
+    assert_eq!(code(store.decrypt_message_cached(&app, "", &key.message("x"))), "KEYSTORE_BAD_INPUT");
+    store.close().await.unwrap();
+    // A closed store answers nothing from memory.
+    assert_eq!(code(store.decrypt_message_cached(&app, "room", &key.message("x"))), "KEYSTORE_STORAGE");
+}
+
+async fn a_revocation_on_this_instance_ends_cached_reads_at_once(backend: &Backend) {
+    let kek = kek();
+    let key = TestKey::gcm();
+    let (store, app) = ready_under(backend, &kek, &key).await;
+    assert!(store.decrypt_message(&app, "room", &key.message("warm")).await.is_ok());
+    assert_eq!(code(store.decrypt_message_cached(&app, "room", &key.message("warm"))), "ok");
+    store.revoke_authorization(&app, "room", "admin").await.unwrap();
+    assert_ne!(code(store.decrypt_message_cached(&app, "room", &key.message("after"))), "ok");
+    assert!(store.decrypt_message(&app, "room", &key.message("after")).await.is_err());
+
+    store.close().await.unwrap();
+    let key = TestKey::gcm();
+    let (store, app) = ready_under(backend, &kek, &key).await;
+    assert!(store.decrypt_message(&app, "room", &key.message("warm")).await.is_ok());
+    store.revoke_identity(&app, "admin").await.unwrap();
+    assert_ne!(code(store.decrypt_message_cached(&app, "room", &key.message("after"))), "ok");
+    store.close().await.unwrap();
+}
+
+async fn a_large_ciphertext_goes_to_the_async_path(backend: &Backend) {
+    let key = TestKey::gcm();
+    let (store, app) = ready(backend, &key).await;
+    assert!(store.decrypt_message(&app, "room", &key.message("warm")).await.is_ok());
+    // 200 KiB of text stays on the caller's thread; 300 KiB does not.
+    let small = "s".repeat(200 * 1024);
+    assert_eq!(code(store.decrypt_message_cached(&app, "room", &key.message(&small))), "ok");
+    let large = "l".repeat(300 * 1024);
+    assert_eq!(code(store.decrypt_message_cached(&app, "room", &key.message(&large))), "miss");
+    assert_eq!(*store.decrypt_message(&app, "room", &key.message(&large)).await.unwrap(), payload(&large));
+    store.close().await.unwrap();
+}
+
+async fn cached_reads_are_counted_in_the_audit(backend: &Backend) {
+    let key = TestKey::gcm();
+    let (store, app) = ready(backend, &key).await;
+    assert!(store.decrypt_message(&app, "room", &key.message("warm")).await.is_ok());
+    for _ in 0..5 {
+        assert_eq!(code(store.decrypt_message_cached(&app, "room", &key.message("hot"))), "ok");
+    }
+    // A miss is not counted: the async call it hands over to counts it.
+    assert_eq!(code(store.decrypt_message_cached(&app, "room", &TestKey::gcm().message("x"))), "miss");
+    let query = AuditQuery {
+        app_id: Some(app.clone()),
+        action: Some(actions::MESSAGE_DECRYPT.to_owned()),
+        ..Default::default()
+    };
+    let records = store.audit(&query).await.unwrap();
+    let ok: f64 = records.iter().filter(|r| r.outcome == "ok").filter_map(|r| r.count).map(|c| c as f64).sum();
+    assert_eq!(ok, 6.0, "{records:?}");
+    assert!(records.iter().all(|r| r.actor == format!("{app}.bot")));
+    store.close().await.unwrap();
+}
