@@ -256,9 +256,9 @@ export interface IdentityInfo {
   appUserId: string
   keyVersion: number
   publicKey: string
-  state: string
+  state: 'active' | 'revoked'
   kekId?: string
-  rotationStep?: string
+  rotationStep?: 'begun' | 'rewrapped' | 'published'
   createdAt: number
   revokedAt?: number
   revokedBy?: string

@@ -94,10 +94,19 @@ try {
     .split('\n')
     .filter((file) => file.startsWith(packageDir + sep))
     .map((file) => relative(packageDir, file));
+  // The public types are the facade's own: the generated binding (raw handles, probes) stays
+  // out of a consumer's program, and `exports` keeps its modules out of reach.
   if (declarations.includes('binding.d.ts')) {
-    // Known: the facade re-exports some of the binding's interfaces as its own types.
-    console.log(`check-package: note: the public types reach the generated binding.d.ts (${declarations.join(', ')})`);
+    fail(`the public types reach the generated binding.d.ts (${declarations.join(', ')})`);
   }
+  let reached = false;
+  try {
+    hostRequire.resolve('rc-e2ee/binding.js');
+    reached = true;
+  } catch {
+    // ERR_PACKAGE_PATH_NOT_EXPORTED: as it should be.
+  }
+  if (reached) fail("rc-e2ee/binding.js can be required past the package's exports");
 
   // 3. The README's examples, against the installed package.
   await runReadmeExamples(hostRequire, project);

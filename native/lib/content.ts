@@ -38,6 +38,7 @@ function asRecord(value: unknown, what: string): Record<string, unknown> {
 /**
  * The string members of a `content` envelope (others read as absent), or `undefined` when it
  * is not an object. Throws only `E2EEError` (`E2EE_BAD_INPUT` when reading it throws).
+ * @internal facade plumbing, not part of the package's API
  */
 export function contentFields(value: unknown): native.ContentFields | undefined {
   if (value === null || typeof value !== 'object') return undefined;
@@ -90,6 +91,7 @@ export function parsePayload(plaintext: string): MessagePayload {
 /**
  * The fields of a message that decryption reads (`attachments[0].content` for pinned
  * messages). Throws only `E2EEError`: `E2EE_BAD_INPUT` for a non-object or when reading it throws.
+ * @internal facade plumbing, not part of the package's API
  */
 export function messageFields(message: unknown): native.MessageFields {
   const m = asRecord(message, 'message');

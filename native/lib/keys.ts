@@ -179,15 +179,17 @@ export function isRoomKey(value: unknown): value is RoomKey {
   return roomHandles.has(asKey(value) as RoomKey);
 }
 
+/** @internal facade plumbing, not part of the package's API */
 export function rsaHandle(key: unknown): native.RsaPrivateKey {
   return rsaHandles.get(asKey(key) as RsaPrivateKey) ?? badInput('privateKey must be an RsaPrivateKey');
 }
 
+/** @internal facade plumbing, not part of the package's API */
 export function roomHandle(key: unknown): native.RoomKey {
   return roomHandles.get(asKey(key) as RoomKey) ?? badInput('roomKey must be a RoomKey');
 }
 
-/** A native ring for any accepted form of keys. */
+/** A native ring for any accepted form of keys. @internal facade plumbing, not part of the package's API */
 export function ringHandle(keys: unknown): native.RoomKeyRing {
   const object = asKey(keys);
   const ring = ringHandles.get(object as RoomKeyRing);

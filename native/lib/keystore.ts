@@ -92,12 +92,80 @@ export interface AcceptedRoomKey {
   oldRoomKeys: Array<{ kid: string; status: RoomKeyStatus }>;
 }
 
-export type Authorization = native.Authorization;
-export type LoadedKeys = native.LoadedKeys;
-export type IdentityInfo = native.IdentityInfo;
-export type RotationReport = native.RotationReport;
-export type RekeyReport = native.RekeyReport;
-export type AuditRecord = native.AuditRecord;
+/** One app's grant for one room. */
+export interface Authorization {
+  roomId: string;
+  /** The user who granted it. */
+  grantedBy: string;
+  /** Milliseconds since the epoch. */
+  grantedAt: number;
+}
+
+/** What {@link AppKeyStore.loadRoomKeys} cached from a subscription. */
+export interface LoadedKeys {
+  /** The kid of `E2EKey`, when it opened. */
+  currentKid?: string;
+  /** Every kid now cached for the room, current first. */
+  kids: string[];
+  /** Keys that did not open with the app's private key (wrapped to another key pair). */
+  unreadable: number;
+  /** Old entries refused: under the current kid, repeated, conflicting, or not matching their `e2eKeyId`. */
+  skipped: number;
+}
+
+/** Public facts about an app's identity; never key material. */
+export interface IdentityInfo {
+  appId: string;
+  appUserId: string;
+  /** Grows by one with each rotation. */
+  keyVersion: number;
+  /** Rocket.Chat's public-key string (`users.e2e.public_key`). */
+  publicKey: string;
+  state: 'active' | 'revoked';
+  /** The KEK the private key is sealed under (a hash; not secret). */
+  kekId?: string;
+  /** Set while a rotation is under way: how far it got. */
+  rotationStep?: 'begun' | 'rewrapped' | 'published';
+  /** Milliseconds since the epoch. */
+  createdAt: number;
+  revokedAt?: number;
+  revokedBy?: string;
+}
+
+/** The outcome of {@link AppKeyStore.rotateIdentity}. */
+export interface RotationReport {
+  keyVersion: number;
+  publicKey: string;
+  /** Whether an interrupted rotation was resumed. */
+  resumed: boolean;
+  roomsRewritten: number;
+  keysRewrapped: number;
+  /** Room keys the old private key could not open (left as they were). */
+  keysUnreadable: number;
+}
+
+/** The outcome of {@link AppKeyStore.rekey} and {@link AppKeyStore.retireKek}. */
+export interface RekeyReport {
+  resealed: number;
+  unchanged: number;
+}
+
+/** One audit record: an operation, or a per-minute count of decrypt/encrypt calls. */
+export interface AuditRecord {
+  /** Milliseconds since the epoch (for a count, the start of its minute). */
+  ts: number;
+  /** The user (admin, app user) or `system` that acted. */
+  actor: string;
+  action: string;
+  appId?: string;
+  roomId?: string;
+  kid?: string;
+  /** `ok` or the error code. */
+  outcome: string;
+  detail?: string;
+  /** For counted calls: how many in that minute. */
+  count?: number;
+}
 export interface AuditQuery {
   appId?: string;
   roomId?: string;

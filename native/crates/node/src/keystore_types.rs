@@ -171,8 +171,10 @@ pub struct IdentityInfo {
     pub app_user_id: String,
     pub key_version: f64,
     pub public_key: String,
+    #[napi(ts_type = "'active' | 'revoked'")]
     pub state: String,
     pub kek_id: Option<String>,
+    #[napi(ts_type = "'begun' | 'rewrapped' | 'published'")]
     pub rotation_step: Option<String>,
     pub created_at: f64,
     pub revoked_at: Option<f64>,
