@@ -5,7 +5,7 @@ import {
   RESULT_RETURNING_METHODS,
   withE2EEView,
 } from '../../apps-engine-patches/overlay/packages/apps/src/server/e2ee/appView';
-import type { CallableApp } from '../../apps-engine-patches/overlay/packages/apps/src/server/e2ee/appView';
+import type { ICallableApp } from '../../apps-engine-patches/overlay/packages/apps/src/server/e2ee/appView';
 import {
   HIDDEN_UNMAPPED_FIELDS,
   findKeys,
@@ -14,12 +14,12 @@ import {
   stripHostOnlyRoomFields,
   viewForApp,
 } from '../../apps-engine-patches/overlay/packages/apps/src/server/e2ee/viewForApp';
-import type { E2EECapabilities } from '../../apps-engine-patches/overlay/packages/apps/src/server/e2ee/viewForApp';
+import type { IE2EECapabilities } from '../../apps-engine-patches/overlay/packages/apps/src/server/e2ee/viewForApp';
 
 const SECRET_KEYS = new Set(['encryptedContent', ...HIDDEN_UNMAPPED_FIELDS]);
-const NONE: E2EECapabilities = { read: false, write: false };
-const READ: E2EECapabilities = { read: true, write: false };
-const BOTH: E2EECapabilities = { read: true, write: true };
+const NONE: IE2EECapabilities = { read: false, write: false };
+const READ: IE2EECapabilities = { read: true, write: false };
+const BOTH: IE2EECapabilities = { read: true, write: true };
 
 const envelope = { algorithm: 'rc.v2.aes-sha2', kid: 'a1b2c3d4e5f6', iv: 'AAAAAAAAAAAAAAAA', ciphertext: 'c2VjcmV0' };
 
@@ -105,7 +105,7 @@ const EVENTS: Array<[string, string, () => unknown[]]> = [
   ['IPreRoomCreateModify', 'executePreRoomCreateModify', () => [room()]],
 ];
 
-class RecordingApp implements CallableApp {
+class RecordingApp implements ICallableApp {
   public readonly calls: Array<{ method: string; args: unknown[] }> = [];
 
   constructor(

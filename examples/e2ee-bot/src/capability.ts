@@ -2,7 +2,7 @@ import type { IModify, IRead } from '@rocket.chat/apps-engine/definition/accesso
 import type { IE2EEModify, IE2EERead } from '@rocket.chat/apps-engine/definition/e2ee';
 
 /** What the server offers this app for encrypted rooms. */
-export interface E2EESupport {
+export interface IE2EESupport {
 	reader: IE2EERead;
 	modifier: IE2EEModify;
 	/** The server's E2EE_API_VERSION (0 when it cannot be read). */
@@ -14,7 +14,7 @@ export interface E2EESupport {
  * and calling them would throw, so look before using them. Only type imports come from
  * definition/e2ee, since a value import fails to load on a server without that module.
  */
-export function detectE2EE(read: IRead, modify: IModify, load?: (id: string) => unknown): E2EESupport | undefined {
+export function detectE2EE(read: IRead, modify: IModify, load?: (id: string) => unknown): IE2EESupport | undefined {
 	const reader = read as Partial<IRead>;
 	const modifier = modify as Partial<IModify>;
 	if (typeof reader.getE2EEReader !== 'function' || typeof modifier.getE2EE !== 'function') {

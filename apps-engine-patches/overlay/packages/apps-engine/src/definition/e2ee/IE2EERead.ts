@@ -1,5 +1,5 @@
-import type { IMessage } from '../messages/IMessage';
 import type { IE2EEMessagePayload } from './IE2EEMessagePayload';
+import type { IMessage } from '../messages/IMessage';
 
 /** A room key as Rocket.Chat stores it for the app's user: wrapped to the app's public key. */
 export interface IE2EEEncryptedRoomKey {

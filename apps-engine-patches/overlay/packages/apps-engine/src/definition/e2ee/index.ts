@@ -1,9 +1,9 @@
 export * from './version';
-export * from './IMessageEncryptedContent';
-export * from './IE2EEMessagePayload';
-export * from './IE2EERead';
-export * from './IE2EEModify';
-export * from './IE2EEEventContext';
-export * from './IPostE2EERoomKeyReady';
-export * from './IPostE2EERoomKeyRotated';
-export * from './IPostE2EEAccessRevoked';
+export type * from './IMessageEncryptedContent';
+export type * from './IE2EEMessagePayload';
+export type * from './IE2EERead';
+export type * from './IE2EEModify';
+export type * from './IE2EEEventContext';
+export type * from './IPostE2EERoomKeyReady';
+export type * from './IPostE2EERoomKeyRotated';
+export type * from './IPostE2EEAccessRevoked';

@@ -15,7 +15,7 @@ import {
 	parseMessageToDecrypt,
 	parseSendOptions,
 } from '../e2ee/bridgeGuard';
-import type { MessageToDecrypt, SendOptionsArgument } from '../e2ee/bridgeGuard';
+import type { IMessageToDecrypt, ISendOptionsArgument } from '../e2ee/bridgeGuard';
 import { PermissionDeniedError } from '../errors/PermissionDeniedError';
 import { AppPermissionManager } from '../managers/AppPermissionManager';
 import { AppPermissions } from '../permissions/AppPermissions';
@@ -68,12 +68,12 @@ export abstract class E2EEBridge extends BaseBridge {
 
 	protected abstract getKeyHistory(roomId: string, appId: string): Promise<Array<IE2EERoomKeyInfo>>;
 
-	protected abstract decryptMessage(message: MessageToDecrypt, appId: string): Promise<IE2EEMessagePayload>;
+	protected abstract decryptMessage(message: IMessageToDecrypt, appId: string): Promise<IE2EEMessagePayload>;
 
 	protected abstract sendEncryptedMessage(
 		roomId: string,
 		payload: IE2EEMessagePayload,
-		options: SendOptionsArgument,
+		options: ISendOptionsArgument,
 		appId: string,
 	): Promise<string>;
 

@@ -4,10 +4,10 @@
  * No imports, so the tests run it directly; `hostView.ts` binds it to the permission manager.
  */
 import { mergeAppResult, viewForApp } from './viewForApp';
-import type { E2EECapabilities } from './viewForApp';
+import type { IE2EECapabilities } from './viewForApp';
 
 /** The part of a ProxiedApp the view needs. */
-export interface CallableApp {
+export interface ICallableApp {
 	getID(): string;
 	call(method: string, ...args: Array<any>): Promise<any>;
 }
@@ -22,14 +22,14 @@ export const RESULT_RETURNING_METHODS: ReadonlySet<string> = new Set([
 	'executePreRoomCreateModify',
 ]);
 
-export function withE2EEView<A extends CallableApp>(app: A, capabilitiesOf: (appId: string) => E2EECapabilities): A {
+export function withE2EEView<A extends ICallableApp>(app: A, capabilitiesOf: (appId: string) => IE2EECapabilities): A {
 	if (!app) {
 		return app;
 	}
-	const call = async (method: string, ...args: Array<any>): Promise<any> => {
+	const call = async (method: string, ...args: Array<unknown>): Promise<unknown> => {
 		// Looked up on every call: an admin may grant or revoke a permission while the app runs.
 		const caps = capabilitiesOf(app.getID());
-		const result = await app.call(method, ...args.map((arg) => viewForApp(arg, caps)));
+		const result: unknown = await app.call(method, ...args.map((arg) => viewForApp(arg, caps)));
 		return RESULT_RETURNING_METHODS.has(method) ? mergeAppResult(args[0], result, caps) : result;
 	};
 	return new Proxy(app, {
@@ -37,8 +37,8 @@ export function withE2EEView<A extends CallableApp>(app: A, capabilitiesOf: (app
 			if (property === 'call') {
 				return call;
 			}
-			const value = Reflect.get(target, property, target);
-			return typeof value === 'function' ? value.bind(target) : value;
+			const value: unknown = Reflect.get(target, property, target);
+			return typeof value === 'function' ? (value as (...args: Array<unknown>) => unknown).bind(target) : value;
 		},
 	});
 }

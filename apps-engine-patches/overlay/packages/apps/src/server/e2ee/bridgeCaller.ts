@@ -36,7 +36,7 @@ export class BridgeCallerError extends Error {
 }
 
 /** Where a method's app id is: a positional argument, or a field of one. */
-export interface CallerPosition {
+export interface ICallerPosition {
 	index: number;
 	optional: boolean;
 	field?: string;
@@ -55,12 +55,12 @@ function signatureOf(bridgeName: string, method: string): ReadonlyArray<string> 
 }
 
 /** The app-id position of a known method, `null` when it takes none, `undefined` when unknown. */
-export function callerPosition(bridgeName: string, method: string): CallerPosition | null | undefined {
+export function callerPosition(bridgeName: string, method: string): ICallerPosition | null | undefined {
 	const signature = signatureOf(bridgeName, method);
 	return signature === undefined ? undefined : positionIn(signature);
 }
 
-function positionIn(signature: ReadonlyArray<string>): CallerPosition | null {
+function positionIn(signature: ReadonlyArray<string>): ICallerPosition | null {
 	for (const [index, parameter] of signature.entries()) {
 		if (parameter === 'appId' || parameter === 'appId?') {
 			return { index, optional: parameter === 'appId?' };
@@ -120,7 +120,7 @@ export function guardBridgeParams(bridgeName: string, method: string, params: Re
 // the method expects it, in a request of exactly the method's length.
 function bindStrict(
 	signature: ReadonlyArray<string>,
-	position: CallerPosition | null,
+	position: ICallerPosition | null,
 	params: ReadonlyArray<unknown>,
 	hostAppId: string,
 	refuse: (message: string) => Error,

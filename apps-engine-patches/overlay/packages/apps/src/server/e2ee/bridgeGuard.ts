@@ -55,14 +55,14 @@ export function assertOptionalKeyId(kid: unknown): string | undefined {
 	return kid;
 }
 
-export interface EncryptedContentArgument {
+export interface IEncryptedContentArgument {
 	algorithm: string;
 	kid: string;
 	iv: string;
 	ciphertext: string;
 }
 
-export function assertEncryptedContent(content: unknown): EncryptedContentArgument {
+export function assertEncryptedContent(content: unknown): IEncryptedContentArgument {
 	if (!isRecord(content)) {
 		throw new E2EEArgumentError('invalid encrypted content');
 	}
@@ -76,15 +76,15 @@ export function assertEncryptedContent(content: unknown): EncryptedContentArgume
 	return { algorithm, kid: assertOptionalKeyId(kid) ?? fail('invalid encrypted content key id'), iv, ciphertext };
 }
 
-export interface MessageToDecrypt {
+export interface IMessageToDecrypt {
 	roomId: string;
 	/** When present the host reads the stored message, so the app cannot substitute the ciphertext. */
 	messageId?: string;
-	content?: EncryptedContentArgument;
+	content?: IEncryptedContentArgument;
 }
 
 /** What `decryptMessage(message)` needs from the app's message: its room, and its id or its envelope. */
-export function parseMessageToDecrypt(message: unknown): MessageToDecrypt {
+export function parseMessageToDecrypt(message: unknown): IMessageToDecrypt {
 	if (!isRecord(message) || !isRecord(message.room)) {
 		throw new E2EEArgumentError('invalid message');
 	}
@@ -120,11 +120,11 @@ export function assertPayload(payload: unknown): Record<string, unknown> {
 	return payload;
 }
 
-export interface SendOptionsArgument {
+export interface ISendOptionsArgument {
 	threadId?: string;
 }
 
-export function parseSendOptions(options: unknown): SendOptionsArgument {
+export function parseSendOptions(options: unknown): ISendOptionsArgument {
 	if (options === undefined || options === null) {
 		return {};
 	}

@@ -2,17 +2,17 @@
  * Binds the pure E2EE view to Rocket.Chat's permission manager. The hook lines in the listener
  * manager, the bridges and the Deno runtime call these, so each hook stays one line.
  */
-import type { ProxiedApp } from '../ProxiedApp';
 import type { AppManager } from '../AppManager';
-import { AppPermissionManager } from '../managers/AppPermissionManager';
-import { AppPermissions } from '../permissions/AppPermissions';
+import type { ProxiedApp } from '../ProxiedApp';
 import { withE2EEView } from './appView';
 import { executeE2EEListener } from './listenerExecutor';
 import { stripForWrite, viewForApp } from './viewForApp';
-import type { E2EECapabilities } from './viewForApp';
+import type { IE2EECapabilities } from './viewForApp';
+import { AppPermissionManager } from '../managers/AppPermissionManager';
+import { AppPermissions } from '../permissions/AppPermissions';
 
 /** The app's E2EE capabilities from the permissions an admin granted it (never the defaults). */
-export function e2eeCapabilities(appId: string): E2EECapabilities {
+export function e2eeCapabilities(appId: string): IE2EECapabilities {
 	return {
 		read: !!AppPermissionManager.hasPermission(appId, AppPermissions.e2ee.read),
 		write: !!AppPermissionManager.hasPermission(appId, AppPermissions.e2ee.write),

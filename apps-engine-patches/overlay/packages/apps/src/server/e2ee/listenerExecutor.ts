@@ -3,8 +3,8 @@
  * they tell which rooms the app can read, which is itself worth keeping from other apps.
  * No imports, so the tests run it directly.
  */
-import type { CallableApp } from './appView';
-import type { E2EECapabilities } from './viewForApp';
+import type { ICallableApp } from './appView';
+import type { IE2EECapabilities } from './viewForApp';
 
 /** JSON-RPC "method not found", which the runtime returns for an optional `check*` an app did not write. */
 export const JSONRPC_METHOD_NOT_FOUND = -32601;
@@ -23,8 +23,8 @@ export async function executeE2EEListener(
 	event: string,
 	context: unknown,
 	appIds: ReadonlyArray<string> | undefined,
-	getApp: (appId: string) => CallableApp | undefined,
-	capabilitiesOf: (appId: string) => E2EECapabilities,
+	getApp: (appId: string) => ICallableApp | undefined,
+	capabilitiesOf: (appId: string) => IE2EECapabilities,
 ): Promise<void> {
 	const methods = E2EE_EVENTS[event];
 	if (!methods) {

@@ -8,7 +8,7 @@
  * `e2ee.read` gets a copy without them; an app without `e2ee.write` cannot set them.
  */
 
-export interface E2EECapabilities {
+export interface IE2EECapabilities {
 	read: boolean;
 	write: boolean;
 }
@@ -58,7 +58,7 @@ function isMessageLike(value: Plain): boolean {
  * without the encrypted fields, at any depth (context objects, the message's room, a room's
  * `lastMessage`, lists). The input is never modified: other apps still get the full object.
  */
-export function viewForApp<T>(value: T, caps: Pick<E2EECapabilities, 'read'>): T {
+export function viewForApp<T>(value: T, caps: Pick<IE2EECapabilities, 'read'>): T {
 	if (caps.read) {
 		return value;
 	}
@@ -99,7 +99,7 @@ function hide(value: unknown, inUnmapped: boolean, seen: Map<object, unknown>): 
  * A message or room coming from an app without `e2ee.write`, without anything that would make
  * Rocket.Chat store it as encrypted or change the room's key state. Returns a copy.
  */
-export function stripForWrite<T>(value: T, caps: Pick<E2EECapabilities, 'write'>): T {
+export function stripForWrite<T>(value: T, caps: Pick<IE2EECapabilities, 'write'>): T {
 	if (caps.write || !isPlainObject(value)) {
 		return value;
 	}
@@ -139,7 +139,7 @@ export function stripHostOnlyRoomFields<T>(room: T): T {
  * is put back from `input` (the object the app was shown a view of), so an app without
  * `e2ee.read` neither erases the ciphertext nor hides it from the apps after it.
  */
-export function mergeAppResult<T>(input: unknown, result: T, caps: E2EECapabilities): T {
+export function mergeAppResult<T>(input: unknown, result: T, caps: IE2EECapabilities): T {
 	if (!isPlainObject(input) || !isPlainObject(result)) {
 		return result;
 	}
@@ -152,7 +152,7 @@ export function mergeAppResult<T>(input: unknown, result: T, caps: E2EECapabilit
 	}
 	const inputUnmapped = input[UNMAPPED];
 	if (isPlainObject(inputUnmapped)) {
-		const unmapped: Plain = isPlainObject(merged[UNMAPPED]) ? { ...(merged[UNMAPPED] as Plain) } : {};
+		const unmapped: Plain = isPlainObject(merged[UNMAPPED]) ? { ...(merged[UNMAPPED]) } : {};
 		for (const key of WRITE_GUARDED_UNMAPPED_FIELDS) {
 			if (!(key in unmapped) && key in inputUnmapped) {
 				unmapped[key] = inputUnmapped[key];

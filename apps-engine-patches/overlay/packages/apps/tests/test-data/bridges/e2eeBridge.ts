@@ -6,7 +6,7 @@ import type {
 } from '@rocket.chat/apps-engine/definition/e2ee';
 
 import { E2EEBridge } from '../../../src/server/bridges/E2EEBridge';
-import type { MessageToDecrypt, SendOptionsArgument } from '../../../src/server/e2ee/bridgeGuard';
+import type { IMessageToDecrypt, ISendOptionsArgument } from '../../../src/server/e2ee/bridgeGuard';
 
 /**
  * The E2EE bridge of the engine's own tests (rc-e2ee): no room is authorized and there is no
@@ -26,11 +26,11 @@ export class TestsE2EEBridge extends E2EEBridge {
 		return [];
 	}
 
-	protected decryptMessage(_message: MessageToDecrypt, _appId: string): Promise<IE2EEMessagePayload> {
+	protected decryptMessage(_message: IMessageToDecrypt, _appId: string): Promise<IE2EEMessagePayload> {
 		throw new Error('Method not implemented.');
 	}
 
-	protected sendEncryptedMessage(_roomId: string, _payload: IE2EEMessagePayload, _options: SendOptionsArgument, _appId: string): Promise<string> {
+	protected sendEncryptedMessage(_roomId: string, _payload: IE2EEMessagePayload, _options: ISendOptionsArgument, _appId: string): Promise<string> {
 		throw new Error('Method not implemented.');
 	}
 
