@@ -1,0 +1,8 @@
+// Lint-time shape of a Rocket.Chat module the overlay imports by relative path (names and
+// signatures only), so that the type-aware rules of scripts/rc-lint see types. Never shipped nor
+// run: the real module is in Rocket.Chat's tree.
+import type { IPermission } from '@rocket.chat/apps-engine/definition/permissions/IPermission';
+
+export declare class PermissionDeniedError extends Error {
+	constructor(options: { appId: string; missingPermissions: Array<IPermission> });
+}

@@ -1,0 +1,4 @@
+// Lint-time shape of a Rocket.Chat module the overlay imports by relative path (names and
+// signatures only), so that the type-aware rules of scripts/rc-lint see types. Never shipped nor
+// run: the real module is in Rocket.Chat's tree.
+export { AppPermissions } from '@rocket.chat/apps-engine/definition/metadata/AppPermissions';
