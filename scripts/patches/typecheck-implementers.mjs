@@ -14,9 +14,9 @@
 //
 // Per file, the diagnostics of the patched file against the series' definitions must be those of
 // the unpatched pre-image against the published ones (modules the tree does not record resolve to
-// nothing either way, so only the shapes count), and the check must have teeth: with the file's
-// E2EE hook lines taken out again, the patched definitions must reject it. Exit 0 when every file
-// passes, 1 otherwise. Needs the examples' packages (npm --prefix examples ci).
+// nothing either way, so only the shapes count), and the check must have teeth: the unpatched
+// pre-image, put in the patched tree, must miss a member the patched definitions require. Exit 0
+// when every file passes, 1 otherwise. Needs the examples' packages (npm --prefix examples ci).
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -30,35 +30,34 @@ const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const SERIES = join(REPO, 'apps-engine-patches/8.8');
 const OVERLAY = join(REPO, 'apps-engine-patches/overlay');
 
-// What implements the three interfaces in the 8.8 tree, and the hook lines that make each one
-// whole: taking them out must break the check.
+// What implements the three interfaces in the 8.8 tree.
 export const IMPLEMENTERS = [
-  { path: 'packages/apps/src/server/accessors/Reader.ts', implements: 'IRead (class Reader)', hook: /getE2EEReader/ },
+  { path: 'packages/apps/src/server/accessors/Reader.ts', implements: 'IRead (class Reader)' },
   {
     path: 'packages/apps/src/server/accessors/Modify.ts',
     implements: 'IModify (class Modify)',
-    hook: /getE2EE\b|E2EEModify|this\.e2ee/,
   },
   {
     path: 'packages/apps/base-runtime/src/lib/accessors/mod.ts',
     implements: 'IRead, IModify (the sandbox accessors)',
-    hook: /getE2EE/,
   },
   {
     path: 'packages/apps/deno-runtime/lib/accessors/mod.ts',
     implements: 'IRead, IModify (the older Deno sandbox)',
-    hook: /getE2EE/,
   },
   {
     path: 'packages/apps/tests/test-data/bridges/appBridges.ts',
     implements: 'AppBridges (the test bridges)',
-    hook: /getE2EEBridge|E2EEBridge|e2eeBridge/,
   },
 ];
 
 // Files the implementers need for their own shapes: AppBridges itself, which declares the abstract
-// getE2EEBridge() its subclasses (the test bridges here, RealAppBridges in the meteor series) implement.
-const ALSO = ['packages/apps/src/server/bridges/AppBridges.ts'];
+// getE2EEBridge() its subclasses (the test bridges here, RealAppBridges in the meteor series)
+// implement, and the bridges' index, through which the test bridges import it.
+const ALSO = ['packages/apps/src/server/bridges/AppBridges.ts', 'packages/apps/src/server/bridges/index.ts'];
+
+// What "the interface rejects it" looks like: a class or object missing a member it must have.
+const MISSING_MEMBER = new Set([2420, 2515, 2654, 2739, 2740, 2741]);
 
 const MARKER = '.rc-e2ee-typecheck';
 
@@ -140,24 +139,24 @@ export function typecheckImplementers(scratch, preImages) {
   cpSync(join(OVERLAY, 'packages/apps'), join(tree, 'packages/apps'), { recursive: true, force: false });
   const published = dirname(examplesRequire.resolve('@rocket.chat/apps-engine/package.json'));
 
-  return IMPLEMENTERS.map(({ path, implements: what, hook }) => {
+  return IMPLEMENTERS.map(({ path, implements: what }) => {
     const problems = [];
     const before = diagnostics(ts, join(pristine, path), published);
     const after = diagnostics(ts, join(tree, path), definitions);
     const added = subtract(after, before);
     if (added.length > 0) problems.push(...added.map((d) => `new with the series: ${d}`));
-    // Teeth: the patched file without its hook lines must not pass the patched definitions.
+    // Teeth: without the series' change to it (the pre-image in the patched tree), the file must
+    // miss a member the patched definitions require.
     const file = join(tree, path);
-    const patched = readFileSync(file, 'utf8');
-    const unhooked = patched
-      .split('\n')
-      .filter((line) => !hook.test(line) || /^\s*\/\//.test(line))
-      .join('\n');
-    if (unhooked === patched) problems.push('no hook line found to take out (has the patch changed?)');
-    writeFileSync(file, unhooked);
+    const patched = readFileSync(file);
+    copyFileSync(join(pristine, path), file);
     const without = subtract(diagnostics(ts, file, definitions), before);
     writeFileSync(file, patched);
-    if (without.length === 0) problems.push('still passes with the E2EE hook lines taken out: the check has no teeth');
+    if (!without.some((d) => MISSING_MEMBER.has(Number(d.slice(2, d.indexOf(' ')))))) {
+      problems.push(
+        `still passes without the series' hook lines: the check has no teeth (${without.join('; ') || 'no new diagnostic'})`,
+      );
+    }
     return { path, implements: what, problems };
   });
 }
