@@ -8,16 +8,34 @@ import native = require('./binding');
 import { badInput, call, callAsync, E2EEError, errorOfCode, fail, isOwnError, reading } from './errors';
 import { isRoomKey, RoomKey, RoomKeys, ringHandle, roomHandle } from './keys';
 
-/** A `content` envelope as stored on a message. */
+/** A `content` envelope as stored on a message (`t: 'e2e'`), current format. */
 export interface EncryptedContent {
+  /** The envelope format: always `rc.v2.aes-sha2` (the label stays the same under a legacy `A128CBC` key). */
   algorithm: 'rc.v2.aes-sha2';
+  /** The kid of the room key it was encrypted with (`rooms.e2eKeyId` at the time). */
   kid: string;
+  /**
+   * Base64 of the IV: 12 random bytes under an `A256GCM` key (all that this package writes),
+   * 16 under a legacy `A128CBC` key.
+   */
   iv: string;
+  /**
+   * Base64 of the cipher output: the AES-GCM ciphertext with its 16-byte tag appended (AES-CBC
+   * with PKCS#7 under a legacy key).
+   */
   ciphertext: string;
 }
 
 /** The decrypted payload of a message: `{msg, attachments?, …}` with EJSON types revived. */
-export type MessagePayload = { msg?: string; attachments?: unknown[] } & Record<string, unknown>;
+export type MessagePayload = {
+  /** The message text. A payload of the oldest clients carries it as `text`, which is moved here. */
+  msg?: string;
+  /**
+   * The message's attachments (files, quotes) as the sender encrypted them: not validated, so
+   * not necessarily an array.
+   */
+  attachments?: unknown[];
+} & Record<string, unknown>;
 
 /** A member that is a string, else absent: the web client only reads string members. */
 export const str = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);

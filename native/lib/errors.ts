@@ -34,6 +34,7 @@ export const KEYSTORE_CODES = [
   'KEYSTORE_HOST_FAILED',
 ] as const;
 
+/** Every code an {@link E2EEError} can carry: one of {@link E2EE_CODES} or {@link KEYSTORE_CODES}. */
 export type E2EECode = (typeof E2EE_CODES)[number] | (typeof KEYSTORE_CODES)[number];
 
 const KNOWN = new Set<string>([...E2EE_CODES, ...KEYSTORE_CODES]);
@@ -54,7 +55,17 @@ const ARGUMENT_CODES = new Set([
   'DetachableArraybufferExpected',
 ]);
 
+/**
+ * What every function of the package throws, and every Promise of it rejects with. Branch on
+ * `code`, never on the message: the message is a fixed, human-readable text that never quotes
+ * keys, passwords or plaintext.
+ */
 export class E2EEError extends Error {
+  /**
+   * The stable error code: `E2EE_*` from the codec (bad input, envelope, key, password; failed
+   * decryption; unknown kid; too large; internal) or `KEYSTORE_*` from {@link AppKeyStore}.
+   * `E2EE_INTERNAL` also stands for a panic caught in native code.
+   */
   readonly code: E2EECode;
 
   constructor(code: E2EECode, message: string) {

@@ -11,6 +11,7 @@ export interface EncryptedFile {
   key: Record<string, unknown>;
   /** Base64 of the 16-byte counter block (`encryption.iv`). */
   iv: string;
+  /** The encrypted bytes to upload: as long as the plaintext (AES-CTR, no tag). */
   ciphertext: Buffer;
   /** Lowercase hex SHA-256 of the plaintext (`hashes.sha256`). */
   hash: string;
@@ -28,7 +29,11 @@ function bytes(value: unknown, what: string): Buffer {
   );
 }
 
-/** Decrypts an uploaded file with the key and counter block from its encrypted metadata. */
+/**
+ * Decrypts an uploaded file with the key and counter block from its encrypted metadata, off the
+ * event loop. AES-CTR has no tag: a wrong key or a tampered file yields wrong bytes, not an
+ * error, so compare the SHA-256 of the result with the metadata's `hashes.sha256`.
+ */
 export async function decryptFile(fileKey: JwkInput, iv: string, data: Uint8Array): Promise<Buffer> {
   const keyText = jwkText(fileKey, 'fileKey');
   if (typeof iv !== 'string') badInput('iv must be a string');

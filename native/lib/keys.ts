@@ -93,10 +93,15 @@ export class RsaPrivateKey {
     return callAsync(() => handle.wrapWithPassword(password, userId));
   }
 
-  toJSON(): { publicKey: string } {
+  /** What `JSON.stringify` writes: the public half only, so a logged key leaks nothing. */
+  toJSON(): {
+    /** Rocket.Chat's public-key string, as {@link RsaPrivateKey.publicKey} returns it. */
+    publicKey: string;
+  } {
     return { publicKey: this.#publicKey };
   }
 
+  /** What `util.inspect` and `console.log` show: `RsaPrivateKey { <sealed> }`, no key fact at all. */
   [inspect.custom](): string {
     return 'RsaPrivateKey { <sealed> }';
   }
@@ -104,7 +109,13 @@ export class RsaPrivateKey {
 
 /** A room key (`A256GCM`, or `A128CBC` in legacy rooms) and its kid. */
 export class RoomKey {
+  /**
+   * The key's id as the room knows it (`rooms.e2eKeyId`, the prefix of an `E2EKey`): a UUID
+   * for current keys, 12 characters for legacy ones. A label chosen by the key's creator, not
+   * derived from the key.
+   */
   readonly kid: string;
+  /** `A256GCM` (every current client), or `A128CBC` (legacy rooms: decrypt only). */
   readonly algorithm: 'A256GCM' | 'A128CBC';
 
   private constructor(handle: native.RoomKey) {
@@ -130,10 +141,17 @@ export class RoomKey {
     return new RoomKey(handle);
   }
 
-  toJSON(): { kid: string; algorithm: string } {
+  /** What `JSON.stringify` writes: the public facts, never the key. */
+  toJSON(): {
+    /** {@link RoomKey.kid}. */
+    kid: string;
+    /** {@link RoomKey.algorithm}. */
+    algorithm: string;
+  } {
     return { kid: this.kid, algorithm: this.algorithm };
   }
 
+  /** What `util.inspect` and `console.log` show: the kid and algorithm, never the key. */
   [inspect.custom](): string {
     return `RoomKey { kid: ${JSON.stringify(this.kid)}, algorithm: '${this.algorithm}' }`;
   }
@@ -144,8 +162,13 @@ export class RoomKey {
  * decrypted with the key its kid names, else with the current key.
  */
 export class RoomKeyRing {
+  /** The kids of the ring's keys, in the order given (the current key's first); frozen. */
   readonly kids: readonly string[];
 
+  /**
+   * A ring of `keys`, current first. Throws `E2EE_BAD_INPUT` for anything but an array of
+   * `RoomKey` and `E2EE_TOO_LARGE` over 10,000 keys. With a repeated kid the first key wins.
+   */
   constructor(keys: readonly RoomKey[]) {
     const list = keyList(keys, 'keys');
     const handle = call(() => new native.RoomKeyRing());
@@ -159,6 +182,7 @@ export class RoomKeyRing {
     this.kids = Object.freeze(kids);
   }
 
+  /** What `util.inspect` and `console.log` show: the kids, never the keys. */
   [inspect.custom](): string {
     return `RoomKeyRing { kids: ${JSON.stringify(this.kids)} }`;
   }

@@ -11,39 +11,88 @@ import { contentFields, messageFields, parsePayload, payloadText, str } from './
 import { badInput, call, callAsync, E2EEError, fail, reading } from './errors';
 import { requireString } from './keys';
 
+/**
+ * Options of {@link AppKeyStore.open}. Give exactly one of `kek` and `kekFile`; the durations
+ * are milliseconds.
+ */
 export interface AppKeyStoreOptions {
-  /** `mongodb://…` (Rocket.Chat's database) or `file:///absolute/path.json` (embedded, development). */
+  /**
+   * `mongodb://…` or `mongodb+srv://…` (Rocket.Chat's database; the collections are prefixed
+   * `rc_e2ee_`) or `file:///absolute/path.json` (embedded: one JSON file, development and tests).
+   */
   url: string;
-  /** Database for a `mongodb://` URL that names none. */
+  /**
+   * Database for a `mongodb://` URL; it takes precedence over the one the URL names, and one of
+   * the two is required (`KEYSTORE_BAD_INPUT` otherwise). Ignored for `file://`.
+   */
   database?: string;
   /** The key-encryption key, base64 of 32 bytes (e.g. from an environment variable). */
   kek?: string;
   /** A file holding the base64 KEK: a mounted secret. Preferred over `kek`. */
   kekFile?: string;
-  /** Earlier KEKs (base64, or `file:<path>`) still accepted while `rekey` runs. */
+  /**
+   * Earlier KEKs (base64, or `file:<path>`) whose blobs still open, while a KEK rotation
+   * (`rekey`, then `retireKek`) is under way. New blobs are sealed under the current KEK only.
+   */
   previousKeks?: string[];
+  /**
+   * Unwrapped room keys this instance keeps in memory, least recently used evicted first
+   * (default 4096; at least 1). An evicted key reads as `KEYSTORE_NO_ROOM_KEY` until the host
+   * calls `loadRoomKeys` again.
+   */
   roomKeyCapacity?: number;
+  /**
+   * How long decrypt and encrypt trust a checked authorization before reading it from storage
+   * again, in milliseconds (default 1000, capped at 60000; 0 reads it on every call). A
+   * revocation made through another instance applies here within this delay.
+   */
   authorizationTtlMs?: number;
+  /**
+   * Longest delay, in milliseconds, before counted decrypt/encrypt calls are written to the
+   * audit (default 10000; the background flusher wakes at most every 100 ms).
+   */
   auditFlushIntervalMs?: number;
 }
 
 /** An `oldRoomKeys` entry as Rocket.Chat stores it on a subscription. */
 export interface OldRoomKey {
+  /** The old key's kid (the room's `e2eKeyId` while that key was current). */
   e2eKeyId: string;
+  /**
+   * When the key was replaced (the room-key reset): a `Date` or milliseconds since the epoch
+   * (an EJSON `{ $date: ms }` is read too). The store hands entries back with a `Date`.
+   */
   ts: Date | number;
+  /** That old key wrapped to the app's public key, in `E2EKey` form: kid prefix + RSA-OAEP body. */
   E2EKey: string;
 }
 
 /** The room-key members of the app user's subscription, as Rocket.Chat stores them. */
 export interface SubscriptionRoomKeys {
+  /**
+   * The subscription's `E2EKey`: the room's current key wrapped to the app's public key (the
+   * kid followed by 344 base64 characters). Absent or `null`: the room has no current key.
+   */
   E2EKey?: string | null;
+  /** The subscription's `oldRoomKeys`, newest first as Rocket.Chat keeps them. */
   oldRoomKeys?: OldRoomKey[] | null;
 }
 
-/** The host's side of an identity rotation: it reads and writes the app user's subscriptions. */
+/**
+ * The host's side of an identity rotation: it reads and writes the app user's subscriptions
+ * and user record in Rocket.Chat's database. A callback that throws or rejects fails the
+ * rotation with `KEYSTORE_HOST_FAILED` (its error as `cause`); the next call resumes.
+ */
 export interface RotationHost {
   /** Every subscription of the app user that holds room keys. */
-  listRoomKeys(): Promise<Array<SubscriptionRoomKeys & { roomId: string }>>;
+  listRoomKeys(): Promise<
+    Array<
+      SubscriptionRoomKeys & {
+        /** The subscription's room (`rid`); required, a string. */
+        roomId: string;
+      }
+    >
+  >;
   /**
    * Replaces the subscription's `E2EKey`/`oldRoomKeys` with `keys` only if it still holds
    * `previous` (compare-and-set); resolves `false` when it changed meanwhile.
@@ -63,8 +112,11 @@ export interface RoomMessageProof {
 
 /** An old key suggested with the current one (a `suggestedOldRoomKeys` entry), with its proofs. */
 export interface SuggestedOldRoomKey {
+  /** The entry's `e2eKeyId`: the kid the key is judged under; the kid wrapped in `E2EKey` must equal it. */
   e2eKeyId: string;
+  /** The old key wrapped to the app's public key, in `E2EKey` form (kid prefix + RSA-OAEP body). */
   E2EKey: string;
+  /** The entry's `ts`, accepted as Rocket.Chat stores it; the judgment does not read it. */
   ts?: Date | number;
   /** The room's newest messages under this old key's kid. */
   proofs?: RoomMessageProof[];
@@ -82,95 +134,183 @@ export interface AcceptRoomKeyOptions {
   oldRoomKeys?: SuggestedOldRoomKey[];
 }
 
+/**
+ * How far a room key is trusted: `verified` (it opened the messages of every other sender
+ * offered, at least one, or it came from the app user's own subscription), `provisional`
+ * (nobody but the suggester or the app user has written under its kid yet: usable, settled by
+ * {@link AppKeyStore.confirmRoomKey}), `rejected` (it failed to open another sender's message:
+ * dropped, never used).
+ */
 export type RoomKeyStatus = 'verified' | 'provisional' | 'rejected';
 
+/**
+ * What {@link AppKeyStore.acceptRoomKey} resolves with once the suggested key is cached as the
+ * room's current key. A rejected current key is not a result: the call fails with
+ * `KEYSTORE_PROOF_FAILED`.
+ */
 export interface AcceptedRoomKey {
+  /** The accepted key's kid: equal to `expectedKid` (the room's `e2eKeyId`). */
   kid: string;
   /** `verified`: it opened other senders' messages; `provisional`: nobody else wrote under its kid yet. */
   status: 'verified' | 'provisional';
   /** The verdict on each suggested old key, in order; rejected ones were not cached. */
-  oldRoomKeys: Array<{ kid: string; status: RoomKeyStatus }>;
+  oldRoomKeys: Array<{
+    /** The kid the old key was judged under: its `e2eKeyId`. */
+    kid: string;
+    /** Its verdict; a `rejected` old key was skipped and audited, the others are cached. */
+    status: RoomKeyStatus;
+  }>;
 }
 
 /** One app's grant for one room. */
 export interface Authorization {
+  /** The Rocket.Chat room id (`rooms._id`). */
   roomId: string;
-  /** The user who granted it. */
+  /** The user who granted it (the `actorId` of {@link AppKeyStore.authorize}). */
   grantedBy: string;
-  /** Milliseconds since the epoch. */
+  /** When it was granted, in milliseconds since the epoch. */
   grantedAt: number;
 }
 
 /** What {@link AppKeyStore.loadRoomKeys} cached from a subscription. */
 export interface LoadedKeys {
-  /** The kid of `E2EKey`, when it opened. */
+  /**
+   * The room's current kid after the call: the kid of `E2EKey` when it opened and was cached,
+   * or was already held with the same key. Absent: the room now has no current key.
+   */
   currentKid?: string;
-  /** Every kid now cached for the room, current first. */
+  /** The kids this call cached, current first. */
   kids: string[];
-  /** Keys that did not open with the app's private key (wrapped to another key pair). */
+  /** Wrapped keys that opened with none of the app's private keys (wrapped to another key pair), left alone. */
   unreadable: number;
-  /** Old entries refused: under the current kid, repeated, conflicting, or not matching their `e2eKeyId`. */
+  /**
+   * Keys that opened but were not cached: an old entry under the current kid, under a kid other
+   * than its `e2eKeyId` or repeated, a legacy `A128CBC` key without a 12-character kid, or a kid
+   * this store already holds a different key for.
+   */
   skipped: number;
 }
 
 /** Public facts about an app's identity; never key material. */
 export interface IdentityInfo {
+  /** The Apps-Engine app id (the UUID in the app's `app.json`). */
   appId: string;
+  /** The Rocket.Chat user id of the app's user, fixed when the identity was created. */
   appUserId: string;
-  /** Grows by one with each rotation. */
+  /** 1 for a new identity; each completed rotation and each re-creation raises it. */
   keyVersion: number;
-  /** Rocket.Chat's public-key string (`users.e2e.public_key`). */
+  /**
+   * Rocket.Chat's public-key string (`users.e2e.public_key`) members wrap room keys to: the
+   * current key, or a rotation's new key once it is published. A revoked identity keeps its
+   * last one, whose private half is gone.
+   */
   publicKey: string;
+  /** `revoked` once {@link AppKeyStore.revokeIdentity} shredded the private key; the record stays as a tombstone. */
   state: 'active' | 'revoked';
-  /** The KEK the private key is sealed under (a hash; not secret). */
+  /** The id of the KEK the current private key is sealed under (a hash; not secret). Absent once revoked. */
   kekId?: string;
-  /** Set while a rotation is under way: how far it got. */
+  /**
+   * Set while a rotation is under way: how far it got (`begun`: the new key is sealed beside
+   * the old one; `rewrapped`: room keys were re-wrapped to it; `published`: the host published
+   * it). Absent otherwise.
+   */
   rotationStep?: 'begun' | 'rewrapped' | 'published';
-  /** Milliseconds since the epoch. */
+  /** When the app first got an identity, in milliseconds since the epoch; a re-creation keeps it. */
   createdAt: number;
+  /** When the identity was revoked, in milliseconds since the epoch; only while `state` is `revoked`. */
   revokedAt?: number;
+  /** The `actorId` that revoked it; only while `state` is `revoked`. */
   revokedBy?: string;
 }
 
 /** The outcome of {@link AppKeyStore.rotateIdentity}. */
 export interface RotationReport {
+  /** The identity's key version after the rotation (one above the old key's). */
   keyVersion: number;
+  /** The new public-key string, as published on the app user (`users.e2e.public_key`). */
   publicKey: string;
-  /** Whether an interrupted rotation was resumed. */
+  /**
+   * Whether a rotation was already under way when this call started (interrupted, or begun by
+   * another instance) and this call carried it on.
+   */
   resumed: boolean;
+  /** Subscription writes this call made (`writeRoomKeys` calls); a room can be written in each re-wrap pass. */
   roomsRewritten: number;
+  /** Wrapped room keys (`E2EKey` and `oldRoomKeys` entries) this call re-wrapped to the new key. */
   keysRewrapped: number;
-  /** Room keys the old private key could not open (left as they were). */
+  /**
+   * Wrapped room keys that opened with neither key (left as they were), counted in each re-wrap
+   * pass of this call: a rotation run from start to finish makes two passes.
+   */
   keysUnreadable: number;
 }
 
-/** The outcome of {@link AppKeyStore.rekey} and {@link AppKeyStore.retireKek}. */
+/** The outcome of {@link AppKeyStore.rekey} and {@link AppKeyStore.retireKek}, counted in identities. */
 export interface RekeyReport {
+  /**
+   * Identities this call changed: for `rekey`, now sealed under the new KEK; for `retireKek`,
+   * whose blobs under the retired KEK were shredded (re-sealed first where that was the only one).
+   */
   resealed: number;
+  /**
+   * Identities left as they were: already under the new KEK, with nothing sealed (revoked), or
+   * with no blob under the retired KEK.
+   */
   unchanged: number;
 }
 
-/** One audit record: an operation, or a per-minute count of decrypt/encrypt calls. */
+/**
+ * One audit record: an operation, or a per-minute count of decrypt/encrypt calls. Records carry
+ * ids, kids, outcomes and counts, never message content or key material.
+ */
 export interface AuditRecord {
   /** Milliseconds since the epoch (for a count, the start of its minute). */
   ts: number;
   /** The user (admin, app user) or `system` that acted. */
   actor: string;
+  /**
+   * What happened: `identity.create`, `identity.recreate`, `identity.revoke`,
+   * `identity.rotate.begin`/`.rewrap`/`.publish`/`.commit`, `kek.rekey`, `kek.retire`,
+   * `authorization.grant`, `authorization.revoke`, `room_key.accept`, `room_key_rejected`,
+   * `room_key.confirm`, `room_key.load`; counted: `message.decrypt`, `content.decrypt`,
+   * `content.encrypt`.
+   */
   action: string;
+  /** The Apps-Engine app id the record concerns. */
   appId?: string;
+  /**
+   * The room concerned. Absent on identity and KEK records, and on counts of calls refused
+   * before the room was found authorized (counted per app, not per room id tried).
+   */
   roomId?: string;
+  /**
+   * The room key's kid, where one is concerned. Kids come from room members, so it is kept as
+   * printable ASCII (anything else becomes `?`), cut at 64 characters and marked `...`.
+   */
   kid?: string;
   /** `ok` or the error code. */
   outcome: string;
+  /**
+   * Short fixed-form facts about the operation, e.g. `already granted`,
+   * `authorizations_dropped=2`, a rotation pass's counts, or the suggester (a user id) of a
+   * rejected key.
+   */
   detail?: string;
   /** For counted calls: how many in that minute. */
   count?: number;
 }
+
+/** A filter for {@link AppKeyStore.audit}; every member given must match. */
 export interface AuditQuery {
+  /** Only records about this Apps-Engine app id. */
   appId?: string;
+  /** Only records about this room. */
   roomId?: string;
+  /** Only records with exactly this action (see {@link AuditRecord.action}). */
   action?: string;
+  /** Only records at or after this time: a `Date` or milliseconds since the epoch. */
   since?: Date | number;
+  /** At most this many records (default 100; 0 means the default; capped at 10000). */
   limit?: number;
 }
 
@@ -265,6 +405,26 @@ function fromNative(keys: native.SubscriptionKeys): SubscriptionRoomKeys {
   };
 }
 
+/**
+ * An app's membership in encrypted rooms, kept on the server: each Apps-Engine app's identity
+ * (an RSA key pair whose private half is sealed under the KEK and never leaves the addon), its
+ * authorizations per room, the room keys it verified, rotation, revocation and audit. No method
+ * returns private-key or room-key material.
+ *
+ * Open one store per process with {@link AppKeyStore.open} and share it among apps and calls:
+ * its caches belong to the instance, and calls may run concurrently. Storage and RSA work run
+ * off the event loop and settle a Promise; {@link AppKeyStore.decryptMessageCached} answers
+ * synchronously from memory. Several Rocket.Chat instances may each open a store on the same
+ * database: writes never lose each other, but caches are per instance, so each one loads room
+ * keys itself ({@link AppKeyStore.loadRoomKeys}) and sees another's revocation within
+ * `authorizationTtlMs`. Call {@link AppKeyStore.close} on shutdown: counted calls not yet
+ * flushed would otherwise miss the audit.
+ *
+ * App ids are Apps-Engine app ids (the UUID in `app.json`); room, user and actor ids are
+ * Rocket.Chat ids (non-empty, at most 512 bytes, no control characters); a bad id fails with
+ * `KEYSTORE_BAD_INPUT`. Every failure, thrown or rejected, is an {@link E2EEError} with a
+ * `KEYSTORE_*` or `E2EE_*` code.
+ */
 export class AppKeyStore {
   readonly #native: native.AppKeyStore;
 
@@ -272,7 +432,13 @@ export class AppKeyStore {
     this.#native = handle;
   }
 
-  /** Opens the store; fails with `KEYSTORE_BAD_KEK` for a missing, malformed or wrong KEK. */
+  /**
+   * Opens the store, creating its collections and indexes (or its file) as needed. Fails with
+   * `KEYSTORE_BAD_KEK` when the KEK is missing, not base64 of 32 bytes, given both as `kek` and
+   * `kekFile`, or when an active identity is sealed under no KEK given; `KEYSTORE_BAD_INPUT` for
+   * a URL it cannot use (or a MongoDB URL without a database); `KEYSTORE_STORAGE` when the
+   * database or file fails.
+   */
   static async open(options: AppKeyStoreOptions): Promise<AppKeyStore> {
     const copy = readArgument('open options', () => {
       if (options === null || typeof options !== 'object') badInput('options must be an object');
@@ -282,7 +448,10 @@ export class AppKeyStore {
     return new AppKeyStore(await callAsync(() => native.AppKeyStore.open(copy)));
   }
 
-  /** Flushes the audit counters and closes; later calls fail with `KEYSTORE_STORAGE`. */
+  /**
+   * Flushes the audit counters, drops every cached key and releases the database connection
+   * (or file). Later calls fail with `KEYSTORE_STORAGE`; closing again does nothing.
+   */
   close(): Promise<void> {
     return callAsync(() => this.#native.close());
   }
@@ -292,7 +461,13 @@ export class AppKeyStore {
     return this.#native.kekId;
   }
 
-  /** Creates or loads the app's identity; returns the public-key string to publish on the app user. */
+  /**
+   * Creates the app's identity (a new RSA-OAEP-2048 key pair, sealed under the KEK) or loads
+   * it, and returns the public-key string to publish on the app user (`users.e2e.public_key`;
+   * during a rotation, the new key once published). Fails with `KEYSTORE_REVOKED` for a revoked
+   * identity (see `recreateIdentity`) and `KEYSTORE_BAD_INPUT` when the identity belongs to
+   * another app user.
+   */
   ensureIdentity(appId: string, appUserId: string): Promise<string> {
     return callAsync(() => {
       ids({ appId, appUserId });
@@ -300,7 +475,12 @@ export class AppKeyStore {
     });
   }
 
-  /** A new identity for an app whose identity was revoked (explicitly, by an actor). */
+  /**
+   * A new identity for an app whose identity was revoked (explicitly, by `actorId`): a new key
+   * pair, a higher key version, no authorizations. Creates one if the app has none; an active
+   * identity is refused with `KEYSTORE_BAD_INPUT` (rotate it instead). Returns the public-key
+   * string to publish.
+   */
   recreateIdentity(appId: string, appUserId: string, actorId: string): Promise<string> {
     return callAsync(() => {
       ids({ appId, appUserId, actorId });
@@ -308,6 +488,7 @@ export class AppKeyStore {
     });
   }
 
+  /** Public facts about the app's identity (revoked ones included), or `null` when it has none. */
   identity(appId: string): Promise<IdentityInfo | null> {
     return callAsync(() => {
       ids({ appId });
@@ -318,7 +499,10 @@ export class AppKeyStore {
   /**
    * Rotates the app's key pair: re-wraps every room key it can open to the new key through
    * `host`, publishes the new public key, then shreds the old private key. Resumable: after any
-   * failure, call again. A host callback's own error is the `cause` of `KEYSTORE_HOST_FAILED`.
+   * failure, call again. A host callback's own error is the `cause` of `KEYSTORE_HOST_FAILED`;
+   * a `writeRoomKeys` that resolves `false` fails the call with `KEYSTORE_CONFLICT`. The app's
+   * cached room keys are dropped at the end: reload them with `loadRoomKeys` from the rewritten
+   * subscriptions. `KEYSTORE_NO_IDENTITY` or `KEYSTORE_REVOKED` when there is nothing to rotate.
    */
   async rotateIdentity(appId: string, host: RotationHost): Promise<RotationReport> {
     let hostError: unknown;
@@ -363,7 +547,13 @@ export class AppKeyStore {
     }
   }
 
-  /** Shreds the app's private key and drops its authorizations and cached room keys. */
+  /**
+   * Crypto-shreds the app's identity: deletes its sealed private key (and a half-rotated new
+   * one), keeps the record as a `revoked` tombstone, deletes every authorization of the app and
+   * drops its cached keys on this instance (other instances within `authorizationTtlMs`).
+   * Idempotent; `KEYSTORE_NO_IDENTITY` when the app has none. What the app already read stays
+   * read: reset the room keys afterwards.
+   */
   revokeIdentity(appId: string, actorId: string): Promise<void> {
     return callAsync(() => {
       ids({ appId, actorId });
@@ -374,7 +564,10 @@ export class AppKeyStore {
   /**
    * Re-seals every identity under a new KEK, which this instance uses once all are resealed;
    * resumable. The old KEK's blobs stay, so instances that hold only the old KEK keep working:
-   * roll the new KEK out to every instance, then `retireKek(oldKekId)`.
+   * roll the new KEK out to every instance, then `retireKek(oldKekId)`. `kek` names the new KEK
+   * as {@link AppKeyStoreOptions} does (exactly one of `kek`, `kekFile`). Fails with
+   * `KEYSTORE_BAD_KEK`, after re-sealing all it can and without switching, when an identity has
+   * no blob under a KEK this store holds.
    */
   rekey(kek: { kek?: string; kekFile?: string }): Promise<RekeyReport> {
     return callAsync(() => {
@@ -383,7 +576,11 @@ export class AppKeyStore {
     });
   }
 
-  /** Shreds every blob sealed under the KEK `kekId` (not the current one); resumable. */
+  /**
+   * Shreds every blob sealed under the KEK `kekId` (see {@link IdentityInfo.kekId}), re-sealing
+   * first under the current KEK a key whose only blob is under it; afterwards this store no
+   * longer accepts that KEK. The current KEK cannot be retired (`KEYSTORE_BAD_INPUT`). Resumable.
+   */
   retireKek(kekId: string): Promise<RekeyReport> {
     return callAsync(() => {
       ids({ kekId });
@@ -391,6 +588,11 @@ export class AppKeyStore {
     });
   }
 
+  /**
+   * Authorizes the app for the room, recording `actorId` as the grantor; audited. The app needs
+   * an active identity (`KEYSTORE_NO_IDENTITY`, `KEYSTORE_REVOKED`). Idempotent: a second grant
+   * keeps, and resolves with, the first one.
+   */
   authorize(appId: string, roomId: string, actorId: string): Promise<Authorization> {
     return callAsync(() => {
       ids({ appId, roomId, actorId });
@@ -398,6 +600,11 @@ export class AppKeyStore {
     });
   }
 
+  /**
+   * Withdraws the app's authorization for the room and drops the room's cached keys on this
+   * instance (other instances refuse within `authorizationTtlMs`); audited. Resolves whether
+   * there was one.
+   */
   revokeAuthorization(appId: string, roomId: string, actorId: string): Promise<boolean> {
     return callAsync(() => {
       ids({ appId, roomId, actorId });
@@ -405,6 +612,7 @@ export class AppKeyStore {
     });
   }
 
+  /** Whether the app holds an authorization for the room, read from storage (not the cache). */
   isAuthorized(appId: string, roomId: string): Promise<boolean> {
     return callAsync(() => {
       ids({ appId, roomId });
@@ -412,6 +620,7 @@ export class AppKeyStore {
     });
   }
 
+  /** The app's authorizations, oldest grant first. */
   listAuthorizations(appId: string): Promise<Authorization[]> {
     return callAsync(() => {
       ids({ appId });
@@ -421,11 +630,14 @@ export class AppKeyStore {
 
   /**
    * Judges a room key suggested to the app user (`E2ESuggestedKey`, with `suggestedOldRoomKeys`)
-   * and caches it. Its kid must equal `expectedKid`; the messages of `suggestedBy` (and of the
-   * app user) prove nothing; it is `verified` when it opens every other sender's message in
-   * `proofs` (at least one), `provisional` when there is none (settle it with `confirmRoomKey`),
-   * and refused with `KEYSTORE_PROOF_FAILED` when any of them fails to open, or when its kid is
-   * already accepted with another key.
+   * and caches it as the room's current key. The app must be authorized for the room with an
+   * active identity (`KEYSTORE_NOT_AUTHORIZED`, `KEYSTORE_NO_IDENTITY`, `KEYSTORE_REVOKED`).
+   * Its kid must equal `expectedKid` (else `KEYSTORE_KID_MISMATCH`); the messages of
+   * `suggestedBy` (and of the app user) prove nothing; it is `verified` when it opens every other
+   * sender's message in `proofs` (at least one), `provisional` when there is none (settle it with
+   * `confirmRoomKey`), and refused with `KEYSTORE_PROOF_FAILED` when any of them fails to open,
+   * when its kid is already accepted with another key, or when it is a legacy `A128CBC` key
+   * under a kid that is not a legacy one. Accepting and refusing are audited.
    */
   acceptRoomKey(
     appId: string,
@@ -443,7 +655,8 @@ export class AppKeyStore {
   /**
    * Settles a provisional key with a message of the room under its kid: `verified` when it
    * opens, `rejected` when it does not (the key is dropped: the room reads as "no key" until a
-   * new key is accepted), `provisional` for a message of the suggester or the app user.
+   * new key is accepted), `provisional` for a message of the suggester or the app user. A key
+   * already verified stays `verified`; a kid the store holds no key for is `KEYSTORE_NO_ROOM_KEY`.
    */
   confirmRoomKey(appId: string, roomId: string, message: RoomMessageProof): Promise<RoomKeyStatus> {
     return callAsync(async () => {
@@ -453,7 +666,14 @@ export class AppKeyStore {
     });
   }
 
-  /** Refills the cache from the app user's subscription (`E2EKey`, `oldRoomKeys`). */
+  /**
+   * Refills the cache from the app user's subscription (`E2EKey`, `oldRoomKeys`): after a
+   * restart, on another instance, or when the host sees them change. Only the host writes that
+   * subscription, after an acceptance, so what opens is cached as `verified` (a kid already
+   * held keeps its trust), except that no entry overrides a key (see {@link LoadedKeys.skipped}).
+   * Without `E2EKey` the room has no current key. Needs an authorized app with an active
+   * identity, like `acceptRoomKey`.
+   */
   loadRoomKeys(appId: string, roomId: string, subscription: SubscriptionRoomKeys): Promise<LoadedKeys> {
     return callAsync(() => {
       ids({ appId, roomId });
@@ -495,7 +715,13 @@ export class AppKeyStore {
     });
   }
 
-  /** Encrypts a payload (object, serialized as EJSON; or exact text) with the room's current key. */
+  /**
+   * Encrypts a payload (an object, serialized as EJSON; or its exact text, which must be a JSON
+   * object, else `E2EE_BAD_PAYLOAD`) as a v2 envelope under the room's current key: the
+   * message's `content`. `KEYSTORE_NO_ROOM_KEY` when no current key is cached; with
+   * `options.expectedKid` (the room's `e2eKeyId`), a different current key is
+   * `KEYSTORE_KID_MISMATCH` rather than a message other members cannot read.
+   */
   encryptContent(
     appId: string,
     roomId: string,
@@ -510,7 +736,7 @@ export class AppKeyStore {
     }) as Promise<EncryptedContent>;
   }
 
-  /** Audit records, newest first. */
+  /** Audit records matching `query`, newest first; counted calls are flushed first. */
   audit(query: AuditQuery = {}): Promise<AuditRecord[]> {
     return callAsync(() => {
       const filter = readArgument('audit query', () => ({
@@ -524,11 +750,12 @@ export class AppKeyStore {
     });
   }
 
-  /** Writes the counted decrypt/encrypt calls to the audit now. */
+  /** Writes the counted decrypt/encrypt calls to the audit now (a failed write keeps them for the next). */
   flushAudit(): Promise<void> {
     return callAsync(() => this.#native.flushAudit());
   }
 
+  /** What `util.inspect` and `console.log` show: the current KEK id, nothing else. */
   [inspect.custom](): string {
     return `AppKeyStore { kekId: '${this.kekId}' }`;
   }
