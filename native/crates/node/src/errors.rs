@@ -13,6 +13,7 @@
 //! error; and a result is converted under [`Guarded`], since napi-rs converts it outside any
 //! `catch_unwind`.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -57,8 +58,26 @@ impl AsRef<str> for Code {
 fn quiet_panics() {
     std::panic::set_hook(Box::new(|info| {
         let location = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
-        eprintln!("rc-e2ee: internal panic at {location}; reported to the caller as E2EE_INTERNAL");
+        if PROBING.with(Cell::take) {
+            eprintln!("rc-e2ee: intended panic of a test probe at {location}; reported as E2EE_INTERNAL (not a bug)");
+        } else {
+            eprintln!("rc-e2ee: internal panic at {location}; reported to the caller as E2EE_INTERNAL");
+        }
     }));
+}
+
+thread_local! {
+    /// Set by [`probe_panic`] so the hook can say the panic was meant.
+    static PROBING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The panic of the test probes below: labelled as intended in the log, so a reader of a test
+/// run does not take it for a bug.
+#[allow(clippy::panic)] // ok: the panic is the point of the probes
+#[track_caller] // the log names the probe that panicked, not this function
+pub fn probe_panic() -> ! {
+    PROBING.with(|probing| probing.set(true));
+    std::panic::panic_any("probe")
 }
 
 /// Runs `body`, turning a panic into [`CoreError::Internal`]. The panic payload is dropped on
@@ -111,16 +130,14 @@ pub fn error_codes() -> Vec<&'static str> {
 /// Panics inside a guarded export. It exists so the test suite can prove that a panic surfaces
 /// as an `E2EE_INTERNAL` error and the process lives on; it touches no state.
 #[napi(catch_unwind)]
-#[allow(clippy::panic)] // ok: the panic is the point of the probe
 pub fn internal_panic_probe() -> Result<(), Code> {
-    sync(|| -> rc_e2ee_core::Result<()> { std::panic::panic_any("probe") })
+    sync(|| -> rc_e2ee_core::Result<()> { probe_panic() })
 }
 
 /// The same inside a background task.
 #[napi(catch_unwind, ts_return_type = "Promise<void>")]
-#[allow(clippy::panic)] // ok: the panic is the point of the probe
 pub fn internal_panic_probe_in_background() -> AsyncTask<Background<(), ()>> {
-    Background::new(|| -> rc_e2ee_core::Result<()> { std::panic::panic_any("probe") }, Ok)
+    Background::new(|| -> rc_e2ee_core::Result<()> { probe_panic() }, Ok)
 }
 
 /// The same while the argument is converted, before any body runs.
@@ -146,9 +163,8 @@ impl InternalPanicProbe {
     }
 
     #[napi(getter, catch_unwind)]
-    #[allow(clippy::panic)] // ok: the panic is the point of the probe
     pub fn value(&self) -> u32 {
-        std::panic::panic_any("probe")
+        probe_panic()
     }
 }
 

@@ -187,9 +187,8 @@ pub fn held_error<S: AsRef<str>>(env: &napi::Env, error: Error<S>) -> Error {
 pub struct PanicOnConversion;
 
 impl FromNapiValue for PanicOnConversion {
-    #[allow(clippy::panic)] // ok: the panic is the point of the probe
     unsafe fn from_napi_value(_env: sys::napi_env, _value: sys::napi_value) -> Result<Self> {
-        std::panic::panic_any("probe")
+        crate::errors::probe_panic()
     }
 }
 
@@ -481,9 +480,8 @@ impl TypeName for PanicOnReturn {
 }
 
 impl ToNapiValue for PanicOnReturn {
-    #[allow(clippy::panic)] // ok: the panic is the point of the probe
     unsafe fn to_napi_value(_env: sys::napi_env, _value: Self) -> Result<sys::napi_value> {
-        std::panic::panic_any("probe")
+        crate::errors::probe_panic()
     }
 }
 
