@@ -37,7 +37,12 @@ export function fileHunks(patchText) {
     if (op !== '+') hunk.oldLeft--;
     if (op !== '-') hunk.newLeft--;
   }
-  for (const file of files.values()) for (const each of file.hunks) (delete each.oldLeft, delete each.newLeft);
+  for (const file of files.values()) {
+    for (const each of file.hunks) {
+      delete each.oldLeft;
+      delete each.newLeft;
+    }
+  }
   return files;
 }
 
@@ -208,7 +213,7 @@ function splice(lines, hunkLines, at, reindent = false) {
     if (pending.length === 0) return;
     // A patch that adds after "member," where the target has "member" (a declaration's last
     // enum member) needs the separator the patch saw.
-    if (previous !== null && /,\s*$/.test(previousText) && !/[,{(\[]\s*$/.test(lines[previous])) {
+    if (previous !== null && /,\s*$/.test(previousText) && !/[,{([]\s*$/.test(lines[previous])) {
       lines[previous] = `${lines[previous]},`;
     }
     inserts.set(before, [...(inserts.get(before) ?? []), ...pending]);

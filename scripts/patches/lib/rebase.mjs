@@ -5,7 +5,7 @@
 // old line's folder is left as it is; the checkout keeps the applied series (and the uncommitted
 // overlay copies), as after `apply`.
 import { cpSync, existsSync, readdirSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 
 import { applyCommand } from './apply.mjs';
 import { checkoutLine } from './checkout.mjs';
