@@ -8,7 +8,7 @@ import { inspect } from 'node:util';
 import native = require('./binding');
 import type { EncryptedContent, MessagePayload } from './content';
 import { contentFields, messageFields, parsePayload, payloadText, str } from './content';
-import { badInput, call, callAsync, E2EEError, fail, reading } from './errors';
+import { badInput, call, callAsync, E2EEError, fail, isOwnError, reading } from './errors';
 import { requireString } from './keys';
 
 /**
@@ -352,7 +352,28 @@ function keystoreBadInput(what: string): never {
  * throwing getter, a revoked Proxy, a cycle) becomes `KEYSTORE_BAD_INPUT` naming `what`.
  */
 function readArgument<T>(what: string, read: () => T): T {
-  return reading(`${what} could not be read`, read, 'KEYSTORE_BAD_INPUT');
+  try {
+    return reading(`${what} could not be read`, read, 'KEYSTORE_BAD_INPUT');
+  } catch (error) {
+    // The shared field readers speak the codec's E2EE_BAD_INPUT; a key-store call's argument
+    // errors are all KEYSTORE_BAD_INPUT, with the same message.
+    if (isOwnError(error) && (error as E2EEError).code === 'E2EE_BAD_INPUT') {
+      keystoreBadInput((error as E2EEError).message.replace(/^invalid input: /, ''));
+    }
+    throw error;
+  }
+}
+
+/** A count option: absent, or an integer from 0 to 2^32 - 1 (N-API would wrap a negative one). */
+function countOption(
+  options: AppKeyStoreOptions,
+  name: 'roomKeyCapacity' | 'authorizationTtlMs' | 'auditFlushIntervalMs',
+): void {
+  const value: unknown = options[name];
+  if (value === undefined) return;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 0xffff_ffff) {
+    keystoreBadInput(`${name} must be an integer from 0 to 4294967295`);
+  }
 }
 
 /** Checks that each named id argument is a string, naming the first one that is not. */
@@ -443,6 +464,8 @@ export class AppKeyStore {
     const copy = readArgument('open options', () => {
       if (options === null || typeof options !== 'object') badInput('options must be an object');
       requireString(options.url, 'url');
+      for (const name of ['roomKeyCapacity', 'authorizationTtlMs', 'auditFlushIntervalMs'] as const)
+        countOption(options, name);
       return { ...options };
     });
     return new AppKeyStore(await callAsync(() => native.AppKeyStore.open(copy)));

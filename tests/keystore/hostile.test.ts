@@ -199,6 +199,21 @@ describe('finding 5: hostile input to the key store', () => {
       /^KEYSTORE_NO_ROOM_KEY: .*loadRoomKeys/,
     );
     expect(await refused(store.rotateIdentity(BOT_APP, {} as never))).toMatch(/^KEYSTORE_BAD_INPUT: .*listRoomKeys/);
+    // Every argument error of a key-store call is KEYSTORE_BAD_INPUT, whichever reader found it.
+    expect(await refused(AppKeyStore.open(42 as never))).toBe(
+      'KEYSTORE_BAD_INPUT: invalid input: options must be an object',
+    );
+    expect(await refused(AppKeyStore.open({ url: 'file:///tmp/x.json', roomKeyCapacity: -1 }))).toBe(
+      'KEYSTORE_BAD_INPUT: invalid input: roomKeyCapacity must be an integer from 0 to 4294967295',
+    );
+    expect(await refused(AppKeyStore.open({ url: 'file:///tmp/x.json', authorizationTtlMs: 1.5 }))).toMatch(
+      /authorizationTtlMs/,
+    );
+    const badTs = { E2EKey: e2eKey, oldRoomKeys: [{ e2eKeyId: 'k', ts: 'yesterday', E2EKey: e2eKey }] };
+    expect(await refused(store.loadRoomKeys(BOT_APP, 'room1', badTs as never))).toMatch(
+      /^KEYSTORE_BAD_INPUT: .*timestamp/,
+    );
+    expect(await refused(store.audit({ since: 'last week' as never }))).toMatch(/^KEYSTORE_BAD_INPUT: .*timestamp/);
   });
 
   it('none of it was accepted or written', async () => {

@@ -12,7 +12,8 @@ use crate::messages::{ContentFields, EncryptedContent, MessageFields};
 pub struct StoreOptions {
     /// `mongodb://…` (Rocket.Chat's database) or `file:///absolute/path.json` (embedded).
     pub url: String,
-    /// Database name for `mongodb://` URLs that name none (default `rc_e2ee`).
+    /// The database of a `mongodb://` store, overriding the one the URL names; one of the two
+    /// must name it (`KEYSTORE_BAD_INPUT` otherwise).
     pub database: Option<String>,
     /// The key-encryption key, base64 of 32 bytes. Prefer `kekFile`.
     pub kek: Option<String>,
