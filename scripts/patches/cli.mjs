@@ -65,7 +65,11 @@ const OPTIONS = {
 // rather than silently ignored.
 const COMMANDS = {
   apply: { positionals: 1, options: ['line', 'force-line'], run: runApply },
-  export: { positionals: 1, options: ['line', 'force-line', 'base', 'target', 'dry-run', 'record-pre-images', 'pre-images-out'], run: runExport },
+  export: {
+    positionals: 1,
+    options: ['line', 'force-line', 'base', 'target', 'dry-run', 'record-pre-images', 'pre-images-out'],
+    run: runExport,
+  },
   verify: { positionals: 0, options: ['line'], run: runVerify },
   'check-apply': { positionals: 0, options: ['line', 'force-line', 'pre-images', 'checkout'], run: runCheckApply },
   rebase: { positionals: 1, options: ['line', 'pre-images-out'], run: runRebase },
@@ -82,12 +86,16 @@ function main(argv) {
   const command = COMMANDS[name];
   if (!command) throw new UsageError(name ? `unknown command "${name}"` : 'no command given');
   for (const option of Object.keys(values)) {
-    if (option !== 'root' && !command.options.includes(option)) throw new UsageError(`${name} does not take --${option}`);
+    if (option !== 'root' && !command.options.includes(option))
+      throw new UsageError(`${name} does not take --${option}`);
   }
   if (rest.length !== command.positionals) {
-    throw new UsageError(`${name} takes ${command.positionals === 1 ? 'one checkout path' : 'no positional arguments'}`);
+    throw new UsageError(
+      `${name} takes ${command.positionals === 1 ? 'one checkout path' : 'no positional arguments'}`,
+    );
   }
-  if (values.line !== undefined && !isLine(values.line)) throw new UsageError(`--line must look like 8.8, not "${values.line}"`);
+  if (values.line !== undefined && !isLine(values.line))
+    throw new UsageError(`--line must look like 8.8, not "${values.line}"`);
   const root = resolve(values.root ?? REPO_ROOT);
   return command.run(rest, values, root) ?? 0;
 }
@@ -107,7 +115,8 @@ function runApply([checkout], values, root) {
 function runExport([checkout], values, root) {
   if (!values.base) throw new UsageError('export needs --base <ref>');
   if (!values.target) throw new UsageError('export needs --target apps-engine|meteor');
-  if (values['pre-images-out'] !== undefined && !values['record-pre-images']) throw new UsageError('--pre-images-out needs --record-pre-images');
+  if (values['pre-images-out'] !== undefined && !values['record-pre-images'])
+    throw new UsageError('--pre-images-out needs --record-pre-images');
   return exportCommand(checkout, {
     root,
     base: values.base,
@@ -122,7 +131,11 @@ function runExport([checkout], values, root) {
 
 function runRebase([checkout], values, root) {
   if (!values.line) throw new UsageError('rebase needs --line <the old line to start from>');
-  rebaseCommand(checkout, { root, line: values.line, preImagesOut: values['pre-images-out'] === undefined ? undefined : resolve(values['pre-images-out']) });
+  rebaseCommand(checkout, {
+    root,
+    line: values.line,
+    preImagesOut: values['pre-images-out'] === undefined ? undefined : resolve(values['pre-images-out']),
+  });
 }
 
 function runStats(_, values, root) {
@@ -138,7 +151,8 @@ function runVerify(_, values, root) {
 }
 
 function runCheckApply(_, values, root) {
-  if (values['pre-images'] !== undefined && values.checkout !== undefined) throw new UsageError('check-apply takes --pre-images or --checkout, not both');
+  if (values['pre-images'] !== undefined && values.checkout !== undefined)
+    throw new UsageError('check-apply takes --pre-images or --checkout, not both');
   if (values.checkout !== undefined) {
     checkApplyCheckout(values.checkout, { root, line: values.line, forceLine: values['force-line'] });
     return 0;
@@ -153,7 +167,9 @@ function runCheckApply(_, values, root) {
   if (given === undefined || given === '') {
     // The repository holds no upstream text, so there is nothing to apply to here; verify has
     // checked what the repository alone can prove. Say so plainly instead of passing quietly.
-    console.log('check-apply: nothing checked: no pre-images given (--pre-images <dir>, --checkout <dir> or RC_E2EE_PRE_IMAGES); the repository holds no upstream files (see scripts/patches/README.md)');
+    console.log(
+      'check-apply: nothing checked: no pre-images given (--pre-images <dir>, --checkout <dir> or RC_E2EE_PRE_IMAGES); the repository holds no upstream files (see scripts/patches/README.md)',
+    );
     return 0;
   }
   const folder = preImagesFolder(given);

@@ -19,7 +19,10 @@ import { parseArgs } from 'node:util';
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const DEFINITION_SRC = 'packages/apps-engine/src/definition/';
 
-const { values, positionals } = parseArgs({ options: { line: { type: 'string', default: '8.8' }, package: { type: 'string' } }, allowPositionals: true });
+const { values, positionals } = parseArgs({
+  options: { line: { type: 'string', default: '8.8' }, package: { type: 'string' } },
+  allowPositionals: true,
+});
 if (positionals.length !== 1) {
   console.error('usage: prove-definitions.mjs <pre-images dir> [--line X.Y] [--package <dir>]');
   process.exit(2);
@@ -31,7 +34,9 @@ const upstream = JSON.parse(readFileSync(join(REPO, 'apps-engine-patches', value
 const { version } = JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8'));
 
 let failed = 0;
-for (const path of Object.keys(upstream.files).filter((p) => p.startsWith(DEFINITION_SRC)).sort()) {
+for (const path of Object.keys(upstream.files)
+  .filter((p) => p.startsWith(DEFINITION_SRC))
+  .sort()) {
   const rel = path.slice(DEFINITION_SRC.length);
   const scratch = mkdtempSync(join(tmpdir(), 'rc-e2ee-prove-'));
   try {
@@ -39,8 +44,16 @@ for (const path of Object.keys(upstream.files).filter((p) => p.startsWith(DEFINI
     mkdirSync(dirname(source), { recursive: true });
     writeFileSync(source, readFileSync(join(preImages, path)));
     ts.createProgram([source], {
-      target: ts.ScriptTarget.ES2018, module: ts.ModuleKind.CommonJS, declaration: true, sourceMap: true,
-      rootDir: join(scratch, 'src'), outDir: scratch, noResolve: true, noEmitOnError: false, skipLibCheck: true, types: [],
+      target: ts.ScriptTarget.ES2018,
+      module: ts.ModuleKind.CommonJS,
+      declaration: true,
+      sourceMap: true,
+      rootDir: join(scratch, 'src'),
+      outDir: scratch,
+      noResolve: true,
+      noEmitOnError: false,
+      skipLibCheck: true,
+      types: [],
     }).emit();
     const base = rel.replace(/\.ts$/, '');
     const results = ['.js', '.js.map', '.d.ts'].map((ext) => {

@@ -9,8 +9,18 @@ import { dirname, join, resolve } from 'node:path';
 import * as ts from 'typescript';
 
 import { capabilitiesFrom } from '../../apps-engine-patches/overlay/packages/apps/src/server/e2ee/capabilities';
-import { E2EE_EVENTS, executeE2EEListener } from '../../apps-engine-patches/overlay/packages/apps/src/server/e2ee/listenerExecutor';
-import { NEEDS_PRE_IMAGES, OVERLAY, patchedTree, preImages, removeTree, withPreImages } from './support/patchedUpstream';
+import {
+  E2EE_EVENTS,
+  executeE2EEListener,
+} from '../../apps-engine-patches/overlay/packages/apps/src/server/e2ee/listenerExecutor';
+import {
+  NEEDS_PRE_IMAGES,
+  OVERLAY,
+  patchedTree,
+  preImages,
+  removeTree,
+  withPreImages,
+} from './support/patchedUpstream';
 
 const REPO = resolve(__dirname, '../..');
 
@@ -30,7 +40,11 @@ function compile(file: string, pkg: string, out = dirname(file), more: string[] 
     experimentalDecorators: true,
     types: [],
     baseUrl: out,
-    paths: { '@rocket.chat/apps-engine/*': [pkg === 'published' ? join(REPO, 'examples/node_modules/@rocket.chat/apps-engine/*') : `${pkg}/*`] },
+    paths: {
+      '@rocket.chat/apps-engine/*': [
+        pkg === 'published' ? join(REPO, 'examples/node_modules/@rocket.chat/apps-engine/*') : `${pkg}/*`,
+      ],
+    },
     // @rocket.chat/ui-kit (imported by IMessage) comes from the examples' packages.
     typeRoots: [],
   };
@@ -136,40 +150,63 @@ describe('series definitions against @rocket.chat/apps-engine@1.66.0', () => {
   // The classes of the 8.8 tree that implement IRead and IModify (item 4 lists the others), from
   // the pre-images with the series applied, against the series' definitions built above. Their
   // sibling modules are not recorded, so those resolve to nothing and only the class shapes count.
-  withPreImages(`the patched host Reader and Modify implement the patched IRead and IModify ${NEEDS_PRE_IMAGES}`, () => {
-    const accessors = 'packages/apps/src/server/accessors';
-    const tree = patchedTree([`${accessors}/Reader.ts`, `${accessors}/Modify.ts`, 'packages/apps/src/server/bridges/AppBridges.ts']);
-    try {
-      cpSync(join(OVERLAY, 'packages/apps'), join(tree, 'packages/apps'), { recursive: true, force: false });
-      const files = [`${accessors}/Reader.ts`, `${accessors}/Modify.ts`].map((path) => join(tree, path));
-      const program = compile(files[0], 'pkg', out, [files[1]]);
-      const found = ts
-        .getPreEmitDiagnostics(program)
-        .filter((d) => d.file && files.includes(d.file.fileName) && d.code !== 2307)
-        .map((d) => `${d.file?.fileName.split('/').pop()}: ${ts.flattenDiagnosticMessageText(d.messageText, ' ')}`);
-      expect(found).toEqual([]);
-      // The check has teeth: without its E2EE member the Reader no longer implements IRead.
-      writeFileSync(files[0], readFileSync(files[0], 'utf8').replace('public getE2EEReader', 'public getE2EEReaderGone'));
-      const broken = ts.getPreEmitDiagnostics(compile(files[0], 'pkg', out)).map((d) => d.code);
-      expect(broken).toContain(2420);
-    } finally {
-      removeTree(tree);
-    }
-  });
+  withPreImages(
+    `the patched host Reader and Modify implement the patched IRead and IModify ${NEEDS_PRE_IMAGES}`,
+    () => {
+      const accessors = 'packages/apps/src/server/accessors';
+      const tree = patchedTree([
+        `${accessors}/Reader.ts`,
+        `${accessors}/Modify.ts`,
+        'packages/apps/src/server/bridges/AppBridges.ts',
+      ]);
+      try {
+        cpSync(join(OVERLAY, 'packages/apps'), join(tree, 'packages/apps'), { recursive: true, force: false });
+        const files = [`${accessors}/Reader.ts`, `${accessors}/Modify.ts`].map((path) => join(tree, path));
+        const program = compile(files[0], 'pkg', out, [files[1]]);
+        const found = ts
+          .getPreEmitDiagnostics(program)
+          .filter((d) => d.file && files.includes(d.file.fileName) && d.code !== 2307)
+          .map((d) => `${d.file?.fileName.split('/').pop()}: ${ts.flattenDiagnosticMessageText(d.messageText, ' ')}`);
+        expect(found).toEqual([]);
+        // The check has teeth: without its E2EE member the Reader no longer implements IRead.
+        writeFileSync(
+          files[0],
+          readFileSync(files[0], 'utf8').replace('public getE2EEReader', 'public getE2EEReaderGone'),
+        );
+        const broken = ts.getPreEmitDiagnostics(compile(files[0], 'pkg', out)).map((d) => d.code);
+        expect(broken).toContain(2420);
+      } finally {
+        removeTree(tree);
+      }
+    },
+  );
 
   // Every implementer of IRead, IModify and AppBridges the tree records, the sandbox's accessor
   // objects and the test bridges included: no new diagnostics with the series, and each fails
   // again without its hook lines (scripts/patches/typecheck-implementers.mjs).
-  withPreImages(`every patched implementer of IRead, IModify and AppBridges type-checks ${NEEDS_PRE_IMAGES}`, () => {
-    const scratch = mkdtempSync(join(tmpdir(), 'rc-e2ee-implementers-'));
-    try {
-      const output = execFileSync(process.execPath, [join(REPO, 'scripts/patches/typecheck-implementers.mjs'), join(scratch, 'tree'), '--pre-images', preImages()], { encoding: 'utf8' });
-      expect(output).toContain('typecheck-implementers: OK (5 files');
-      expect(output).toContain('packages/apps/base-runtime/src/lib/accessors/mod.ts');
-    } finally {
-      rmSync(scratch, { recursive: true, force: true });
-    }
-  }, 120_000);
+  withPreImages(
+    `every patched implementer of IRead, IModify and AppBridges type-checks ${NEEDS_PRE_IMAGES}`,
+    () => {
+      const scratch = mkdtempSync(join(tmpdir(), 'rc-e2ee-implementers-'));
+      try {
+        const output = execFileSync(
+          process.execPath,
+          [
+            join(REPO, 'scripts/patches/typecheck-implementers.mjs'),
+            join(scratch, 'tree'),
+            '--pre-images',
+            preImages(),
+          ],
+          { encoding: 'utf8' },
+        );
+        expect(output).toContain('typecheck-implementers: OK (5 files');
+        expect(output).toContain('packages/apps/base-runtime/src/lib/accessors/mod.ts');
+      } finally {
+        rmSync(scratch, { recursive: true, force: true });
+      }
+    },
+    120_000,
+  );
 
   it('keep e2ee.read and e2ee.write out of the default permissions', () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- the package compiled at run time, by path
@@ -218,13 +255,27 @@ describe('capability detection', () => {
       writer: { read: false, write: true },
       plain: { read: false, write: false },
     };
-    await executeE2EEListener('IPostE2EERoomKeyRotated', { room: { id: 'R' } }, ['reader', 'writer', 'plain', 'gone'], (id) => (id === 'gone' ? undefined : app(id)), (id) => caps[id] ?? { read: true, write: true });
+    await executeE2EEListener(
+      'IPostE2EERoomKeyRotated',
+      { room: { id: 'R' } },
+      ['reader', 'writer', 'plain', 'gone'],
+      (id) => (id === 'gone' ? undefined : app(id)),
+      (id) => caps[id] ?? { read: true, write: true },
+    );
     expect(calls).toEqual([
       'reader:checkPostE2EERoomKeyRotated',
       'reader:executePostE2EERoomKeyRotated',
       'writer:checkPostE2EERoomKeyRotated',
       'writer:executePostE2EERoomKeyRotated',
     ]);
-    await expect(executeE2EEListener('IPostMessageSent', {}, [], () => undefined, () => caps.reader)).rejects.toThrow();
+    await expect(
+      executeE2EEListener(
+        'IPostMessageSent',
+        {},
+        [],
+        () => undefined,
+        () => caps.reader,
+      ),
+    ).rejects.toThrow();
   });
 });

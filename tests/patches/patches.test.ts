@@ -4,7 +4,17 @@
  * with no git identity configured, as on a build machine.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 
@@ -13,7 +23,8 @@ const CLI = resolve(__dirname, '../../scripts/patches/cli.mjs');
 // Variables that would leak the machine's or a parent git's setup into the repositories here.
 // The CLI under test must not see this machine's git settings, nor the developer's pre-images
 // (check-apply reads RC_E2EE_PRE_IMAGES when given neither --pre-images nor --checkout).
-const SCRUBBED = /^(GIT_(DIR|WORK_TREE|INDEX_FILE|PREFIX|COMMON_DIR|OBJECT_DIRECTORY|ALTERNATE_OBJECT_DIRECTORIES|AUTHOR_.*|COMMITTER_.*|CONFIG.*)|RC_E2EE_PRE_IMAGES)$/;
+const SCRUBBED =
+  /^(GIT_(DIR|WORK_TREE|INDEX_FILE|PREFIX|COMMON_DIR|OBJECT_DIRECTORY|ALTERNATE_OBJECT_DIRECTORIES|AUTHOR_.*|COMMITTER_.*|CONFIG.*)|RC_E2EE_PRE_IMAGES)$/;
 
 let work: string;
 let home: string;
@@ -40,7 +51,16 @@ const IDENTITY = {
 
 /** git for the tests' own setup commits: fixed identity and dates, no signing. */
 function git(cwd: string, ...args: string[]): string {
-  const config = ['-c', 'user.name=Test', '-c', 'user.email=test@example.com', '-c', 'commit.gpgsign=false', '-c', 'init.defaultBranch=main'];
+  const config = [
+    '-c',
+    'user.name=Test',
+    '-c',
+    'user.email=test@example.com',
+    '-c',
+    'commit.gpgsign=false',
+    '-c',
+    'init.defaultBranch=main',
+  ];
   return execFileSync('git', [...config, ...args], { cwd, env: { ...cleanEnv(), ...IDENTITY }, encoding: 'utf8' });
 }
 
@@ -126,7 +146,11 @@ const STARTUP_HOOK = 'apps/meteor/server/startup/e2ee.ts';
 const AE_OVERLAY = 'packages/apps-engine/src/definition/e2ee/IE2EERead.ts';
 const METEOR_OVERLAY = 'apps/meteor/server/services/e2ee/service.ts';
 
-const AE_NAMES = ['add_the_e2ee_reader_to_iread.patch', 'dispatch_e2ee_room_key_events.patch', 'document_the_e2ee_reader.patch'];
+const AE_NAMES = [
+  'add_the_e2ee_reader_to_iread.patch',
+  'dispatch_e2ee_room_key_events.patch',
+  'document_the_e2ee_reader.patch',
+];
 const METEOR_NAMES = ['map_encryptedcontent_in_the_message_converter.patch', 'start_the_e2ee_service_at_startup.patch'];
 const SUBJECTS = [
   'Add the E2EE reader to IRead',
@@ -224,25 +248,57 @@ function makeSeries(root: string, preImagesOut: string): void {
   edit(dev, I_READ, (text) =>
     text
       .replace("IUserRead';\n", "IUserRead';\nimport type { IE2EERead } from '../e2ee/IE2EERead';\n")
-      .replace('    getUserReader(): IUserRead;\n', '    getUserReader(): IUserRead;\n\n    getE2EEReader(): IE2EERead;\n'),
+      .replace(
+        '    getUserReader(): IUserRead;\n',
+        '    getUserReader(): IUserRead;\n\n    getE2EEReader(): IE2EERead;\n',
+      ),
   );
   commit(SUBJECTS[0] + header('apps need a reader for encrypted messages'));
   edit(dev, LISTENERS, (text) =>
-    text.replace('            default:\n', '            case AppInterface.IPostE2EERoomKeyRotated:\n                return this.executeE2EE(int, data);\n            default:\n'),
+    text.replace(
+      '            default:\n',
+      '            case AppInterface.IPostE2EERoomKeyRotated:\n                return this.executeE2EE(int, data);\n            default:\n',
+    ),
   );
   commit(SUBJECTS[1] + header('apps learn when a room key changes'));
-  edit(dev, I_READ, (text) => text.replace('\n    getE2EEReader', '\n    /** Decrypts messages of rooms the app is authorized for. */\n    getE2EEReader'));
+  edit(dev, I_READ, (text) =>
+    text.replace(
+      '\n    getE2EEReader',
+      '\n    /** Decrypts messages of rooms the app is authorized for. */\n    getE2EEReader',
+    ),
+  );
   commit(SUBJECTS[2] + header('the accessor needs a doc comment'));
-  edit(dev, CONVERTER, (text) => text.replace("            parseUrls: 'parseUrls',\n", "            parseUrls: 'parseUrls',\n            encryptedContent: 'content',\n"));
+  edit(dev, CONVERTER, (text) =>
+    text.replace(
+      "            parseUrls: 'parseUrls',\n",
+      "            parseUrls: 'parseUrls',\n            encryptedContent: 'content',\n",
+    ),
+  );
   commit(SUBJECTS[3] + header('apps see encrypted content only through the E2EE reader'));
   write(dev, STARTUP_HOOK, "import '../services/e2ee/service';\n");
   edit(dev, STARTUP, (text) => `${text}import './e2ee';\n`);
   commit(SUBJECTS[4] + header('the E2EE service must start with the server'));
   for (const target of ['apps-engine', 'meteor']) {
-    const result = cli('export', dev, '--base', baseId, '--target', target, '--record-pre-images', '--pre-images-out', preImagesOut, '--root', root);
+    const result = cli(
+      'export',
+      dev,
+      '--base',
+      baseId,
+      '--target',
+      target,
+      '--record-pre-images',
+      '--pre-images-out',
+      preImagesOut,
+      '--root',
+      root,
+    );
     if (result.status !== 0) throw new Error(`fixture export failed: ${result.stderr}`);
   }
-  write(root, `apps-engine-patches/overlay/${AE_OVERLAY}`, 'export interface IE2EERead {\n    decryptMessage(message: unknown): Promise<unknown>;\n}\n');
+  write(
+    root,
+    `apps-engine-patches/overlay/${AE_OVERLAY}`,
+    'export interface IE2EERead {\n    decryptMessage(message: unknown): Promise<unknown>;\n}\n',
+  );
   write(root, `meteor-patches/overlay/${METEOR_OVERLAY}`, "export const e2eeService = 'rc-e2ee';\n");
 }
 
@@ -311,12 +367,17 @@ describe('apply', () => {
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
     expect(git(repo, 'log', '--reverse', '--format=%s', `${baseId}..HEAD`).trim().split('\n')).toEqual(SUBJECTS);
-    expect(read(repo, I_READ)).toContain('    /** Decrypts messages of rooms the app is authorized for. */\n    getE2EEReader(): IE2EERead;\n');
+    expect(read(repo, I_READ)).toContain(
+      '    /** Decrypts messages of rooms the app is authorized for. */\n    getE2EEReader(): IE2EERead;\n',
+    );
     expect(read(repo, STARTUP_HOOK)).toBe("import '../services/e2ee/service';\n");
     expect(read(repo, AE_OVERLAY)).toBe(read(seriesRoot, `apps-engine-patches/overlay/${AE_OVERLAY}`));
     expect(read(repo, METEOR_OVERLAY)).toBe(read(seriesRoot, `meteor-patches/overlay/${METEOR_OVERLAY}`));
     // Only the overlay is left uncommitted.
-    expect(status(repo).split('\n').sort()).toEqual(['?? apps/meteor/server/services/', '?? packages/apps-engine/src/definition/e2ee/']);
+    expect(status(repo).split('\n').sort()).toEqual([
+      '?? apps/meteor/server/services/',
+      '?? packages/apps-engine/src/definition/e2ee/',
+    ]);
   });
 
   test('works without a git identity and gives reproducible commit ids', () => {
@@ -343,7 +404,9 @@ describe('apply', () => {
 
   test('fails cleanly on a conflicting upstream change, naming the patch, the file and each hunk', () => {
     const repo = checkout();
-    edit(repo, I_READ, (text) => text.replace('    getUserReader(): IUserRead;\n', '    getUserReaderV2(): IUserRead;\n'));
+    edit(repo, I_READ, (text) =>
+      text.replace('    getUserReader(): IUserRead;\n', '    getUserReaderV2(): IUserRead;\n'),
+    );
     git(repo, 'commit', '--quiet', '-am', 'Upstream renames the user reader');
     const before = head(repo);
     const result = cli('apply', repo, '--root', seriesRoot);
@@ -351,8 +414,14 @@ describe('apply', () => {
     expect(result.stderr).toContain(`apply failed at apps-engine-patches/8.8/${AE_NAMES[0]} (patch 1 of 5)`);
     expect(result.stderr).toMatch(new RegExp(`files: .*${I_READ.replace(/\./g, '\\.')}`));
     // The per-hunk report: the hunk that cannot be placed, what it expected, what is closest.
-    expect(result.stderr).toContain(`hunks of ${AE_NAMES[0]} that do not apply, even ignoring whitespace and one side of their context:`);
-    expect(result.stderr).toMatch(new RegExp(`${I_READ.replace(/\./g, '\\.')} @@ -\\d+,\\d+ \\+\\d+,\\d+ @@\\n      expected:\\n(        \\|.*\\n)*        \\|    getUserReader\\(\\): IUserRead;`));
+    expect(result.stderr).toContain(
+      `hunks of ${AE_NAMES[0]} that do not apply, even ignoring whitespace and one side of their context:`,
+    );
+    expect(result.stderr).toMatch(
+      new RegExp(
+        `${I_READ.replace(/\./g, '\\.')} @@ -\\d+,\\d+ \\+\\d+,\\d+ @@\\n      expected:\\n(        \\|.*\\n)*        \\|    getUserReader\\(\\): IUserRead;`,
+      ),
+    );
     expect(result.stderr).toContain('        |    getUserReaderV2(): IUserRead;');
     expect(result.stderr).toMatch(/closest in the checkout \(line \d+, \d+ of \d+ lines in order\)/);
     expect(head(repo)).toBe(before);
@@ -363,7 +432,12 @@ describe('apply', () => {
 
   test('a conflict in the second series also rolls back the first', () => {
     const repo = checkout();
-    edit(repo, CONVERTER, (text) => text.replace("            parseUrls: 'parseUrls',\n        };\n", "            urls: 'parseUrls',\n        } as const;\n"));
+    edit(repo, CONVERTER, (text) =>
+      text.replace(
+        "            parseUrls: 'parseUrls',\n        };\n",
+        "            urls: 'parseUrls',\n        } as const;\n",
+      ),
+    );
     git(repo, 'commit', '--quiet', '-am', 'Upstream rewrites the map around the hook');
     const before = head(repo);
     const result = cli('apply', repo, '--root', seriesRoot);
@@ -377,10 +451,15 @@ describe('apply', () => {
 
   test('merges 3-way when upstream changed nearby lines', () => {
     const repo = checkout();
-    edit(repo, I_READ, (text) => text.replace(' * The IRead accessor provides methods for accessing\n', ' * The IRead accessor gives access to\n'));
+    edit(repo, I_READ, (text) =>
+      text.replace(' * The IRead accessor provides methods for accessing\n', ' * The IRead accessor gives access to\n'),
+    );
     git(repo, 'commit', '--quiet', '-am', 'Upstream rewords the doc comment');
     // The changed line is context of the first patch, so a plain apply cannot place it.
-    const plain = spawnSync('git', ['apply', '--check', join(seriesRoot, 'apps-engine-patches/8.8', AE_NAMES[0])], { cwd: repo, env: cleanEnv() });
+    const plain = spawnSync('git', ['apply', '--check', join(seriesRoot, 'apps-engine-patches/8.8', AE_NAMES[0])], {
+      cwd: repo,
+      env: cleanEnv(),
+    });
     expect(plain.status).not.toBe(0);
     const result = cli('apply', repo, '--root', seriesRoot);
     expect(result.stderr).toBe('');
@@ -443,23 +522,41 @@ describe('apply survives drift', () => {
     expect(result.stderr).toContain(`${AE_NAMES[0]}: applied with whitespace-insensitive context`);
     expect(read(repo, I_READ)).toContain('\tgetUserReader(): IUserRead;\n');
     // The added lines take the file's new indentation.
-    expect(read(repo, I_READ)).toContain('\n\t/** Decrypts messages of rooms the app is authorized for. */\n\tgetE2EEReader(): IE2EERead;\n');
-    expect(git(repo, 'log', '--reverse', '--format=%s', `${baseId}..HEAD`).trim().split('\n').slice(1)).toEqual(SUBJECTS);
+    expect(read(repo, I_READ)).toContain(
+      '\n\t/** Decrypts messages of rooms the app is authorized for. */\n\tgetE2EEReader(): IE2EERead;\n',
+    );
+    expect(git(repo, 'log', '--reverse', '--format=%s', `${baseId}..HEAD`).trim().split('\n').slice(1)).toEqual(
+      SUBJECTS,
+    );
     // Still reproducible: committer dates are the author dates, so the same drift gives the same ids.
-    expect(git(repo, 'log', '--format=%ad %cd', '--date=raw', `${baseId}..HEAD`).trim().split('\n').every((line) => line.split(' ').slice(0, 2).join(' ') === line.split(' ').slice(2).join(' '))).toBe(true);
+    expect(
+      git(repo, 'log', '--format=%ad %cd', '--date=raw', `${baseId}..HEAD`)
+        .trim()
+        .split('\n')
+        .every((line) => line.split(' ').slice(0, 2).join(' ') === line.split(' ').slice(2).join(' ')),
+    ).toBe(true);
   });
 
   test('a member upstream inserts beside a hook (like mediaCall after abac) keeps both, upstream first', () => {
     const repo = checkout();
-    edit(repo, I_READ, (text) => text.replace('    getUserReader(): IUserRead;\n', '    getUserReader(): IUserRead;\n\n    getThreadReader(): IThreadRead;\n'));
+    edit(repo, I_READ, (text) =>
+      text.replace(
+        '    getUserReader(): IUserRead;\n',
+        '    getUserReader(): IUserRead;\n\n    getThreadReader(): IThreadRead;\n',
+      ),
+    );
     git(repo, 'commit', '--quiet', '-am', 'Upstream adds a thread reader');
     const result = applyTo(repo);
-    expect(result.stderr).toContain(`${AE_NAMES[0]}: 3-way conflict of insertions beside upstream's own in ${I_READ}: kept both, upstream's lines first`);
+    expect(result.stderr).toContain(
+      `${AE_NAMES[0]}: 3-way conflict of insertions beside upstream's own in ${I_READ}: kept both, upstream's lines first`,
+    );
     expect(result.status).toBe(0);
     const text = read(repo, I_READ);
     expect(text).not.toMatch(/^(<<<<<<<|=======|>>>>>>>|\|\|\|\|\|\|\|)/m);
     expect(text.indexOf('getThreadReader(): IThreadRead;')).toBeGreaterThan(0);
-    expect(text.indexOf('getE2EEReader(): IE2EERead;')).toBeGreaterThan(text.indexOf('getThreadReader(): IThreadRead;'));
+    expect(text.indexOf('getE2EEReader(): IE2EERead;')).toBeGreaterThan(
+      text.indexOf('getThreadReader(): IThreadRead;'),
+    );
   });
 
   test('a function upstream moved still takes its hook', () => {
@@ -491,13 +588,16 @@ describe('apply survives drift', () => {
     const result = applyTo(repo);
     expect(result.stderr).not.toContain('apply failed');
     expect(result.status).toBe(0);
-    expect(read(repo, LISTENERS)).toContain('                return this.executePostRoomCreate(data);\n            case AppInterface.IPostE2EERoomKeyRotated:\n');
+    expect(read(repo, LISTENERS)).toContain(
+      '                return this.executePostRoomCreate(data);\n            case AppInterface.IPostE2EERoomKeyRotated:\n',
+    );
   });
 
   test('a file without history (no 3-way possible) reformatted with tabs still takes the hook', () => {
     const repo = tempDir('rc-no-history');
     git(work, 'init', '--quiet', repo);
-    for (const path of [I_READ, LISTENERS, CONVERTER, STARTUP, 'apps/meteor/package.json']) write(repo, path, read(upstream, path));
+    for (const path of [I_READ, LISTENERS, CONVERTER, STARTUP, 'apps/meteor/package.json'])
+      write(repo, path, read(upstream, path));
     edit(repo, I_READ, (text) => text.replace(/^ {4}/gm, '\t'));
     git(repo, 'add', '--all');
     git(repo, 'commit', '--quiet', '-m', 'A fork without Rocket.Chat history');
@@ -513,7 +613,14 @@ describe('rebase', () => {
   function release89(): string {
     const repo = checkout();
     edit(repo, 'apps/meteor/package.json', (text) => text.replace('8.8.1', '8.9.0'));
-    edit(repo, I_READ, (text) => text.replace('    getUserReader(): IUserRead;\n', '    getUserReader(): IUserRead;\n\n    getThreadReader(): IThreadRead;\n').replace(/^ {4}/gm, '\t'));
+    edit(repo, I_READ, (text) =>
+      text
+        .replace(
+          '    getUserReader(): IUserRead;\n',
+          '    getUserReader(): IUserRead;\n\n    getThreadReader(): IThreadRead;\n',
+        )
+        .replace(/^ {4}/gm, '\t'),
+    );
     git(repo, 'commit', '--quiet', '-am', 'Release 8.9.0');
     return repo;
   }
@@ -531,7 +638,11 @@ describe('rebase', () => {
     expect(read(root, 'apps-engine-patches/8.9/.patches')).toBe(read(root, 'apps-engine-patches/8.8/.patches'));
     const record = JSON.parse(read(root, 'apps-engine-patches/8.9/upstream.json'));
     expect(record.releaseLine).toBe('8.9');
-    expect(record.files[I_READ]).toEqual({ commit: base, blob: git(repo, 'rev-parse', `${base}:${I_READ}`).trim(), evidence: `read at ${base} by export --record-pre-images` });
+    expect(record.files[I_READ]).toEqual({
+      commit: base,
+      blob: git(repo, 'rev-parse', `${base}:${I_READ}`).trim(),
+      evidence: `read at ${base} by export --record-pre-images`,
+    });
     // The new line verifies, applies exactly to the recorded pre-images and to a fresh 8.9.0 checkout.
     expect(cli('verify', '--line', '8.9', '--root', root).status).toBe(0);
     const exact = cli('check-apply', '--line', '8.9', '--pre-images', images, '--root', root);
@@ -575,7 +686,8 @@ describe('export', () => {
   test('--dry-run passes on a fresh folder and lists what a stale one lacks', () => {
     const repo = checkout();
     expect(cli('apply', repo, '--root', seriesRoot).status).toBe(0);
-    const dryRun = (target: string): CliResult => cli('export', repo, '--base', baseId, '--target', target, '--dry-run', '--root', seriesRoot);
+    const dryRun = (target: string): CliResult =>
+      cli('export', repo, '--base', baseId, '--target', target, '--dry-run', '--root', seriesRoot);
     expect(dryRun('meteor').status).toBe(0);
     expect(dryRun('apps-engine').status).toBe(0);
     // Amend the last meteor commit: same subject, different content.
@@ -614,13 +726,45 @@ describe('verify', () => {
 
   const AE = 'apps-engine-patches/8.8';
   const damage: Array<[string, (root: string) => void, RegExp]> = [
-    ['a missing header line', (root) => edit(root, `${AE}/${AE_NAMES[0]}`, (t) => t.replace(/^Remove when:.*\n/m, '')), /lacks the "Remove when:" header line/],
-    ['CRLF line endings', (root) => edit(root, `${AE}/${AE_NAMES[1]}`, (t) => t.replace(/\n/g, '\r\n')), /CR \/ CRLF line ending/],
-    ['trailing whitespace on an added line', (root) => edit(root, `${AE}/${AE_NAMES[0]}`, (t) => t.replace('+    getE2EEReader(): IE2EERead;\n', '+    getE2EEReader(): IE2EERead; \n')), /trailing whitespace on an added line/],
-    ['trailing whitespace in the header', (root) => edit(root, `${AE}/${AE_NAMES[0]}`, (t) => t.replace('Upstream: not submitted\n', 'Upstream: not submitted \n')), /trailing whitespace in the message/],
-    ['a patch missing from the order file', (root) => edit(root, `${AE}/.patches`, (t) => t.replace(`${AE_NAMES[1]}\n`, '')), /dispatch_e2ee_room_key_events\.patch is not listed in \.patches/],
-    ['an order entry without a file', (root) => edit(root, `${AE}/.patches`, (t) => `${t}ghost.patch\n`), /lists ghost\.patch, which is missing/],
-    ['a duplicate order entry', (root) => edit(root, `${AE}/.patches`, (t) => `${t}${AE_NAMES[0]}\n`), /lists add_the_e2ee_reader_to_iread\.patch more than once/],
+    [
+      'a missing header line',
+      (root) => edit(root, `${AE}/${AE_NAMES[0]}`, (t) => t.replace(/^Remove when:.*\n/m, '')),
+      /lacks the "Remove when:" header line/,
+    ],
+    [
+      'CRLF line endings',
+      (root) => edit(root, `${AE}/${AE_NAMES[1]}`, (t) => t.replace(/\n/g, '\r\n')),
+      /CR \/ CRLF line ending/,
+    ],
+    [
+      'trailing whitespace on an added line',
+      (root) =>
+        edit(root, `${AE}/${AE_NAMES[0]}`, (t) =>
+          t.replace('+    getE2EEReader(): IE2EERead;\n', '+    getE2EEReader(): IE2EERead; \n'),
+        ),
+      /trailing whitespace on an added line/,
+    ],
+    [
+      'trailing whitespace in the header',
+      (root) =>
+        edit(root, `${AE}/${AE_NAMES[0]}`, (t) => t.replace('Upstream: not submitted\n', 'Upstream: not submitted \n')),
+      /trailing whitespace in the message/,
+    ],
+    [
+      'a patch missing from the order file',
+      (root) => edit(root, `${AE}/.patches`, (t) => t.replace(`${AE_NAMES[1]}\n`, '')),
+      /dispatch_e2ee_room_key_events\.patch is not listed in \.patches/,
+    ],
+    [
+      'an order entry without a file',
+      (root) => edit(root, `${AE}/.patches`, (t) => `${t}ghost.patch\n`),
+      /lists ghost\.patch, which is missing/,
+    ],
+    [
+      'a duplicate order entry',
+      (root) => edit(root, `${AE}/.patches`, (t) => `${t}${AE_NAMES[0]}\n`),
+      /lists add_the_e2ee_reader_to_iread\.patch more than once/,
+    ],
     [
       'an unrecorded pre-image',
       (root) => {
@@ -648,9 +792,21 @@ describe('verify', () => {
       },
       /touches packages\/apps\/src\/server\/managers\/AppListenerManager\.ts, outside allowedPaths/,
     ],
-    ['overlays colliding with each other', (root) => write(root, `meteor-patches/overlay/${AE_OVERLAY}`, 'x\n'), /packages\/apps-engine\/src\/definition\/e2ee\/IE2EERead\.ts is also in apps-engine-patches\/overlay/],
-    ['an overlay colliding with a created file', (root) => write(root, `meteor-patches/overlay/${STARTUP_HOOK}`, 'x\n'), /e2ee\.ts is also created by meteor-patches\/8\.8\/start_the_e2ee_service_at_startup\.patch/],
-    ['an upstream copy in the series', (root) => write(root, `${AE}/pre-images/${I_READ}`, read(preImages, I_READ)), /pre-images\/ holds 1 file: upstream copies do not belong in the repository/],
+    [
+      'overlays colliding with each other',
+      (root) => write(root, `meteor-patches/overlay/${AE_OVERLAY}`, 'x\n'),
+      /packages\/apps-engine\/src\/definition\/e2ee\/IE2EERead\.ts is also in apps-engine-patches\/overlay/,
+    ],
+    [
+      'an overlay colliding with a created file',
+      (root) => write(root, `meteor-patches/overlay/${STARTUP_HOOK}`, 'x\n'),
+      /e2ee\.ts is also created by meteor-patches\/8\.8\/start_the_e2ee_service_at_startup\.patch/,
+    ],
+    [
+      'an upstream copy in the series',
+      (root) => write(root, `${AE}/pre-images/${I_READ}`, read(preImages, I_READ)),
+      /pre-images\/ holds 1 file: upstream copies do not belong in the repository/,
+    ],
     [
       'a recorded file without evidence',
       (root) => {
@@ -703,14 +859,21 @@ describe('stats', () => {
       const hunks = body.filter((line) => line.startsWith('@@ ')).length;
       const added = body.filter((line) => line.startsWith('+') && !line.startsWith('+++ ')).length;
       const removed = body.filter((line) => line.startsWith('-') && !line.startsWith('--- ')).length;
-      expect(rows[i].split('|').map((cell) => cell.trim()).slice(3, 6)).toEqual([`${hunks}`, `${added}`, `${removed}`]);
+      expect(
+        rows[i]
+          .split('|')
+          .map((cell) => cell.trim())
+          .slice(3, 6),
+      ).toEqual([`${hunks}`, `${added}`, `${removed}`]);
     });
     expect(result.stdout).toMatch(/\| \*\*3 patches\*\* \|/);
   });
 
   test('names the layout of an "Applies when:" patch', () => {
     const root = seriesCopy();
-    edit(root, `apps-engine-patches/8.8/${AE_NAMES[0]}`, (t) => t.replace(/^(Remove when:.*)$/m, `$1\nApplies when: ${LISTENERS} exists`));
+    edit(root, `apps-engine-patches/8.8/${AE_NAMES[0]}`, (t) =>
+      t.replace(/^(Remove when:.*)$/m, `$1\nApplies when: ${LISTENERS} exists`),
+    );
     const result = cli('stats', '--root', root, '--line', '8.8');
     expect(result.status).toBe(0);
     expect(result.stdout).toContain(`| ${LISTENERS} exists |`);
@@ -758,15 +921,27 @@ describe('check-apply', () => {
     edit(dir, CONVERTER, (t) => t.replace('groupable', 'grouping'));
     const result = cli('check-apply', '--pre-images', dir, '--root', seriesRoot);
     expect(result.status).toBe(1);
-    expect(result.stderr).toMatch(/apps\/meteor\/app\/apps\/server\/converters\/messages\.ts hashes to [0-9a-f]{40}, upstream\.json records/);
+    expect(result.stderr).toMatch(
+      /apps\/meteor\/app\/apps\/server\/converters\/messages\.ts hashes to [0-9a-f]{40}, upstream\.json records/,
+    );
   });
 
   test('fails when the recorded pre-image is not what the patch was made from', () => {
     const root = seriesCopy();
     const dir = preImagesCopy();
-    edit(dir, CONVERTER, (t) => t.replace("            parseUrls: 'parseUrls',\n", "            parseUrls: 'parseUrls',\n            files: 'files',\n"));
+    edit(dir, CONVERTER, (t) =>
+      t.replace(
+        "            parseUrls: 'parseUrls',\n",
+        "            parseUrls: 'parseUrls',\n            files: 'files',\n",
+      ),
+    );
     const blob = git(dir, 'hash-object', '--no-filters', join(dir, CONVERTER)).trim();
-    edit(root, 'meteor-patches/8.8/upstream.json', (t) => t.replace(/("apps\/meteor\/app\/apps\/server\/converters\/messages\.ts": \{\s*"commit": "[0-9a-f]{40}",\s*"blob": ")[0-9a-f]{40}/, `$1${blob}`));
+    edit(root, 'meteor-patches/8.8/upstream.json', (t) =>
+      t.replace(
+        /("apps\/meteor\/app\/apps\/server\/converters\/messages\.ts": \{\s*"commit": "[0-9a-f]{40}",\s*"blob": ")[0-9a-f]{40}/,
+        `$1${blob}`,
+      ),
+    );
     const result = cli('check-apply', '--pre-images', dir, '--root', root);
     expect(result.status).toBe(1);
     expect(result.stderr).toContain(`${METEOR_NAMES[0]} does not apply to the recorded pre-images`);
@@ -784,7 +959,12 @@ describe('check-apply', () => {
 
   test('--checkout fails with the apply report when the checkout conflicts, still untouched', () => {
     const repo = checkout();
-    edit(repo, CONVERTER, (t) => t.replace("            parseUrls: 'parseUrls',\n        };\n", "            urls: 'parseUrls',\n        } as const;\n"));
+    edit(repo, CONVERTER, (t) =>
+      t.replace(
+        "            parseUrls: 'parseUrls',\n        };\n",
+        "            urls: 'parseUrls',\n        } as const;\n",
+      ),
+    );
     git(repo, 'commit', '--quiet', '-am', 'Drift');
     const drifted = head(repo);
     const result = cli('check-apply', '--checkout', repo, '--root', seriesRoot);
@@ -795,7 +975,9 @@ describe('check-apply', () => {
   });
 
   test('refuses --pre-images together with --checkout', () => {
-    expect(cli('check-apply', '--pre-images', preImages, '--checkout', seriesRoot, '--root', seriesRoot).status).toBe(2);
+    expect(cli('check-apply', '--pre-images', preImages, '--checkout', seriesRoot, '--root', seriesRoot).status).toBe(
+      2,
+    );
   });
 });
 
@@ -804,7 +986,11 @@ describe('check-apply', () => {
 describe('layouts', () => {
   const SINGLE = 'packages/apps/src/server/runtime/deno/Controller.ts';
   const BASE = 'packages/apps/src/server/runtime/base/BaseController.ts';
-  const HANDLER = ['    private handle(params: unknown[]) {', '        return this.bridge.apply(params.map(swap));', '    }'];
+  const HANDLER = [
+    '    private handle(params: unknown[]) {',
+    '        return this.bridge.apply(params.map(swap));',
+    '    }',
+  ];
   const full = (name: string): string => [`export class ${name} {`, ...HANDLER, '}', ''].join('\n');
   const NAMES = ['hook_the_single_file_controller.patch', 'hook_the_base_controller.patch'];
   const AE = 'apps-engine-patches/8.8';
@@ -834,7 +1020,10 @@ describe('layouts', () => {
     singleLayout = tempDir('single-layout');
     release(singleLayout, { [SINGLE]: full('Controller') });
     baseLayout = tempDir('base-layout');
-    release(baseLayout, { [SINGLE]: 'export class Controller extends BaseController {}\n', [BASE]: full('BaseController') });
+    release(baseLayout, {
+      [SINGLE]: 'export class Controller extends BaseController {}\n',
+      [BASE]: full('BaseController'),
+    });
     // The series is made where both files have the handler (pre-images read file by file).
     const dev = tempDir('layout-dev');
     release(dev, { [SINGLE]: full('Controller'), [BASE]: full('BaseController') });
@@ -847,7 +1036,19 @@ describe('layouts', () => {
     hook(BASE, 'Hook the base controller', true);
     root = tempDir('layout-series');
     layoutPreImages = tempDir('layout-pre-images');
-    const result = cli('export', dev, '--base', devBase, '--target', 'apps-engine', '--record-pre-images', '--pre-images-out', layoutPreImages, '--root', root);
+    const result = cli(
+      'export',
+      dev,
+      '--base',
+      devBase,
+      '--target',
+      'apps-engine',
+      '--record-pre-images',
+      '--pre-images-out',
+      layoutPreImages,
+      '--root',
+      root,
+    );
     if (result.status !== 0) throw new Error(`layout fixture export failed: ${result.stderr}`);
   });
 
@@ -864,7 +1065,9 @@ describe('layouts', () => {
     const check = cli('check-apply', '--pre-images', layoutPreImages, '--root', root);
     expect(check.stderr).toBe('');
     expect(check.status).toBe(0);
-    expect(check.stdout).toContain(`${AE}: 1 patch applies to 1 recorded pre-image (layout where ${BASE} does not exist)`);
+    expect(check.stdout).toContain(
+      `${AE}: 1 patch applies to 1 recorded pre-image (layout where ${BASE} does not exist)`,
+    );
     expect(check.stdout).toContain(`${AE}: 1 patch applies to 2 recorded pre-images (layout where ${BASE} exists)`);
   });
 
@@ -875,7 +1078,9 @@ describe('layouts', () => {
     expect(result.status).toBe(0);
     expect(read(repo, SINGLE)).toContain('guard(params).map(swap)');
     expect(existsSync(join(repo, BASE))).toBe(false);
-    expect(result.stdout).toContain(`left out 1 patch for another layout\n    ${AE}/${NAMES[1]} (applies when ${BASE} exists)`);
+    expect(result.stdout).toContain(
+      `left out 1 patch for another layout\n    ${AE}/${NAMES[1]} (applies when ${BASE} exists)`,
+    );
   });
 
   test('apply hooks the base layout and leaves the single-file hook out', () => {
@@ -892,7 +1097,17 @@ describe('layouts', () => {
     const repo = clone(singleLayout);
     expect(cli('apply', repo, '--root', root).status).toBe(0);
     const copy = layoutCopy();
-    const result = cli('export', repo, '--base', head(singleLayout), '--target', 'apps-engine', '--record-pre-images', '--root', copy);
+    const result = cli(
+      'export',
+      repo,
+      '--base',
+      head(singleLayout),
+      '--target',
+      'apps-engine',
+      '--record-pre-images',
+      '--root',
+      copy,
+    );
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
     expect(result.stdout).toContain(`kept ${NAMES[1]}`);
@@ -908,9 +1123,24 @@ describe('layouts', () => {
       },
       /hook_the_single_file_controller\.patch applies only when .*BaseController\.ts does not exist, and no patch applies when it exists/,
     ],
-    ['a malformed condition', (dir) => edit(dir, `${AE}/${NAMES[1]}`, (t) => t.replace(' exists\n', ' is there\n')), /"Applies when:" must read/],
-    ['two conditions', (dir) => edit(dir, `${AE}/${NAMES[1]}`, (t) => t.replace(`${condition(true)}\n`, `${condition(true)}\n${condition(true)}\n`)), /has 2 "Applies when:" lines/],
-    ['a condition on an unrecorded path', (dir) => edit(dir, `${AE}/${NAMES[1]}`, (t) => t.replace(`${BASE} exists`, 'packages/apps/elsewhere.ts exists')), /names packages\/apps\/elsewhere\.ts, which upstream\.json does not record/],
+    [
+      'a malformed condition',
+      (dir) => edit(dir, `${AE}/${NAMES[1]}`, (t) => t.replace(' exists\n', ' is there\n')),
+      /"Applies when:" must read/,
+    ],
+    [
+      'two conditions',
+      (dir) =>
+        edit(dir, `${AE}/${NAMES[1]}`, (t) =>
+          t.replace(`${condition(true)}\n`, `${condition(true)}\n${condition(true)}\n`),
+        ),
+      /has 2 "Applies when:" lines/,
+    ],
+    [
+      'a condition on an unrecorded path',
+      (dir) => edit(dir, `${AE}/${NAMES[1]}`, (t) => t.replace(`${BASE} exists`, 'packages/apps/elsewhere.ts exists')),
+      /names packages\/apps\/elsewhere\.ts, which upstream\.json does not record/,
+    ],
   ];
 
   test.each(damage)('verify catches %s', (_, mutate, expected) => {
@@ -932,6 +1162,8 @@ describe('layouts', () => {
     write(dir, `${AE}/upstream.json`, JSON.stringify(record, null, 2));
     const result = cli('check-apply', '--pre-images', images, '--root', dir);
     expect(result.status).toBe(1);
-    expect(result.stderr).toContain(`in the layout where ${BASE} exists: ${NAMES[1]} does not apply to the recorded pre-images`);
+    expect(result.stderr).toContain(
+      `in the layout where ${BASE} exists: ${NAMES[1]} does not apply to the recorded pre-images`,
+    );
   });
 });

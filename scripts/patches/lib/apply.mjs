@@ -1,7 +1,19 @@
 // `apply`: Apps-Engine series, then Meteor series (one `git am -3` session), then both overlays.
 // Everything that can be checked is checked before the checkout is touched, and any failure
 // afterwards puts the checkout back where it was: a build never sees a half-patched tree.
-import { chmodSync, constants, copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  constants,
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
 import { assertClean, chooseLine } from './checkout.mjs';
@@ -57,7 +69,8 @@ function collectPatches(root, line) {
     }
     for (const name of series.names) {
       const file = join(series.dir, name);
-      if (!existsSync(file)) throw new PatchesError(`${series.label}/${ORDER_FILE} lists ${name}, which does not exist`);
+      if (!existsSync(file))
+        throw new PatchesError(`${series.label}/${ORDER_FILE} lists ${name}, which does not exist`);
       patches.push({ label: `${series.label}/${name}`, file, parsed: parsePatch(readFileSync(file, 'utf8')) });
     }
   }
@@ -81,8 +94,12 @@ function planOverlay(root, repo, patches) {
     for (const path of walkFiles(source)) {
       const to = join(repo, path);
       if (owners.has(path)) throw new PatchesError(`overlay file ${path} is in both ${owners.get(path)} and ${label}`);
-      if (createdBy.has(path)) throw new PatchesError(`overlay file ${path} (${label}) would overwrite the file created by ${createdBy.get(path)}`);
-      if (exists(to)) throw new PatchesError(`overlay file ${path} (${label}) would overwrite an existing file in ${repo}; refusing`);
+      if (createdBy.has(path))
+        throw new PatchesError(
+          `overlay file ${path} (${label}) would overwrite the file created by ${createdBy.get(path)}`,
+        );
+      if (exists(to))
+        throw new PatchesError(`overlay file ${path} (${label}) would overwrite an existing file in ${repo}; refusing`);
       owners.set(path, label);
       plan.push({ path, from: join(source, path), to, label });
     }
@@ -151,7 +168,9 @@ function runAm(repo, patches, origHead) {
       } catch (error) {
         throw new PatchesError(`${failure}\n${error.message}`);
       }
-      throw new PatchesError(`${failure}\nThe checkout was restored to ${origHead.slice(0, 12)}; rebase the series onto this Rocket.Chat version (scripts/patches/README.md).`);
+      throw new PatchesError(
+        `${failure}\nThe checkout was restored to ${origHead.slice(0, 12)}; rebase the series onto this Rocket.Chat version (scripts/patches/README.md).`,
+      );
     }
     notes.push(`${patch.label}: ${how.note}`);
     result = tryGit(repo, [...AM_CONFIG, 'am', '--continue'], { env });
@@ -159,11 +178,17 @@ function runAm(repo, patches, origHead) {
   if (notes.length > 0) {
     // git am --continue does not keep --committer-date-is-author-date; rewrite the commits so the
     // same series on the same base still gives the same ids.
-    const rewrite = tryGit(repo, [...AM_CONFIG, 'rebase', '--quiet', '--force-rebase', '--committer-date-is-author-date', origHead], { env });
+    const rewrite = tryGit(
+      repo,
+      [...AM_CONFIG, 'rebase', '--quiet', '--force-rebase', '--committer-date-is-author-date', origHead],
+      { env },
+    );
     if (!rewrite.ok) {
       tryGit(repo, ['rebase', '--abort'], { env });
       restore(repo, origHead);
-      throw new PatchesError(`the series applied, but fixing its commit dates failed; the checkout was restored:\n${rewrite.stderr.trim()}`);
+      throw new PatchesError(
+        `the series applied, but fixing its commit dates failed; the checkout was restored:\n${rewrite.stderr.trim()}`,
+      );
     }
   }
   for (const note of notes) console.error(`note: ${note}`);
@@ -175,14 +200,20 @@ function resolveDrift(repo, patch, env) {
   const conflicted = tryGit(repo, ['diff', '--name-only', '--diff-filter=U']).stdout.split('\n').filter(Boolean);
   if (conflicted.length > 0 && conflicted.every((path) => unionInsertions(repo, path))) {
     git(repo, ['add', '--', ...conflicted], { env });
-    return { ok: true, note: `3-way conflict of insertions beside upstream's own in ${conflicted.join(', ')}: kept both, upstream's lines first` };
+    return {
+      ok: true,
+      note: `3-way conflict of insertions beside upstream's own in ${conflicted.join(', ')}: kept both, upstream's lines first`,
+    };
   }
   git(repo, ['reset', '--quiet', '--hard', 'HEAD'], { env });
   const exact = tolerantApply(repo, patch, env, false);
   if (exact.ok) return { ok: true, note: 'applied with whitespace-insensitive context (git am -3 could not)' };
   const oneSided = tolerantApply(repo, patch, env, true);
   if (oneSided.ok) {
-    return { ok: true, note: `applied with whitespace-insensitive context; placed by one side of their context only (upstream changed the other): ${oneSided.sided.join(', ')}` };
+    return {
+      ok: true,
+      note: `applied with whitespace-insensitive context; placed by one side of their context only (upstream changed the other): ${oneSided.sided.join(', ')}`,
+    };
   }
   return { ok: false, ...hunkReport(repo, patch) };
 }
@@ -207,7 +238,11 @@ function tolerantApply(repo, patch, env, oneSided) {
     if (!shown.ok) return { ok: false };
     const result = applyHunks(shown.stdout, hunks, { oneSided, reindent: true });
     if (result.text === undefined) return { ok: false };
-    result.placed.forEach((how, i) => how !== 'context' && sided.push(`${path} ${hunks[i].header.replace(/^(@@[^@]*@@).*/, '$1')} by its ${how} lines`));
+    result.placed.forEach(
+      (how, i) =>
+        how !== 'context' &&
+        sided.push(`${path} ${hunks[i].header.replace(/^(@@[^@]*@@).*/, '$1')} by its ${how} lines`),
+    );
     results.push([path, result.text]);
   }
   for (const path of created) {
@@ -215,7 +250,8 @@ function tolerantApply(repo, patch, env, oneSided) {
   }
   for (const [path, text] of results) writeFileSync(join(repo, path), text);
   if (results.length > 0) git(repo, ['add', '--', ...results.map(([path]) => path)], { env });
-  for (const path of created) git(repo, ['apply', '--index', `--include=${path}`, '--whitespace=nowarn', patch.file], { env });
+  for (const path of created)
+    git(repo, ['apply', '--index', `--include=${path}`, '--whitespace=nowarn', patch.file], { env });
   return { ok: true, sided };
 }
 
@@ -237,7 +273,8 @@ function unionInsertions(repo, path) {
     const ours = [];
     const theirs = [];
     let j = i + 1;
-    while (j < lines.length && !lines[j].startsWith('||||||| ') && !lines[j].startsWith('=======')) ours.push(lines[j++]);
+    while (j < lines.length && !lines[j].startsWith('||||||| ') && !lines[j].startsWith('======='))
+      ours.push(lines[j++]);
     if (j >= lines.length || !lines[j].startsWith('||||||| ')) return false; // no base section: cannot tell
     j++;
     if (j >= lines.length || lines[j] !== '=======') return false; // the base had lines: a real conflict
@@ -253,7 +290,9 @@ function unionInsertions(repo, path) {
 
 /** Per hunk of the patch that git cannot place, even ignoring whitespace: what it expected, what is closest. */
 function hunkReport(repo, patch) {
-  const lines = [`  hunks of ${patch.label.split('/').pop()} that do not apply, even ignoring whitespace and one side of their context:`];
+  const lines = [
+    `  hunks of ${patch.label.split('/').pop()} that do not apply, even ignoring whitespace and one side of their context:`,
+  ];
   const files = new Set();
   for (const [path, { created, hunks }] of fileHunks(readFileSync(patch.file, 'utf8'))) {
     if (created) continue;
@@ -262,13 +301,20 @@ function hunkReport(repo, patch) {
       if (shown.ok && applyHunks(shown.stdout, [hunk], { oneSided: true }).text !== undefined) continue;
       files.add(path);
       const expected = hunk.lines.filter(({ op }) => op !== '+').map(({ text }) => text);
-      lines.push(`    ${path} ${hunk.header.replace(/^(@@[^@]*@@).*/, '$1')}`, '      expected:', ...expected.map((text) => `        |${text}`));
+      lines.push(
+        `    ${path} ${hunk.header.replace(/^(@@[^@]*@@).*/, '$1')}`,
+        '      expected:',
+        ...expected.map((text) => `        |${text}`),
+      );
       if (!shown.ok) {
         lines.push('      the checkout has no such file');
         continue;
       }
       const near = closestLines(expected, shown.stdout);
-      lines.push(`      closest in the checkout (line ${near.line}, ${near.matched} of ${expected.filter((text) => text.trim() !== '').length} lines in order):`, ...near.lines.map((text) => `        |${text}`));
+      lines.push(
+        `      closest in the checkout (line ${near.line}, ${near.matched} of ${expected.filter((text) => text.trim() !== '').length} lines in order):`,
+        ...near.lines.map((text) => `        |${text}`),
+      );
     }
   }
   return { report: files.size > 0 ? lines : [], files: [...files] };
@@ -290,13 +336,18 @@ function describeFailure(repo, patches, result, failing = []) {
   ];
   if (failing.length > 0) files.clear();
   for (const path of failing) files.add(path);
-  if (failing.length === 0) for (const pattern of patterns) for (const match of output.matchAll(pattern)) files.add(match[1]);
+  if (failing.length === 0)
+    for (const pattern of patterns) for (const match of output.matchAll(pattern)) files.add(match[1]);
   const lines = [
-    patch ? `apply failed at ${patch.label} (patch ${index + 1} of ${patches.length})` : 'apply failed before git am could read a patch',
+    patch
+      ? `apply failed at ${patch.label} (patch ${index + 1} of ${patches.length})`
+      : 'apply failed before git am could read a patch',
     `  files: ${files.size > 0 ? [...files].sort().join(', ') : '(git named none; see below)'}`,
   ];
   if (/could not build fake ancestor|sha1 information is lacking|lacks necessary blobs/.test(output)) {
-    lines.push("  3-way merge impossible: the checkout lacks the recorded pre-image blobs (is it a fork of Rocket.Chat's history?)");
+    lines.push(
+      "  3-way merge impossible: the checkout lacks the recorded pre-image blobs (is it a fork of Rocket.Chat's history?)",
+    );
   }
   const said = output.split('\n').filter((line) => line.trim() !== '' && !line.startsWith('hint: '));
   lines.push('  git am said:', ...said.map((line) => `    ${line}`));
@@ -324,7 +375,8 @@ function restore(repo, origHead) {
   // The work tree was clean when apply started, so a hard reset loses nothing of the user's.
   if (head !== origHead || dirty) git(repo, ['reset', '--quiet', '--hard', origHead], { env });
   const amDir = resolve(repo, git(repo, ['rev-parse', '--git-path', 'rebase-apply']).trim());
-  if (existsSync(amDir)) throw new PatchesError(`could not end the git am session in ${repo}; run "git am --abort" there`);
+  if (existsSync(amDir))
+    throw new PatchesError(`could not end the git am session in ${repo}; run "git am --abort" there`);
 }
 
 function copyOverlay(repo, plan, origHead) {

@@ -52,9 +52,12 @@ export function checkApplyCheckout(checkout, { root, line, forceLine }) {
     if (!clone.ok) throw new PatchesError(`could not clone ${repo}: ${clone.stderr.trim()}`);
     const work = join(scratch, 'rc');
     const checkoutHead = tryGit(work, [...SCRATCH_CONFIG, 'checkout', '--quiet', '--detach', head]);
-    if (!checkoutHead.ok) throw new PatchesError(`could not check out ${head} in the scratch clone: ${checkoutHead.stderr.trim()}`);
+    if (!checkoutHead.ok)
+      throw new PatchesError(`could not check out ${head} in the scratch clone: ${checkoutHead.stderr.trim()}`);
     applyCommand(work, { root, line, forceLine });
-    console.log(`check-apply: the series applies to ${repo} at ${head.slice(0, 12)} (scratch clone, checkout untouched)`);
+    console.log(
+      `check-apply: the series applies to ${repo} at ${head.slice(0, 12)} (scratch clone, checkout untouched)`,
+    );
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
@@ -75,7 +78,9 @@ export function checkApplyLine(root, line, preImages) {
     if (found.length > 0) continue;
     for (const { label, names, files } of applied) {
       const layout = label === '' ? '' : ` (layout where ${label})`;
-      summary.push(`${series.label}: ${count(names, 'patch', 'patches')} ${names === 1 ? 'applies' : 'apply'} to ${count(files, 'recorded pre-image')}${layout}`);
+      summary.push(
+        `${series.label}: ${count(names, 'patch', 'patches')} ${names === 1 ? 'applies' : 'apply'} to ${count(files, 'recorded pre-image')}${layout}`,
+      );
     }
   }
   return { problems, summary };
@@ -98,7 +103,9 @@ function checkSeries(series, preImages) {
   for (const layout of layoutsOf(patches.map(({ condition }) => condition))) {
     const present = (path) => layout.present.get(path);
     const selected = patches.filter(({ condition }) => applies(condition, present));
-    const files = Object.fromEntries(Object.entries(series.upstream.files).filter(([path]) => layout.present.get(path) !== false));
+    const files = Object.fromEntries(
+      Object.entries(series.upstream.files).filter(([path]) => layout.present.get(path) !== false),
+    );
     const found = checkLayout(preImages, files, selected);
     const where = layout.label === '' ? '' : `in the layout where ${layout.label}: `;
     problems.push(...found.map((message) => `${where}${message}`));
@@ -140,7 +147,11 @@ function writePreImages(preImages, files, scratch) {
 
 /** Commits the pre-images; null on success, else problems. */
 function initScratch(scratch, files) {
-  for (const args of [['init', '--quiet'], ['add', '--all'], ['commit', '--quiet', '--allow-empty', '-m', 'recorded pre-images']]) {
+  for (const args of [
+    ['init', '--quiet'],
+    ['add', '--all'],
+    ['commit', '--quiet', '--allow-empty', '-m', 'recorded pre-images'],
+  ]) {
     const result = tryGit(scratch, [...SCRATCH_CONFIG, ...args]);
     if (!result.ok) return [`could not build the scratch repository: git ${args[0]}: ${result.stderr.trim()}`];
   }
@@ -156,8 +167,19 @@ function initScratch(scratch, files) {
 function applyEach(patches, scratch) {
   for (const { name, file } of patches) {
     const check = tryGit(scratch, [...SCRATCH_CONFIG, 'apply', '--check', '--whitespace=nowarn', file]);
-    if (!check.ok) return [`${name} does not apply to the recorded pre-images:\n    ${check.stderr.trim().split('\n').join('\n    ')}`];
-    const am = tryGit(scratch, [...SCRATCH_CONFIG, 'am', '--keep-cr', '--keep', '--no-message-id', '--whitespace=nowarn', file]);
+    if (!check.ok)
+      return [
+        `${name} does not apply to the recorded pre-images:\n    ${check.stderr.trim().split('\n').join('\n    ')}`,
+      ];
+    const am = tryGit(scratch, [
+      ...SCRATCH_CONFIG,
+      'am',
+      '--keep-cr',
+      '--keep',
+      '--no-message-id',
+      '--whitespace=nowarn',
+      file,
+    ]);
     if (!am.ok) {
       tryGit(scratch, ['am', '--abort']);
       return [`git am of ${name} failed:\n    ${`${am.stdout}\n${am.stderr}`.trim().split('\n').join('\n    ')}`];

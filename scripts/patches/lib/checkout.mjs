@@ -40,7 +40,9 @@ export function chooseLine(repo, root, { line, forceLine }, { requireSeries = tr
   }
   const lines = availableLines(root);
   if (requireSeries && lines.length > 0 && !lines.includes(line)) {
-    throw new PatchesError(`no patch series for line ${line} (available: ${lines.join(', ')}); make one by rebasing (see scripts/patches/README.md)`);
+    throw new PatchesError(
+      `no patch series for line ${line} (available: ${lines.join(', ')}); make one by rebasing (see scripts/patches/README.md)`,
+    );
   }
   return line;
 }

@@ -67,7 +67,10 @@ const FORMAT_OPTIONS = [
   '--no-color',
 ];
 
-export function exportCommand(checkout, { root, base, target, line, forceLine, dryRun, recordPreImages, preImagesOut }) {
+export function exportCommand(
+  checkout,
+  { root, base, target, line, forceLine, dryRun, recordPreImages, preImagesOut },
+) {
   assertTarget(target);
   const repo = topLevel(resolve(checkout));
   // A new line has no folder until its first export, so a missing series is fine here.
@@ -79,7 +82,9 @@ export function exportCommand(checkout, { root, base, target, line, forceLine, d
   const existing = patchFilesIn(dir).length;
   if (commits.length === 0 && existing > 0) {
     // Almost always a wrong --base; dropping a whole series is rare enough to do by hand.
-    throw new PatchesError(`no ${target} commits in ${base}..HEAD, but ${dir} has ${count(existing, 'patch', 'patches')}; wrong --base?`);
+    throw new PatchesError(
+      `no ${target} commits in ${base}..HEAD, but ${dir} has ${count(existing, 'patch', 'patches')}; wrong --base?`,
+    );
   }
   warnUncommitted(repo);
   const wanted = renderPatches(repo, commits);
@@ -108,18 +113,38 @@ function warnUncommitted(repo) {
  */
 function seriesCommits(repo, baseId, target, root, line, upstream) {
   const merges = git(repo, ['rev-list', '--merges', `${baseId}..HEAD`]).trim();
-  if (merges) throw new PatchesError(`${baseId.slice(0, 12)}..HEAD contains merge commits (${merges.split('\n').join(', ')}); a series must be linear`);
+  if (merges)
+    throw new PatchesError(
+      `${baseId.slice(0, 12)}..HEAD contains merge commits (${merges.split('\n').join(', ')}); a series must be linear`,
+    );
   const allowed = allowedPathsOf(upstream, target);
-  const others = TARGETS.filter((t) => t !== target).map((t) => allowedPathsOf(readUpstream(seriesDir(root, t, line)), t));
+  const others = TARGETS.filter((t) => t !== target).map((t) =>
+    allowedPathsOf(readUpstream(seriesDir(root, t, line)), t),
+  );
   const commits = [];
-  for (const id of git(repo, ['rev-list', '--reverse', `${baseId}..HEAD`]).split('\n').filter(Boolean)) {
+  for (const id of git(repo, ['rev-list', '--reverse', `${baseId}..HEAD`])
+    .split('\n')
+    .filter(Boolean)) {
     const paths = changedPaths(repo, id);
-    const subject = git(repo, ['-c', 'i18n.logOutputEncoding=UTF-8', 'log', '-1', '--no-show-signature', '--format=%s', id]).trim();
-    if (paths.length === 0) throw new PatchesError(`commit ${id.slice(0, 12)} "${subject}" changes nothing; git am cannot apply an empty patch`);
+    const subject = git(repo, [
+      '-c',
+      'i18n.logOutputEncoding=UTF-8',
+      'log',
+      '-1',
+      '--no-show-signature',
+      '--format=%s',
+      id,
+    ]).trim();
+    if (paths.length === 0)
+      throw new PatchesError(
+        `commit ${id.slice(0, 12)} "${subject}" changes nothing; git am cannot apply an empty patch`,
+      );
     if (paths.every((path) => isAllowed(path, allowed))) commits.push({ id, subject, paths });
     else if (!others.some((otherAllowed) => paths.every((path) => isAllowed(path, otherAllowed)))) {
       const outside = paths.filter((path) => !isAllowed(path, allowed));
-      throw new PatchesError(`commit ${id.slice(0, 12)} "${subject}" touches ${outside.join(', ')}, outside ${target}'s allowedPaths (${allowed.join(', ')})`);
+      throw new PatchesError(
+        `commit ${id.slice(0, 12)} "${subject}" touches ${outside.join(', ')}, outside ${target}'s allowedPaths (${allowed.join(', ')})`,
+      );
     }
   }
   return commits;
@@ -137,8 +162,14 @@ function renderPatches(repo, commits) {
   const names = [];
   for (const commit of commits) {
     const name = patchName(commit.subject);
-    if (wanted.has(name)) throw new PatchesError(`two commits would both export as ${name}; give "${commit.subject}" a distinct subject`);
-    const args = FORMAT_CONFIG.flatMap((setting) => ['-c', setting]).concat(['format-patch', ...FORMAT_OPTIONS, '-1', commit.id]);
+    if (wanted.has(name))
+      throw new PatchesError(`two commits would both export as ${name}; give "${commit.subject}" a distinct subject`);
+    const args = FORMAT_CONFIG.flatMap((setting) => ['-c', setting]).concat([
+      'format-patch',
+      ...FORMAT_OPTIONS,
+      '-1',
+      commit.id,
+    ]);
     wanted.set(name, git(repo, args, { buffer: true }));
     names.push(name);
   }
@@ -169,10 +200,15 @@ function keepOtherLayouts(repo, baseId, dir, wanted) {
   const names = wanted.get(ORDER_FILE).toString('utf8').split('\n').filter(Boolean);
   for (const { name, bytes, condition } of kept) {
     // Right after the nearest patch that preceded it before, or first.
-    const before = order.slice(0, order.indexOf(name)).reverse().find((other) => names.includes(other));
+    const before = order
+      .slice(0, order.indexOf(name))
+      .reverse()
+      .find((other) => names.includes(other));
     names.splice(before === undefined ? 0 : names.indexOf(before) + 1, 0, name);
     wanted.set(name, bytes);
-    console.log(`kept ${name}: it is for the layout where ${describeCondition(condition)}, which ${baseId.slice(0, 12)} is not`);
+    console.log(
+      `kept ${name}: it is for the layout where ${describeCondition(condition)}, which ${baseId.slice(0, 12)} is not`,
+    );
   }
   wanted.set(ORDER_FILE, Buffer.from(formatOrderFile(names)));
   return kept;
@@ -180,7 +216,13 @@ function keepOtherLayouts(repo, baseId, dir, wanted) {
 
 /** Electron's rule: the subject, lowercased, every run of other characters as one "_". */
 export function patchName(subject) {
-  const stem = subject.toLowerCase().replace(/\.patch$/, '').replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 80).replace(/_+$/, '');
+  const stem = subject
+    .toLowerCase()
+    .replace(/\.patch$/, '')
+    .replace(/[^a-z0-9]+/g, '_')
+    .replace(/^_+|_+$/g, '')
+    .slice(0, 80)
+    .replace(/_+$/, '');
   if (stem === '') throw new PatchesError(`cannot derive a file name from the subject ${JSON.stringify(subject)}`);
   return `${stem}.patch`;
 }
@@ -200,7 +242,9 @@ function renderPreImages(repo, baseId, commits, upstream, target, line, wanted, 
     if (found.length === 0) continue; // created by the series: nothing upstream to record
     const blob = found[0].split(/\s+/)[2];
     files[path] =
-      previous[path]?.blob === blob ? previous[path] : { commit: baseId, blob, evidence: `read at ${baseId} by export --record-pre-images` };
+      previous[path]?.blob === blob
+        ? previous[path]
+        : { commit: baseId, blob, evidence: `read at ${baseId} by export --record-pre-images` };
     copies.set(path, git(repo, ['cat-file', 'blob', blob], { buffer: true }));
   }
   // The kept patches of other layouts keep the pre-images they were made from.
@@ -225,7 +269,8 @@ function compareFolder(dir, wanted, recordPreImages) {
     if (!existsSync(file)) changes.push({ path, action: 'add' });
     else if (!readFileSync(file).equals(bytes)) changes.push({ path, action: 'update' });
   }
-  for (const path of managed) if (existsSync(join(dir, path)) && !wanted.has(path)) changes.push({ path, action: 'remove' });
+  for (const path of managed)
+    if (existsSync(join(dir, path)) && !wanted.has(path)) changes.push({ path, action: 'remove' });
   return changes.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 

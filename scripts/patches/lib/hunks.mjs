@@ -24,7 +24,13 @@ export function fileHunks(patchText) {
     if (line.startsWith('deleted file mode')) current.deleted = true;
     const header = /^@@ -(\d+)(?:,(\d+))? \+\d+(?:,(\d+))? @@/.exec(line);
     if (header) {
-      hunk = { oldStart: Number(header[1]), header: line, lines: [], oldLeft: Number(header[2] ?? 1), newLeft: Number(header[3] ?? 1) };
+      hunk = {
+        oldStart: Number(header[1]),
+        header: line,
+        lines: [],
+        oldLeft: Number(header[2] ?? 1),
+        newLeft: Number(header[3] ?? 1),
+      };
       current.hunks.push(hunk);
       continue;
     }
@@ -142,7 +148,8 @@ function locate(hunkLines, lines, expected, unique) {
   const matches = [];
   for (let start = 0; start < lines.length; start++) {
     const at = matchAt(old, lines, start);
-    if (at && at.some((index) => index !== null) && !matches.some((m) => key(m.at) === key(at))) matches.push({ start, at });
+    if (at && at.some((index) => index !== null) && !matches.some((m) => key(m.at) === key(at)))
+      matches.push({ start, at });
   }
   if (matches.length === 0 || (unique && matches.length > 1)) return null;
   return matches.reduce((best, m) => (Math.abs(m.start - expected) < Math.abs(best.start - expected) ? m : best));
@@ -163,7 +170,10 @@ function oneSidedHunks(hunkLines) {
 
 /** The lines of `text` closest to the old side of a hunk: `{ line, matched, lines }` (for reports). */
 export function closestLines(oldLines, text) {
-  return closest(oldLines.map((line) => ({ text: line })), text.split('\n'));
+  return closest(
+    oldLines.map((line) => ({ text: line })),
+    text.split('\n'),
+  );
 }
 
 function closest(old, lines) {
@@ -250,14 +260,16 @@ export function diffHunks(before, after, { context = 3 } = {}) {
   const b = after.split('\n');
   const lcs = Array.from({ length: a.length + 1 }, () => new Uint32Array(b.length + 1));
   for (let i = a.length - 1; i >= 0; i--) {
-    for (let j = b.length - 1; j >= 0; j--) lcs[i][j] = a[i] === b[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
+    for (let j = b.length - 1; j >= 0; j--)
+      lcs[i][j] = a[i] === b[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
   }
   const ops = [];
   let i = 0;
   let j = 0;
   while (i < a.length || j < b.length) {
     if (i < a.length && j < b.length && a[i] === b[j]) ops.push({ op: ' ', text: a[i++], old: i, new: ++j });
-    else if (j < b.length && (i === a.length || lcs[i][j + 1] >= lcs[i + 1][j])) ops.push({ op: '+', text: b[j++], old: i });
+    else if (j < b.length && (i === a.length || lcs[i][j + 1] >= lcs[i + 1][j]))
+      ops.push({ op: '+', text: b[j++], old: i });
     else ops.push({ op: '-', text: a[i++], old: i });
   }
   const hunks = [];

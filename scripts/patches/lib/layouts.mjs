@@ -25,11 +25,17 @@ const MAX_CONDITION_PATHS = 3;
 export function patchCondition(messageLines) {
   const lines = messageLines.filter(({ text }) => text.startsWith(CONDITION_LABEL));
   if (lines.length === 0) return { condition: null, problems: [] };
-  if (lines.length > 1) return { condition: null, problems: [`has ${lines.length} "${CONDITION_LABEL}" lines; a patch has at most one`] };
+  if (lines.length > 1)
+    return { condition: null, problems: [`has ${lines.length} "${CONDITION_LABEL}" lines; a patch has at most one`] };
   const { number, text } = lines[0];
   const match = CONDITION.exec(text);
   if (!match || match[1].startsWith('/') || match[1].split('/').includes('..')) {
-    return { condition: null, problems: [`line ${number}: "${CONDITION_LABEL}" must read "<repository path> exists" or "<repository path> does not exist"`] };
+    return {
+      condition: null,
+      problems: [
+        `line ${number}: "${CONDITION_LABEL}" must read "<repository path> exists" or "<repository path> does not exist"`,
+      ],
+    };
   }
   return { condition: { path: match[1], exists: match[2] === 'exists' }, problems: [] };
 }
@@ -50,7 +56,9 @@ export function applies(condition, present) {
 export function layoutsOf(conditions) {
   const paths = [...new Set(conditions.filter(Boolean).map(({ path }) => path))].sort();
   if (paths.length > MAX_CONDITION_PATHS) {
-    throw new PatchesError(`${paths.length} different "${CONDITION_LABEL}" paths; at most ${MAX_CONDITION_PATHS} are supported`);
+    throw new PatchesError(
+      `${paths.length} different "${CONDITION_LABEL}" paths; at most ${MAX_CONDITION_PATHS} are supported`,
+    );
   }
   const layouts = [];
   for (let bits = 0; bits < 2 ** paths.length; bits++) {
@@ -72,8 +80,12 @@ export function missingAlternatives(named) {
     byPath.set(condition.path, entry);
   }
   for (const [path, { exists, absent }] of byPath) {
-    if (exists.length === 0) problems.push(`${absent.join(', ')} applies only when ${path} does not exist, and no patch applies when it exists`);
-    if (absent.length === 0) problems.push(`${exists.join(', ')} applies only when ${path} exists, and no patch applies when it does not`);
+    if (exists.length === 0)
+      problems.push(
+        `${absent.join(', ')} applies only when ${path} does not exist, and no patch applies when it exists`,
+      );
+    if (absent.length === 0)
+      problems.push(`${exists.join(', ')} applies only when ${path} exists, and no patch applies when it does not`);
   }
   return problems;
 }

@@ -107,7 +107,9 @@ function readFileDiff(lines, start, result) {
     } else if (lines[i].startsWith('\\ ')) {
       i++; // "\ No newline at end of file" after the last hunk line
     } else {
-      result.problems.push(`line ${i + 1}: unexpected text in the diff of ${file.newPath}: ${JSON.stringify(lines[i])}`);
+      result.problems.push(
+        `line ${i + 1}: unexpected text in the diff of ${file.newPath}: ${JSON.stringify(lines[i])}`,
+      );
       i++;
     }
   }
@@ -120,12 +122,18 @@ function readExtendedHeader(line, file) {
   let match;
   if (line.startsWith('new file mode ')) file.kind = 'created';
   else if (line.startsWith('deleted file mode ')) file.kind = 'deleted';
-  else if (line.startsWith('rename from ')) { file.kind = 'renamed'; file.oldPath = unquote(line.slice(12)); }
-  else if (line.startsWith('rename to ')) file.newPath = unquote(line.slice(10));
-  else if (line.startsWith('copy from ')) { file.kind = 'copied'; file.oldPath = unquote(line.slice(10)); }
-  else if (line.startsWith('copy to ')) file.newPath = unquote(line.slice(8));
-  else if ((match = INDEX_LINE.exec(line))) { file.oldBlob = match[1]; file.newBlob = match[2]; }
-  else if (line.startsWith('--- ')) file.oldPath = diffSidePath(line.slice(4), file.oldPath);
+  else if (line.startsWith('rename from ')) {
+    file.kind = 'renamed';
+    file.oldPath = unquote(line.slice(12));
+  } else if (line.startsWith('rename to ')) file.newPath = unquote(line.slice(10));
+  else if (line.startsWith('copy from ')) {
+    file.kind = 'copied';
+    file.oldPath = unquote(line.slice(10));
+  } else if (line.startsWith('copy to ')) file.newPath = unquote(line.slice(8));
+  else if ((match = INDEX_LINE.exec(line))) {
+    file.oldBlob = match[1];
+    file.newBlob = match[2];
+  } else if (line.startsWith('--- ')) file.oldPath = diffSidePath(line.slice(4), file.oldPath);
   else if (line.startsWith('+++ ')) file.newPath = diffSidePath(line.slice(4), file.newPath);
 }
 
@@ -137,12 +145,17 @@ function readHunk(lines, start, file, result) {
   for (; i < lines.length && (oldLeft > 0 || newLeft > 0); i++) {
     const line = lines[i];
     const marker = line[0];
-    if (marker === ' ') { oldLeft--; newLeft--; }
-    else if (marker === '-') oldLeft--;
-    else if (marker === '+') { newLeft--; file.addedLines.push({ number: i + 1, text: line.slice(1) }); }
-    else if (marker === '\\') continue;
+    if (marker === ' ') {
+      oldLeft--;
+      newLeft--;
+    } else if (marker === '-') oldLeft--;
+    else if (marker === '+') {
+      newLeft--;
+      file.addedLines.push({ number: i + 1, text: line.slice(1) });
+    } else if (marker === '\\') continue;
     else {
-      const hint = line === '' ? ' (an empty context line: was the patch saved by an editor that strips trailing spaces?)' : '';
+      const hint =
+        line === '' ? ' (an empty context line: was the patch saved by an editor that strips trailing spaces?)' : '';
       result.problems.push(`line ${i + 1}: hunk of ${file.newPath} ends early${hint}`);
       return i;
     }

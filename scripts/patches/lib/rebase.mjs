@@ -18,12 +18,16 @@ export function rebaseCommand(checkout, { root, line: from, preImagesOut }) {
   const repo = topLevel(resolve(checkout));
   const to = checkoutLine(repo);
   if (to === null) throw new PatchesError(`cannot read the release line of ${repo} (apps/meteor/package.json)`);
-  if (to === from) throw new PatchesError(`${repo} is already line ${from}; rebase starts a new line from an older one`);
-  const sources = TARGETS.map((target) => loadSeries(root, target, from)).filter((series) => series.exists && series.names.length > 0);
+  if (to === from)
+    throw new PatchesError(`${repo} is already line ${from}; rebase starts a new line from an older one`);
+  const sources = TARGETS.map((target) => loadSeries(root, target, from)).filter(
+    (series) => series.exists && series.names.length > 0,
+  );
   if (sources.length === 0) throw new PatchesError(`no patch series for line ${from} under ${root}`);
   for (const target of TARGETS) {
     const dir = seriesDir(root, target, to);
-    if (existsSync(dir) && readdirSync(dir).length > 0) throw new PatchesError(`${dir} exists; rebase only starts a new line (remove it to start again)`);
+    if (existsSync(dir) && readdirSync(dir).length > 0)
+      throw new PatchesError(`${dir} exists; rebase only starts a new line (remove it to start again)`);
   }
   const base = resolveCommit(repo, 'HEAD');
   applyCommand(repo, { root, line: from, forceLine: true });
@@ -35,11 +39,22 @@ export function rebaseCommand(checkout, { root, line: from, preImagesOut }) {
       const dir = seriesDir(root, series.target, to);
       cpSync(series.dir, dir, { recursive: true, filter: (path) => !path.endsWith('/README.md') });
       made.push(dir);
-      exportCommand(repo, { root, base, target: series.target, line: to, forceLine: false, dryRun: false, recordPreImages: true, preImagesOut });
+      exportCommand(repo, {
+        root,
+        base,
+        target: series.target,
+        line: to,
+        forceLine: false,
+        dryRun: false,
+        recordPreImages: true,
+        preImagesOut,
+      });
     }
   } catch (error) {
     for (const dir of made) rmSync(dir, { recursive: true, force: true });
     throw error;
   }
-  console.log(`rebased line ${from} onto ${repo} at ${base.slice(0, 12)} as line ${to}: review the new folders, then verify --line ${to} and check-apply --line ${to}`);
+  console.log(
+    `rebased line ${from} onto ${repo} at ${base.slice(0, 12)} as line ${to}: review the new folders, then verify --line ${to} and check-apply --line ${to}`,
+  );
 }

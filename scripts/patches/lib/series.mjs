@@ -144,9 +144,12 @@ export function upstreamProblems(upstream, line) {
     if (typeof entry.evidence !== 'string' || entry.evidence.trim() === '') {
       problems.push(`files["${path}"].evidence is missing (one line: why this blob is the line's version of the file)`);
     }
-    if ('reconstructed' in entry && typeof entry.reconstructed !== 'boolean') problems.push(`files["${path}"].reconstructed must be true or false`);
+    if ('reconstructed' in entry && typeof entry.reconstructed !== 'boolean')
+      problems.push(`files["${path}"].reconstructed must be true or false`);
     if ('status' in entry && !FILE_STATUSES.includes(entry.status)) {
-      problems.push(`files["${path}"].status must be one of ${FILE_STATUSES.map((status) => `"${status}"`).join(', ')}`);
+      problems.push(
+        `files["${path}"].status must be one of ${FILE_STATUSES.map((status) => `"${status}"`).join(', ')}`,
+      );
     } else if ('status' in entry && (entry.status === 'reconstructed') !== (entry.reconstructed === true)) {
       problems.push(`files["${path}"]: status "reconstructed" and reconstructed: true go together`);
     }
@@ -171,7 +174,9 @@ export function formatUpstream(upstream) {
   const sortedFiles = {};
   for (const path of Object.keys(files).sort()) {
     const entry = files[path];
-    sortedFiles[path] = Object.fromEntries(FILE_KEYS.filter((key) => entry[key] !== undefined).map((key) => [key, entry[key]]));
+    sortedFiles[path] = Object.fromEntries(
+      FILE_KEYS.filter((key) => entry[key] !== undefined).map((key) => [key, entry[key]]),
+    );
   }
   return `${JSON.stringify({ releaseLine, allowedPaths, ...rest, files: sortedFiles }, null, 2)}\n`;
 }

@@ -47,7 +47,9 @@ export function verifyLine(root, line) {
     const report = (message) => problems.push(`${series.label}: ${message}`);
     const counts = verifySeries(series, report, created, recorded);
     const layouts = counts.layouts > 1 ? `, ${counts.layouts} layouts` : '';
-    summary.push(`${series.label}: ${count(counts.patches, 'patch', 'patches')}, ${count(counts.files, 'recorded pre-image')}${layouts}`);
+    summary.push(
+      `${series.label}: ${count(counts.patches, 'patch', 'patches')}, ${count(counts.files, 'recorded pre-image')}${layouts}`,
+    );
   }
   const overlayCount = verifyOverlays(root, allowed, created, recorded, (message) => problems.push(message));
   summary.push(`overlays: ${count(overlayCount, 'file')}`);
@@ -58,7 +60,8 @@ function verifySeries(series, report, created, recorded) {
   checkFolderContents(series, report);
   const upstream = series.upstream;
   if (upstream) for (const message of upstreamProblems(upstream, series.line)) report(`${UPSTREAM_FILE}: ${message}`);
-  else if (series.names.length > 0) report(`${UPSTREAM_FILE} is missing (every modified upstream file needs a recorded pre-image)`);
+  else if (series.names.length > 0)
+    report(`${UPSTREAM_FILE} is missing (every modified upstream file needs a recorded pre-image)`);
   const allowedPaths = allowedPathsOf(upstream, series.target);
   const files = upstream?.files && typeof upstream.files === 'object' ? upstream.files : {};
   for (const path of Object.keys(files)) {
@@ -98,7 +101,9 @@ function checkFolderContents(series, report) {
     report(`unexpected file ${path} (a series folder holds ${ORDER_FILE}, ${UPSTREAM_FILE}, README.md and *.patch)`);
   }
   if (copies > 0) {
-    report(`${PRE_IMAGES_DIR}/ holds ${count(copies, 'file')}: upstream copies do not belong in the repository; keep them outside and pass them to check-apply --pre-images <dir>`);
+    report(
+      `${PRE_IMAGES_DIR}/ holds ${count(copies, 'file')}: upstream copies do not belong in the repository; keep them outside and pass them to check-apply --pre-images <dir>`,
+    );
   }
 }
 
@@ -156,8 +161,12 @@ function checkPatches(series, recordedFiles, allowedPaths, report, created) {
 
 // check-apply builds the layout where the path exists from the recorded pre-images.
 function checkConditionPath(path, recordedFiles, allowedPaths, where) {
-  if (!isAllowed(path, allowedPaths)) where(`"Applies when:" names ${path}, outside allowedPaths (${allowedPaths.join(', ')})`);
-  if (!(path in recordedFiles)) where(`"Applies when:" names ${path}, which ${UPSTREAM_FILE} does not record (check-apply builds each layout from the pre-images)`);
+  if (!isAllowed(path, allowedPaths))
+    where(`"Applies when:" names ${path}, outside allowedPaths (${allowedPaths.join(', ')})`);
+  if (!(path in recordedFiles))
+    where(
+      `"Applies when:" names ${path}, which ${UPSTREAM_FILE} does not record (check-apply builds each layout from the pre-images)`,
+    );
 }
 
 function lintPatchText(text, where) {
@@ -183,7 +192,9 @@ function checkFilePaths(file, allowedPaths, where) {
     if (!isAllowed(path, allowedPaths)) where(`touches ${path}, outside allowedPaths (${allowedPaths.join(', ')})`);
   }
   if (file.kind === 'renamed' || file.kind === 'copied') {
-    where(`${file.kind} ${file.oldPath} -> ${file.newPath}; export with --no-renames so every pre-image is a plain blob`);
+    where(
+      `${file.kind} ${file.oldPath} -> ${file.newPath}; export with --no-renames so every pre-image is a plain blob`,
+    );
   }
   if (file.oldBlob !== null && (file.oldBlob.length !== 40 || file.newBlob.length !== 40)) {
     where(`index line of ${file.path} has abbreviated ids (export with --full-index)`);
@@ -216,7 +227,6 @@ function followBlob(file, patchLabel, current, recordedFiles, touched, created, 
   else current.set(path, { blob: file.newBlob, by: `the post-image of ${patchLabel}` });
 }
 
-
 /**
  * Overlay files are copied into the checkout without overwriting, so they must not collide with
  * each other, with files the patches create or with upstream files the series know of.
@@ -229,11 +239,13 @@ function verifyOverlays(root, allowed, created, recorded, report) {
     for (const path of walkFiles(overlayDir(root, target))) {
       count++;
       const allowedPaths = allowed[target] ?? DEFAULT_ALLOWED_PATHS[target];
-      if (!isAllowed(path, allowedPaths)) report(`${label}: ${path} is outside allowedPaths (${allowedPaths.join(', ')})`);
+      if (!isAllowed(path, allowedPaths))
+        report(`${label}: ${path} is outside allowedPaths (${allowedPaths.join(', ')})`);
       if (owners.has(path)) report(`${label}: ${path} is also in ${owners.get(path)}`);
       owners.set(path, label);
       if (created.has(path)) report(`${label}: ${path} is also created by ${created.get(path)}`);
-      if (recorded.has(path)) report(`${label}: ${path} is an upstream file recorded in ${recorded.get(path)}; patch it instead`);
+      if (recorded.has(path))
+        report(`${label}: ${path} is an upstream file recorded in ${recorded.get(path)}; patch it instead`);
     }
   }
   return count;
