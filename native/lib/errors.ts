@@ -35,9 +35,18 @@ export const KEYSTORE_CODES = [
 ] as const;
 
 /** Every code an {@link E2EEError} can carry: one of {@link E2EE_CODES} or {@link KEYSTORE_CODES}. */
-export type E2EECode = (typeof E2EE_CODES)[number] | (typeof KEYSTORE_CODES)[number];
+/** Codes of the host service (native/lib/host): what Rocket.Chat's side refuses before the key store is asked. */
+export const HOST_CODES = [
+  'HOST_NOT_INSTALLED',
+  'HOST_NO_PERMISSION',
+  'HOST_NOT_MEMBER',
+  'HOST_NOT_ENCRYPTED',
+  'HOST_NO_MESSAGE',
+] as const;
 
-const KNOWN = new Set<string>([...E2EE_CODES, ...KEYSTORE_CODES]);
+export type E2EECode = (typeof E2EE_CODES)[number] | (typeof KEYSTORE_CODES)[number] | (typeof HOST_CODES)[number];
+
+const KNOWN = new Set<string>([...E2EE_CODES, ...KEYSTORE_CODES, ...HOST_CODES]);
 
 /** napi-rs's own codes for arguments it could not convert: the caller passed a wrong type. */
 const ARGUMENT_CODES = new Set([

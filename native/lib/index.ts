@@ -5,7 +5,7 @@
  * encryption, byte-exact with the Rocket.Chat web client. Private and room keys never leave
  * the native addon as bytes.
  */
-export { E2EEError, E2EE_CODES, KEYSTORE_CODES, type E2EECode } from './errors';
+export { E2EEError, E2EE_CODES, HOST_CODES, KEYSTORE_CODES, type E2EECode } from './errors';
 export { RsaPrivateKey, RoomKey, RoomKeyRing, unwrapRoomKey, wrapRoomKey, type JwkInput, type RoomKeys } from './keys';
 export {
   decryptContent,
@@ -36,6 +36,13 @@ export {
   type SubscriptionRoomKeys,
   type SuggestedOldRoomKey,
 } from './keystore';
+// The host service: what a Rocket.Chat server runs so that authorized apps are members of
+// encrypted rooms, over ports the server implements.
+export { E2EEHostService } from './host/service';
+export type { DeliveryOutcome } from './host/keyDelivery';
+export type { EnableReport } from './host/lifecycle';
+export type { EncryptedRoomKey, MessageToDecrypt, RoomKeyInfo } from './host/bridge';
+export type * from './host/ports';
 
 import native = require('./binding');
 

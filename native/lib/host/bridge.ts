@@ -1,0 +1,187 @@
+/**
+ * The host side of Apps-Engine's `E2EEBridge`: every call checks the permission, the admin's
+ * authorization (the key store), the app user's membership and the key. Reads try the key
+ * store's synchronous path first (authorization and key in memory: no thread-pool hop, no
+ * query), then the async one, then reload the room's keys from the app user's subscription once.
+ */
+import type { EncryptedContent, MessagePayload } from '../content';
+import { fail } from '../errors';
+import {
+  appUserOf,
+  hasCode,
+  isKnownMember,
+  kidOfWrappedKey,
+  requireMember,
+  requirePermission,
+  type HostContext,
+} from './context';
+import type { MessageDoc } from './ports';
+
+/** What `decryptMessage` reads: the stored message (by id) or an envelope the app holds. */
+export interface MessageToDecrypt {
+  roomId: string;
+  /** When present the stored message is read, so the app cannot substitute the ciphertext. */
+  messageId?: string;
+  content?: Record<string, unknown>;
+}
+
+/** A room key the app user holds, wrapped to its public key (no key material in the clear). */
+export interface EncryptedRoomKey {
+  roomId: string;
+  kid: string;
+  encryptedKey: string;
+  current: boolean;
+}
+
+/** One room key the app holds, without key material. */
+export interface RoomKeyInfo {
+  kid: string;
+  /** When the key stopped being current; absent for the current key. */
+  ts?: Date;
+  current: boolean;
+}
+
+/** Whether the app may read the room now: permission, authorization, membership and a key. */
+export async function isAuthorized(context: HostContext, appId: string, roomId: string): Promise<boolean> {
+  if (!context.ports.apps.hasPermission(appId, 'e2ee.read')) return false;
+  const appUserId = context.ports.apps.appUserId(appId);
+  if (!appUserId || !(await context.store.isAuthorized(appId, roomId))) return false;
+  if (!(await context.ports.apps.isMember(roomId, appUserId))) return false;
+  return Boolean((await context.ports.subscriptions.find(roomId, appUserId))?.E2EKey);
+}
+
+async function readable(context: HostContext, appId: string, roomId: string): Promise<string> {
+  requirePermission(context, appId, 'e2ee.read');
+  const appUserId = appUserOf(context, appId);
+  if (!(await context.store.isAuthorized(appId, roomId)))
+    fail('KEYSTORE_NOT_AUTHORIZED', 'the app is not authorized for the room');
+  await requireMember(context, appId, roomId, appUserId);
+  return appUserId;
+}
+
+/** The room's keys as the app user holds them, current first; no key material. */
+export async function getKeyHistory(context: HostContext, appId: string, roomId: string): Promise<RoomKeyInfo[]> {
+  const appUserId = await readable(context, appId, roomId);
+  const subscription = await context.ports.subscriptions.find(roomId, appUserId);
+  const history: RoomKeyInfo[] = [];
+  const currentKid = subscription?.E2EKey ? kidOfWrappedKey(subscription.E2EKey) : undefined;
+  if (currentKid) history.push({ kid: currentKid, current: true });
+  for (const old of subscription?.oldRoomKeys ?? []) {
+    history.push({ kid: old.e2eKeyId, ts: old.ts instanceof Date ? old.ts : new Date(old.ts), current: false });
+  }
+  return history;
+}
+
+/** The app user's wrapped copy of the room key `kid` (the current one when absent). */
+export async function getEncryptedRoomKey(
+  context: HostContext,
+  appId: string,
+  roomId: string,
+  kid?: string,
+): Promise<EncryptedRoomKey | undefined> {
+  const appUserId = await readable(context, appId, roomId);
+  const subscription = await context.ports.subscriptions.find(roomId, appUserId);
+  const current = subscription?.E2EKey;
+  const currentKid = current ? kidOfWrappedKey(current) : undefined;
+  if (current && currentKid && (kid === undefined || kid === currentKid)) {
+    return { roomId, kid: currentKid, encryptedKey: current, current: true };
+  }
+  const old = subscription?.oldRoomKeys?.find((entry) => entry.e2eKeyId === kid);
+  return old ? { roomId, kid: old.e2eKeyId, encryptedKey: old.E2EKey, current: false } : undefined;
+}
+
+/** The message the app asked for: the stored one of that room, or the envelope it gave. */
+async function messageOf(
+  context: HostContext,
+  request: MessageToDecrypt,
+): Promise<Pick<MessageDoc, 't' | 'msg' | 'content'>> {
+  if (request.messageId === undefined) return { t: 'e2e', content: request.content as MessageDoc['content'] };
+  const stored = await context.ports.messages.findById(request.messageId);
+  // Another room's message would be read with this room's authorization: not found, as absent.
+  if (!stored || stored.rid !== request.roomId) fail('HOST_NO_MESSAGE', 'no such message in the room');
+  return stored;
+}
+
+/** Decrypts a message of the room for the app; the payload, never merged into the message. */
+export function decryptMessage(
+  context: HostContext,
+  appId: string,
+  request: MessageToDecrypt,
+): Promise<MessagePayload> {
+  const { roomId } = request;
+  const appUserId = context.ports.apps.appUserId(appId);
+  // The hot path: an envelope the app holds, a membership and a key checked a moment ago.
+  if (
+    request.messageId === undefined &&
+    appUserId &&
+    context.ports.apps.hasPermission(appId, 'e2ee.read') &&
+    isKnownMember(context, appId, roomId)
+  ) {
+    try {
+      const payload = context.store.decryptMessageCached(appId, roomId, { t: 'e2e', content: request.content });
+      if (payload !== null) return Promise.resolve(payload);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+  return decryptSlowly(context, appId, request);
+}
+
+async function decryptSlowly(context: HostContext, appId: string, request: MessageToDecrypt): Promise<MessagePayload> {
+  const appUserId = await readable(context, appId, request.roomId);
+  const message = await messageOf(context, request);
+  try {
+    return await context.store.decryptMessage(appId, request.roomId, message);
+  } catch (error) {
+    if (!hasCode(error, 'KEYSTORE_NO_ROOM_KEY')) throw error;
+    // Another instance accepted the key, or this one restarted: the subscription has it.
+    const subscription = await context.ports.subscriptions.find(request.roomId, appUserId);
+    if (!subscription?.E2EKey) throw error;
+    await context.store.loadRoomKeys(appId, request.roomId, subscription);
+    return context.store.decryptMessage(appId, request.roomId, message);
+  }
+}
+
+/** Encrypts a payload for the room under its current key (`rooms.e2eKeyId`). */
+export async function encryptContent(
+  context: HostContext,
+  appId: string,
+  roomId: string,
+  payload: MessagePayload,
+): Promise<EncryptedContent> {
+  requirePermission(context, appId, 'e2ee.write');
+  const appUserId = appUserOf(context, appId);
+  await requireMember(context, appId, roomId, appUserId);
+  const room = await context.ports.rooms.findById(roomId);
+  if (!room?.encrypted || !room.e2eKeyId) fail('HOST_NOT_ENCRYPTED', 'the room is not end-to-end encrypted');
+  try {
+    return await context.store.encryptContent(appId, roomId, payload, { expectedKid: room.e2eKeyId });
+  } catch (error) {
+    if (!hasCode(error, 'KEYSTORE_NO_ROOM_KEY', 'KEYSTORE_KID_MISMATCH')) throw error;
+    const subscription = await context.ports.subscriptions.find(roomId, appUserId);
+    if (!subscription?.E2EKey) throw error;
+    await context.store.loadRoomKeys(appId, roomId, subscription);
+    return context.store.encryptContent(appId, roomId, payload, { expectedKid: room.e2eKeyId });
+  }
+}
+
+/** Sends an encrypted message (a thread reply with `threadId`) through the normal send path. */
+export async function sendEncryptedMessage(
+  context: HostContext,
+  appId: string,
+  roomId: string,
+  payload: MessagePayload,
+  options: { threadId?: string } = {},
+): Promise<string> {
+  const content = await encryptContent(context, appId, roomId, payload);
+  const appUserId = appUserOf(context, appId);
+  const message = {
+    rid: roomId,
+    t: 'e2e',
+    msg: '',
+    content,
+    parseUrls: false,
+    ...(options.threadId ? { tmid: options.threadId } : {}),
+  } as const;
+  return context.ports.messages.send(appUserId, message);
+}

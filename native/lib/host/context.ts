@@ -1,0 +1,86 @@
+/**
+ * What every flow of the host service shares: the key store, the ports, and the little state
+ * the service keeps in memory (which rooms hold a provisional key, which memberships were
+ * checked recently). One context per server instance.
+ */
+import { E2EEError, fail } from '../errors';
+import type { AppKeyStore } from '../keystore';
+import type { HostPorts } from './ports';
+
+/** How many of a room's newest messages under a kid are offered as proofs about a key. */
+export const PROOF_MESSAGES = 20;
+
+/** How long a checked membership is trusted, like the key store's authorization TTL. */
+export const MEMBERSHIP_TTL_MS = 1000;
+
+export interface HostContext {
+  readonly store: AppKeyStore;
+  readonly ports: HostPorts;
+  /** `appId \0 roomId` of rooms whose key was accepted provisionally: settled by the next message of another sender. */
+  readonly provisional: Set<string>;
+  /** `appId \0 roomId` → until when (ms) the app user's membership is trusted. */
+  readonly members: Map<string, number>;
+  /** Milliseconds now (a parameter for tests). */
+  readonly now: () => number;
+}
+
+export function pairKey(appId: string, roomId: string): string {
+  return `${appId}\u0000${roomId}`;
+}
+
+/** The app's user, or `HOST_NOT_INSTALLED`. */
+export function appUserOf(context: HostContext, appId: string): string {
+  const userId = context.ports.apps.appUserId(appId);
+  return userId ?? fail('HOST_NOT_INSTALLED', 'the app is not installed on this server');
+}
+
+/** Throws `HOST_NO_PERMISSION` unless the app was granted `permission`. */
+export function requirePermission(context: HostContext, appId: string, permission: 'e2ee.read' | 'e2ee.write'): void {
+  if (!context.ports.apps.hasPermission(appId, permission)) {
+    fail('HOST_NO_PERMISSION', `the app lacks the ${permission} permission`);
+  }
+}
+
+/** Whether the app has either E2EE permission. */
+export function isEntitled(context: HostContext, appId: string): boolean {
+  return context.ports.apps.hasPermission(appId, 'e2ee.read') || context.ports.apps.hasPermission(appId, 'e2ee.write');
+}
+
+/**
+ * Throws `HOST_NOT_MEMBER` unless the app user is a member of the room. A positive answer is
+ * trusted for {@link MEMBERSHIP_TTL_MS}, so a cached read needs no query; the service forgets it
+ * at once when the host reports the app user leaving.
+ */
+export async function requireMember(
+  context: HostContext,
+  appId: string,
+  roomId: string,
+  userId: string,
+): Promise<void> {
+  if (isKnownMember(context, appId, roomId)) return;
+  const key = pairKey(appId, roomId);
+  return context.ports.apps.isMember(roomId, userId).then((member) => {
+    if (!member) {
+      context.members.delete(key);
+      fail('HOST_NOT_MEMBER', 'the app user is not a member of the room');
+    }
+    if (context.members.size >= 4096) context.members.clear();
+    context.members.set(key, context.now() + MEMBERSHIP_TTL_MS);
+  });
+}
+
+/** Whether the app user's membership was checked within {@link MEMBERSHIP_TTL_MS}. */
+export function isKnownMember(context: HostContext, appId: string, roomId: string): boolean {
+  const until = context.members.get(pairKey(appId, roomId));
+  return until !== undefined && until > context.now();
+}
+
+/** The kid of an `E2EKey` string: all but its last 344 characters (the RSA-OAEP block). */
+export function kidOfWrappedKey(wrapped: string): string | undefined {
+  return wrapped.length > 344 ? wrapped.slice(0, wrapped.length - 344) : undefined;
+}
+
+/** Whether `error` is an `E2EEError` with one of `codes`. */
+export function hasCode(error: unknown, ...codes: string[]): error is E2EEError {
+  return error instanceof E2EEError && codes.includes(error.code);
+}

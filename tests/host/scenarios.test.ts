@@ -1,0 +1,303 @@
+/**
+ * The host service's scenarios, against FerretDB with Rocket.Chat-shaped documents: browsers
+ * (WebCrypto, Rocket.Chat's client flows) and an app in encrypted rooms, the key store on the
+ * same database as Rocket.Chat's collections. After each scenario no collection holds a
+ * message's plaintext.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+
+import { AppKeyStore, E2EEError, E2EEHostService } from '../../native';
+import * as client from '../native/webcrypto-client';
+import { RocketChat, type Browser, type InstalledApp } from './rocketchat';
+
+const url = process.env.MONGO_URL;
+if (!url && process.env.RC_E2EE_SKIP_MONGO !== '1') {
+  throw new Error(
+    'MONGO_URL is not set: start FerretDB with eval "$(scripts/test-db/start)", or set RC_E2EE_SKIP_MONGO=1 to skip knowingly',
+  );
+}
+const describeOnMongo = url ? describe : describe.skip;
+
+async function code(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(E2EEError);
+    return (error as E2EEError).code;
+  }
+  return 'ok';
+}
+
+describeOnMongo('the host service on Rocket.Chat-shaped FerretDB', () => {
+  let rc: RocketChat;
+  let store: AppKeyStore;
+  let service: E2EEHostService;
+  let database: string;
+  let kek: string;
+  const secrets: string[] = [];
+
+  /** A payload whose text must never appear in storage. */
+  const secret = (label: string) => {
+    const text = `${label} ${randomUUID()}`;
+    secrets.push(text);
+    return { msg: text };
+  };
+
+  async function openService(): Promise<{ store: AppKeyStore; service: E2EEHostService }> {
+    const opened = await AppKeyStore.open({ url: url!, database, kek, authorizationTtlMs: 1000 });
+    const host = new E2EEHostService(opened, rc.ports());
+    return { store: opened, service: host };
+  }
+
+  beforeEach(async () => {
+    database = `rc_host_${randomUUID().replace(/-/g, '')}`;
+    kek = randomBytes(32).toString('base64');
+    rc = await RocketChat.connect(url!, database);
+    ({ store, service } = await openService());
+    rc.service = service;
+    secrets.length = 0;
+  });
+
+  afterEach(async () => {
+    await store.close().catch(() => undefined);
+    const dump = await rc.dump();
+    for (const text of secrets) expect(dump).not.toContain(text);
+    await rc.db.dropDatabase();
+    await rc.close();
+  });
+
+  /** Alice owns an encrypted room with Bob, Bob holds the key, and the app is enabled, authorized and a member. */
+  async function room(app: InstalledApp): Promise<{ alice: Browser; bob: Browser; roomId: string }> {
+    const alice = await rc.browser('alice');
+    const bob = await rc.browser('bob');
+    const roomId = await rc.encryptedRoom(alice, [bob.userId]);
+    await rc.provideKeys(alice, roomId);
+    await rc.acceptAsBrowser(bob, roomId);
+    await service.enableApp(app.appId);
+    await service.authorizeRoom(app.appId, roomId, alice.userId);
+    await rc.join(roomId, app.appUserId);
+    return { alice, bob, roomId };
+  }
+
+  test('the whole happy path: enable, authorize, key delivered by a browser, read, answer', async () => {
+    const app = await rc.installApp();
+    const report = await service.enableApp(app.appId);
+    expect(await rc.publicKeyOf(app.appUserId)).toBe(report.publicKey);
+    expect(JSON.parse(report.publicKey)).not.toHaveProperty('d');
+
+    const { alice, bob, roomId } = await room(app);
+    const hello = await rc.send(bob, roomId, secret('hello from Bob'));
+    expect(await rc.waiting(roomId)).toEqual([app.appUserId]);
+    expect(await code(service.decryptMessage(app.appId, { roomId, messageId: hello._id }))).toBe(
+      'KEYSTORE_NO_ROOM_KEY',
+    );
+
+    // Alice's browser sees the app user waiting and wraps the key to its published public key.
+    await rc.provideKeys(alice, roomId);
+    const sub = await rc.subscription(roomId, app.appUserId);
+    expect(sub?.E2EKey).toMatch(new RegExp(`^${alice.rooms.get(roomId)!.kid}`));
+    expect(sub?.E2ESuggestedKey).toBeUndefined();
+    expect(await rc.waiting(roomId)).toEqual([]);
+    expect(rc.events).toContainEqual({
+      type: 'roomKeyReady',
+      appId: app.appId,
+      roomId,
+      kid: alice.rooms.get(roomId)!.kid,
+    });
+    expect(await service.isAuthorized(app.appId, roomId)).toBe(true);
+
+    const read = await service.decryptMessage(app.appId, { roomId, messageId: hello._id });
+    expect(read.msg).toBe(((await rc.read(bob, hello._id)) as { msg: string }).msg);
+    // The same envelope handed in by the app, twice: the second answer comes from memory.
+    expect(await service.decryptMessage(app.appId, { roomId, content: hello.content })).toEqual(read);
+    expect(await service.decryptMessage(app.appId, { roomId, content: hello.content })).toEqual(read);
+
+    const answer = secret('answer from the app');
+    const replyId = await service.sendEncryptedMessage(app.appId, roomId, answer);
+    const reply = await rc.message(replyId);
+    expect(reply).toMatchObject({ t: 'e2e', msg: '', parseUrls: false, u: { _id: app.appUserId } });
+    expect(reply?.content?.kid).toBe(alice.rooms.get(roomId)!.kid);
+    expect(await rc.read(alice, replyId)).toEqual(answer);
+    expect(await service.getKeyHistory(app.appId, roomId)).toEqual([
+      { kid: alice.rooms.get(roomId)!.kid, current: true },
+    ]);
+  });
+
+  test('a member plants a key with a forged proof: refused and cleared; her garbage blocks keys until a reset', async () => {
+    const app = await rc.installApp();
+    const { alice, bob, roomId } = await room(app);
+    await rc.send(bob, roomId, secret('under the real key'));
+    const mallory = await rc.browser('mallory');
+    await rc.join(roomId, mallory.userId);
+    const planted = { ...(await client.generateRoomKey()), kid: alice.rooms.get(roomId)!.kid };
+    // Mallory writes her own "proof" under the planted key, then offers it to the app.
+    await rc.send(mallory, roomId, secret('my own proof'), { key: planted });
+    await rc.provideKeys(mallory, roomId, { key: planted });
+    const sub = await rc.subscription(roomId, app.appUserId);
+    expect(sub?.E2EKey).toBeUndefined();
+    expect(sub?.E2ESuggestedKey).toBeUndefined();
+    expect(await rc.waiting(roomId)).toContain(app.appUserId);
+    expect(rc.events.filter((event) => event.type === 'roomKeyReady')).toEqual([]);
+
+    // Her message under the room's kid that the real key cannot open blocks the real key too
+    // (the acceptance rule never lets an insider plant a key, at the price of liveness); the
+    // audit names her, and the owner's reset ends it.
+    await rc.provideKeys(alice, roomId);
+    expect((await rc.subscription(roomId, app.appUserId))?.E2EKey).toBeUndefined();
+    const rejected = await store.audit({ appId: app.appId, action: 'room_key_rejected' });
+    expect(rejected).toHaveLength(2);
+    expect(rejected.map((record) => record.detail).join(' ')).toContain(mallory.userId);
+    await rc.resetRoomKey(alice, roomId);
+    await rc.provideKeys(alice, roomId);
+    expect((await rc.subscription(roomId, app.appUserId))?.E2EKey).toBeDefined();
+    await rc.acceptAsBrowser(bob, roomId);
+    const later = await rc.send(bob, roomId, secret('after the reset'));
+    expect((await service.decryptMessage(app.appId, { roomId, messageId: later._id })).msg).toMatch(/^after the reset/);
+  });
+
+  test('a provisional key is settled by the next message of another sender', async () => {
+    const app = await rc.installApp();
+    const { alice, bob, roomId } = await room(app);
+    // No message yet: nobody can vouch for the key, so it is provisional.
+    await rc.provideKeys(alice, roomId);
+    await rc.send(bob, roomId, secret('first message'));
+    const history = await store.audit({ appId: app.appId, action: 'room_key.confirm' });
+    expect(history.map((record) => record.outcome)).toContain('ok');
+  });
+
+  test('rotation: the app is told, gets the new key like anyone, and reads old and new messages', async () => {
+    const app = await rc.installApp();
+    const { alice, bob, roomId } = await room(app);
+    const before = await rc.send(bob, roomId, secret('before the reset'));
+    await rc.provideKeys(alice, roomId);
+    const { previous, next } = await rc.resetRoomKey(alice, roomId);
+    expect(rc.events).toContainEqual({
+      type: 'roomKeyRotated',
+      appId: app.appId,
+      roomId,
+      previousKid: previous.kid,
+      newKid: next.kid,
+    });
+    expect(await rc.waiting(roomId)).toEqual(expect.arrayContaining([app.appUserId, bob.userId]));
+    await rc.acceptAsBrowser(bob, roomId).catch(() => undefined);
+    await rc.provideKeys(alice, roomId);
+    await rc.acceptAsBrowser(bob, roomId);
+    const after = await rc.send(bob, roomId, secret('after the reset'));
+    expect((await service.decryptMessage(app.appId, { roomId, messageId: before._id })).msg).toMatch(
+      /^before the reset/,
+    );
+    expect((await service.decryptMessage(app.appId, { roomId, messageId: after._id })).msg).toMatch(/^after the reset/);
+    const kids = (await service.getKeyHistory(app.appId, roomId)).map((entry) => [entry.kid, entry.current]);
+    expect(kids).toEqual([
+      [next.kid, true],
+      [previous.kid, false],
+    ]);
+    const replyId = await service.sendEncryptedMessage(app.appId, roomId, secret('under the new key'));
+    expect((await rc.message(replyId))?.content?.kid).toBe(next.kid);
+  });
+
+  test('an app without the gates reads and writes nothing', async () => {
+    const reader = await rc.installApp(['e2ee.read']);
+    const { alice, bob, roomId } = await room(reader);
+    await rc.provideKeys(alice, roomId);
+    const message = await rc.send(bob, roomId, secret('for readers'));
+    expect(await code(service.sendEncryptedMessage(reader.appId, roomId, { msg: 'x' }))).toBe('HOST_NO_PERMISSION');
+    const plain = await rc.installApp([]);
+    expect(await code(service.enableApp(plain.appId))).toBe('HOST_NO_PERMISSION');
+    expect(await code(service.decryptMessage(plain.appId, { roomId, messageId: message._id }))).toBe(
+      'HOST_NO_PERMISSION',
+    );
+    expect(await service.isAuthorized(plain.appId, roomId)).toBe(false);
+    // Entitled, but not authorized for this room.
+    const other = await rc.installApp();
+    await service.enableApp(other.appId);
+    await rc.join(roomId, other.appUserId);
+    expect(await code(service.decryptMessage(other.appId, { roomId, messageId: message._id }))).toBe(
+      'KEYSTORE_NOT_AUTHORIZED',
+    );
+    // Not even installed.
+    expect(await code(service.decryptMessage(randomUUID(), { roomId, messageId: message._id }))).toBe(
+      'HOST_NO_PERMISSION',
+    );
+    // A message id of another room is not found in this one.
+    const elsewhere = await rc.encryptedRoom(alice, []);
+    const foreign = await rc.send(alice, elsewhere, secret('another room'));
+    expect(await code(service.decryptMessage(reader.appId, { roomId, messageId: foreign._id }))).toBe(
+      'HOST_NO_MESSAGE',
+    );
+  });
+
+  test('a revoked app can neither decrypt nor send, and its copies of the keys are gone', async () => {
+    const app = await rc.installApp();
+    const { alice, bob, roomId } = await room(app);
+    await rc.provideKeys(alice, roomId);
+    const message = await rc.send(bob, roomId, secret('before revocation'));
+    expect((await service.decryptMessage(app.appId, { roomId, content: message.content })).msg).toMatch(
+      /^before revocation/,
+    );
+    await service.revokeRoom(app.appId, roomId, alice.userId);
+    expect(rc.events).toContainEqual({
+      type: 'accessRevoked',
+      appId: app.appId,
+      roomId,
+      reason: 'authorization-revoked',
+    });
+    expect((await rc.subscription(roomId, app.appUserId))?.E2EKey).toBeUndefined();
+    expect(await code(service.decryptMessage(app.appId, { roomId, content: message.content }))).toBe(
+      'KEYSTORE_NOT_AUTHORIZED',
+    );
+    expect(await code(service.decryptMessage(app.appId, { roomId, messageId: message._id }))).toBe(
+      'KEYSTORE_NOT_AUTHORIZED',
+    );
+    expect(await code(service.sendEncryptedMessage(app.appId, roomId, { msg: 'x' }))).toBe('KEYSTORE_NOT_AUTHORIZED');
+  });
+
+  test('a thread reply carries tmid and is readable by the humans', async () => {
+    const app = await rc.installApp();
+    const { alice, bob, roomId } = await room(app);
+    await rc.provideKeys(alice, roomId);
+    const parent = await rc.send(bob, roomId, secret('thread parent'));
+    const answer = secret('in the thread');
+    const replyId = await service.sendEncryptedMessage(app.appId, roomId, answer, { threadId: parent._id });
+    expect(await rc.message(replyId)).toMatchObject({ tmid: parent._id, t: 'e2e' });
+    expect(await rc.read(bob, replyId)).toEqual(answer);
+  });
+
+  test('two server instances share the database: accepted on one, read on the other; a restart reloads keys', async () => {
+    const app = await rc.installApp();
+    const { alice, bob, roomId } = await room(app);
+    await rc.provideKeys(alice, roomId);
+    const message = await rc.send(bob, roomId, secret('for both instances'));
+    const second = await openService();
+    try {
+      // The second instance never saw the key: it loads it from the app user's subscription.
+      expect((await second.service.decryptMessage(app.appId, { roomId, messageId: message._id })).msg).toMatch(
+        /^for both instances/,
+      );
+    } finally {
+      await second.store.close();
+    }
+    // A restart: the new instance reloads every authorized room's keys when the app is enabled.
+    await store.close();
+    ({ store, service } = await openService());
+    rc.service = service;
+    const report = await service.enableApp(app.appId);
+    expect(report.loaded).toBe(1);
+    expect((await service.decryptMessage(app.appId, { roomId, content: message.content })).msg).toMatch(
+      /^for both instances/,
+    );
+  });
+
+  test('an app user that leaves the room loses access at once', async () => {
+    const app = await rc.installApp();
+    const { alice, bob, roomId } = await room(app);
+    await rc.provideKeys(alice, roomId);
+    const message = await rc.send(bob, roomId, secret('members only'));
+    expect((await service.decryptMessage(app.appId, { roomId, content: message.content })).msg).toMatch(
+      /^members only/,
+    );
+    await rc.leave(roomId, app.appUserId);
+    await service.onAppUserLeft(app.appId, roomId);
+    expect(await code(service.decryptMessage(app.appId, { roomId, content: message.content }))).toBe('HOST_NOT_MEMBER');
+  });
+});
