@@ -1,155 +1,167 @@
 #!/usr/bin/env node
-// A walk-through of Rocket.Chat's end-to-end encryption with rc-e2ee, printed step by step:
-// two people and an app in one encrypted room, with exactly the strings Rocket.Chat stores.
+// The whole story of an app in a Rocket.Chat end-to-end-encrypted room, printed as who did what
+// and who can read what: people's browsers (the package's codec, doing what Rocket.Chat's web
+// client does), an in-memory stand-in for the server's collections, and the host service with
+// the embedded key store, exactly as a Rocket.Chat server would run them.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** demo-bot's Apps-Engine app id (a UUID, as in its app.json). */
-const APP_ID = 'a04c8d5b-6e7a-4b9c-9d2e-3f4a5b6c7d8e';
+import { MemoryRocketChat } from './demo-rocketchat.mjs';
 
 const require = createRequire(import.meta.url);
 const e2ee = require('../native');
 
-const short = (text, keep = 60) => (text.length > keep ? `${text.slice(0, keep)}… (${text.length} chars)` : text);
 let step = 0;
 const say = (title) => console.log(`\n${++step}. ${title}`);
-const show = (label, value) =>
-  console.log(`   ${label}: ${typeof value === 'string' ? short(value) : JSON.stringify(value)}`);
-
-console.log('rc-e2ee demo: Rocket.Chat end-to-end encryption, from the server side');
-
-say('Alice and Bob create their key pairs (RSA-OAEP-2048, SHA-256)');
-const alice = await e2ee.RsaPrivateKey.generate();
-const bob = await e2ee.RsaPrivateKey.generate();
-show('users.e2e.public_key (Alice)', alice.publicKey());
-
-say("Bob's private key is stored wrapped with his E2E password (PBKDF2 100k + AES-GCM)");
-const bobBlob = await bob.wrapWithPassword('Grüße aus Köln', 'bob-user-id');
-show('users.e2e.private_key (Bob)', bobBlob);
-const bobLoggedIn = await e2ee.RsaPrivateKey.unwrapFromPassword(bobBlob, 'Grüße aus Köln', 'bob-user-id');
-show('Bob opens it on a new device; same public key', bobLoggedIn.publicKey() === bob.publicKey());
-try {
-  await e2ee.RsaPrivateKey.unwrapFromPassword(bobBlob, 'wrong password', 'bob-user-id');
-} catch (error) {
-  show('a wrong password is refused', `${error.code}: ${error.message}`);
-}
-
-say('Alice creates the room key (AES-GCM-256) and wraps it for each member');
-const roomKey = e2ee.RoomKey.generate();
-show('rooms.e2eKeyId', roomKey.kid);
-const aliceE2EKey = e2ee.wrapRoomKey(roomKey, alice.publicKey());
-const bobE2EKey = e2ee.wrapRoomKey(roomKey, bobLoggedIn.publicKey());
-show("Alice's subscription E2EKey (kid + RSA-OAEP block)", aliceE2EKey);
-show("Bob's E2ESuggestedKey", bobE2EKey);
-
-say('Bob opens his copy of the room key');
-const bobRoomKey = await e2ee.unwrapRoomKey(bobLoggedIn, bobE2EKey);
-show('kid', bobRoomKey.kid);
-
-say('Alice sends a message; the server stores only ciphertext');
-const content = e2ee.encryptContent(roomKey, { msg: 'Hello Bob 👋 — meeting at 10?' });
-const wire = { _id: 'msg1', rid: 'room1', t: 'e2e', content };
-show('stored message', wire);
-
-say('Bob decrypts it');
-show('payload', e2ee.decryptMessage(bobRoomKey, wire));
-
-say('An app joins as a member: its identity lives in the key store, its private key sealed');
-const dir = mkdtempSync(join(tmpdir(), 'rc-e2ee-demo-'));
-// In production the KEK is a mounted secret (kekFile) and the store is Rocket.Chat's MongoDB.
-const kek = process.env.RC_E2EE_KEK ?? randomBytes(32).toString('base64');
-const store = await e2ee.AppKeyStore.open({ url: `file://${join(dir, 'keystore.json')}`, kek });
-const appPublicKey = await store.ensureIdentity(APP_ID, 'demo-bot.bot');
-show('users.e2e.public_key of demo-bot.bot', appPublicKey);
-await store.authorize(APP_ID, 'room1', 'admin');
-show('an admin authorized demo-bot for room1', await store.isAuthorized(APP_ID, 'room1'));
-
-say("A member plants a key of her own under the room's kid; the server judges it by the others' messages");
-// Any member can suggest a key and write under any key; a message proves only what its sender holds.
-const impostor = e2ee.RoomKey.fromJwk(
-  { kty: 'oct', alg: 'A256GCM', k: randomBytes(32).toString('base64url') },
-  roomKey.kid,
-);
-const malloryProof = { senderId: 'mallory', content: e2ee.encryptContent(impostor, { msg: 'trust me' }) };
-const aliceProof = { senderId: 'alice', content: wire.content };
-try {
-  await store.acceptRoomKey(APP_ID, 'room1', e2ee.wrapRoomKey(impostor, appPublicKey), {
-    expectedKid: roomKey.kid,
-    suggestedBy: 'mallory',
-    proofs: [malloryProof, aliceProof],
-  });
-} catch (error) {
-  show("Mallory's key (her own message ignored, Alice's does not open)", error.code);
-}
-
-say("Bob's browser wraps the real room key for the app; Alice's message verifies it");
-const suggested = e2ee.wrapRoomKey(bobRoomKey, appPublicKey);
-const accepted = await store.acceptRoomKey(APP_ID, 'room1', suggested, {
-  expectedKid: roomKey.kid,
-  suggestedBy: 'bob',
-  proofs: [aliceProof],
-});
-show('accepted (kid = rooms.e2eKeyId, opens a message of someone other than the suggester)', accepted);
-
-say('The app reads the message and answers, encrypted');
-show('the app reads', (await store.decryptMessage(APP_ID, 'room1', wire)).msg);
-const reply = {
-  _id: 'msg2',
-  rid: 'room1',
-  t: 'e2e',
-  msg: '',
-  content: await store.encryptContent(APP_ID, 'room1', { msg: 'Noted: meeting at 10.' }),
+const line = (text) => console.log(`   ${text}`);
+const refusal = async (promise) => {
+  try {
+    await promise;
+    return 'allowed';
+  } catch (error) {
+    return `refused, ${error.code}`;
+  }
 };
-show('its reply, as Bob reads it', e2ee.decryptMessage(bobRoomKey, reply).msg);
-try {
-  await store.decryptMessage(APP_ID, 'room2', wire);
-} catch (error) {
-  show('a room it was not authorized for', error.code);
-}
 
-say('Alice resets the room key; old messages still open through the old key, by kid');
-const newKey = e2ee.RoomKey.generate();
-const ring = new e2ee.RoomKeyRing([newKey, roomKey]);
-const after = { _id: 'msg3', rid: 'room1', t: 'e2e', content: e2ee.encryptContent(newKey, { msg: 'after the reset' }) };
-show('new kid', newKey.kid);
-show('old message', e2ee.decryptMessage(ring, wire).msg);
-show('new message', e2ee.decryptMessage(ring, after).msg);
+console.log('rc-e2ee demo: an app as a real member of a Rocket.Chat end-to-end-encrypted room');
 
-say('Tampering is detected');
-const tampered = { ...content, ciphertext: `A${content.ciphertext.slice(1)}` };
-try {
-  e2ee.decryptContent(bobRoomKey, tampered);
-} catch (error) {
-  show('one changed character', `${error.code}: ${error.message}`);
-}
+const rc = new MemoryRocketChat();
+const dir = mkdtempSync(join(tmpdir(), 'rc-e2ee-demo-'));
+const storePath = join(dir, 'keystore.json');
+// In production the KEK is a mounted secret (kekFile) and the store is Rocket.Chat's MongoDB.
+const store = await e2ee.AppKeyStore.open({ url: `file://${storePath}`, kek: randomBytes(32).toString('base64') });
+const service = new e2ee.E2EEHostService(store, rc.ports());
+rc.service = service;
 
-say('Files: AES-CTR-256 under a per-file key, hash in the encrypted metadata');
-const file = await e2ee.encryptFile(Buffer.from('quarterly report, page 1'));
-show('encryption.key', file.key);
-show('hashes.sha256', file.hash);
-show('decrypted', (await e2ee.decryptFile(file.key, file.iv, file.ciphertext)).toString());
+say('Alice, Bob and Mallory create their key pairs in their browsers (RSA-OAEP-2048, SHA-256)');
+const alice = await rc.person('Alice');
+const bob = await rc.person('Bob');
+const mallory = await rc.person('Mallory');
+line(`users.e2e.public_key of Alice, as stored: ${rc.users.get(alice.userId).e2e.public_key}`);
+const blob = await bob.privateKey.wrapWithPassword('Grüße aus Köln', bob.userId);
+line(`Bob's private key is stored wrapped with his E2E password (PBKDF2 100k + AES-GCM): ${blob}`);
+line(
+  `Bob's key opens on a new device with the password: ${(await e2ee.RsaPrivateKey.unwrapFromPassword(blob, 'Grüße aus Köln', bob.userId)).publicKey() === bob.privateKey.publicKey() ? 'same public key' : 'a different key'}`,
+);
+line(
+  `Bob's key with a wrong password: ${await refusal(e2ee.RsaPrivateKey.unwrapFromPassword(blob, 'wrong', bob.userId))}`,
+);
 
-say('Revocation shreds the app key; the audit says who did what, never with content');
-await store.flushAudit();
-await store.revokeIdentity(APP_ID, 'admin');
-try {
-  await store.decryptMessage(APP_ID, 'room1', wire);
-} catch (error) {
-  show('after revocation', error.code);
-}
-for (const record of (await store.audit({ appId: APP_ID })).reverse()) {
-  console.log(
-    `   audit: ${record.action.padEnd(22)} by ${record.actor.padEnd(13)} ${record.outcome}${record.count ? ` ×${record.count}` : ''}`,
+say('Alice creates the encrypted room "planning" with Bob and Mallory; her browser makes the room key');
+rc.encryptedRoom('planning', alice, [bob, mallory]);
+line(`rooms.e2eKeyId: ${rc.rooms.get('planning').e2eKeyId}`);
+line(`waiting for the key: ${rc.waiting('planning').join(', ')}`);
+await rc.provideKeys(alice, 'planning');
+await rc.accept(bob, 'planning');
+await rc.accept(mallory, 'planning');
+line(
+  `Alice's browser wrapped the key to each waiting member; Bob and Mallory accepted it. Waiting now: ${rc.waiting('planning').join(', ') || 'nobody'}`,
+);
+
+say('Alice writes; the server stores only ciphertext');
+const hello = await rc.send(alice, 'planning', 'Hello team 👋 — the launch moves to Thursday.');
+line(`stored message: ${JSON.stringify(hello)}`);
+line(`Bob reads: ${rc.read(bob, hello._id)}`);
+
+say('An admin installs demo-bot with the e2ee.read and e2ee.write permissions and enables it');
+const bot = rc.installApp('demo-bot', ['e2ee.read', 'e2ee.write']);
+const enabled = await service.enableApp(bot.appId);
+line(`the app's identity was created in the key store, its private key sealed under the KEK (${store.kekId})`);
+line(`users.e2e.public_key of ${bot.appUserId}: ${rc.users.get(bot.appUserId).e2e.public_key}`);
+line(`rooms it waits in: ${enabled.queued.join(', ') || 'none yet (not authorized anywhere)'}`);
+
+say('Alice, the room owner, authorizes demo-bot for "planning"; the bot joins');
+await service.authorizeRoom(bot.appId, 'planning', alice.userId);
+rc.join('planning', bot.appUserId);
+line(`waiting for the key: ${rc.waiting('planning').join(', ')}`);
+line(
+  `demo-bot reads Alice's message: ${await refusal(service.decryptMessage(bot.appId, { roomId: 'planning', messageId: hello._id }))} (no key yet: the app knows where it stands)`,
+);
+
+say("Mallory's browser offers demo-bot a key of her own under the room's kid");
+const planted = e2ee.RoomKey.fromJwk(
+  { kty: 'oct', alg: 'A256GCM', k: randomBytes(32).toString('base64url') },
+  alice.rooms.get('planning').kid,
+);
+const [plantedOutcome] = await rc.provideKeys(mallory, 'planning', planted);
+line(
+  `the host judged it by the room's messages from others: ${plantedOutcome.outcome}, ${plantedOutcome.code} (Alice's message does not open under it)`,
+);
+line(`demo-bot still waits for the key: ${rc.waiting('planning').includes(bot.appUserId) ? 'yes' : 'no'}`);
+
+say("Bob's browser wraps the real room key to demo-bot, as to any waiting member");
+const [delivered] = await rc.provideKeys(bob, 'planning');
+line(
+  `the host accepted it for the app user: ${delivered.outcome} (Alice's message opens under it), kid ${delivered.kid}`,
+);
+line(`events to the app: ${rc.events.map((event) => event.type).join(', ')}`);
+
+say('demo-bot reads and answers, encrypted, through the E2EE bridge');
+const read = await service.decryptMessage(bot.appId, { roomId: 'planning', messageId: hello._id });
+line(`demo-bot reads: ${read.msg}`);
+const replyId = await service.sendEncryptedMessage(bot.appId, 'planning', {
+  msg: 'Noted: launch on Thursday. I moved the checklist.',
+});
+line(`stored reply: ${JSON.stringify(rc.messages.get(replyId))}`);
+line(`Alice reads demo-bot's reply: ${rc.read(alice, replyId)}`);
+line(`Bob reads demo-bot's reply: ${rc.read(bob, replyId)}`);
+
+say('Alice resets the room key (Mallory left the team); demo-bot is told and gets the new key like anyone');
+rc.subscriptions.delete(`planning\u0000${mallory.userId}`);
+await rc.resetRoomKey(alice, 'planning');
+line(`events to the app: ${rc.events.map((event) => event.type).join(', ')}`);
+await rc.provideKeys(alice, 'planning');
+await rc.accept(bob, 'planning');
+const after = await rc.send(bob, 'planning', 'New key, same plan: Thursday 10:00.');
+line(
+  `demo-bot reads the old message: ${(await service.decryptMessage(bot.appId, { roomId: 'planning', messageId: hello._id })).msg}`,
+);
+line(
+  `demo-bot reads the new message: ${(await service.decryptMessage(bot.appId, { roomId: 'planning', messageId: after._id })).msg}`,
+);
+line(`Mallory reads the new message with what she holds: ${rc.read(mallory, after._id)}`);
+const history = await service.getKeyHistory(bot.appId, 'planning');
+line(
+  `demo-bot's key history (no key material): ${history.map((key) => `${key.kid}${key.current ? ' (current)' : ''}`).join(', ')}`,
+);
+
+say('Who can read what');
+const stored = readFileSync(storePath, 'utf8');
+const everything = rc.dump() + stored;
+for (const text of ['launch moves to Thursday', 'I moved the checklist', 'Thursday 10:00']) {
+  line(
+    `"${text}": ${everything.includes(text) ? "FOUND in the server's data (a bug)" : 'in no server collection and not in the key store'}`,
   );
 }
-const stored = readFileSync(join(dir, 'keystore.json'), 'utf8');
-show('the store file holds the message text', stored.includes('meeting at 10'));
+line(`a room key printed by the app's code shows no bytes: ${JSON.stringify(alice.rooms.get('planning'))}`);
+
+say('Alice revokes demo-bot for "planning"');
+await service.revokeRoom(bot.appId, 'planning', alice.userId);
+line(
+  `demo-bot reads: ${await refusal(service.decryptMessage(bot.appId, { roomId: 'planning', messageId: after._id }))}`,
+);
+line(`demo-bot sends: ${await refusal(service.sendEncryptedMessage(bot.appId, 'planning', { msg: 'still here?' }))}`);
+line(
+  `the app user's copies of the room keys: ${rc.subscriptions.get(`planning\u0000${bot.appUserId}`).E2EKey ? 'still there (a bug)' : 'unset'}; a room-key reset is recommended to the owners`,
+);
+
+say('The audit says who did what, never with content');
+await store.flushAudit();
+// `system` is the server acting on its own (creating the identity, judging a key), or, for a
+// counted call refused at the gate, the calling app before its identity was read.
+const actor = (record) => {
+  if (record.actor !== 'system') return rc.nameOf(record.actor);
+  return record.count && record.outcome !== 'ok' ? `${bot.name}, refused at the gate` : 'the server';
+};
+for (const record of (await store.audit({ appId: bot.appId })).reverse()) {
+  line(
+    `${record.action.padEnd(20)} by ${actor(record).padEnd(30)} ${record.outcome}${record.count ? ` ×${record.count}` : ''}${record.roomId ? ` in ${record.roomId}` : ''}`,
+  );
+}
+
 await store.close();
 rmSync(dir, { recursive: true, force: true });
-
-say('Keys never show their bytes');
-show('JSON.stringify(roomKey)', JSON.stringify(roomKey));
 console.log('\nDone.');
