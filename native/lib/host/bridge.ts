@@ -19,25 +19,39 @@ import type { MessageDoc } from './ports';
 
 /** What `decryptMessage` reads: the stored message (by id) or an envelope the app holds. */
 export interface MessageToDecrypt {
+  /** The room the message belongs to (`rocketchat_room._id`): its authorization and key apply. */
   roomId: string;
-  /** When present the stored message is read, so the app cannot substitute the ciphertext. */
+  /**
+   * The stored message's `_id`. When present the stored message is read, so the app cannot
+   * substitute the ciphertext; one of another room is `HOST_NO_MESSAGE`.
+   */
   messageId?: string;
+  /** An encrypted `content` envelope the app holds (e.g. from a message event); read only without `messageId`. */
   content?: Record<string, unknown>;
 }
 
 /** A room key the app user holds, wrapped to its public key (no key material in the clear). */
 export interface EncryptedRoomKey {
+  /** The room (`rocketchat_room._id`). */
   roomId: string;
+  /** The key's kid (`rocketchat_room.e2eKeyId` while it is current). */
   kid: string;
+  /**
+   * The key wrapped to the app user's public key, as the subscription holds it: `E2EKey` for the
+   * current key, the `oldRoomKeys` entry's `E2EKey` for an old one (kid prefix + RSA-OAEP body).
+   */
   encryptedKey: string;
+  /** Whether it is the subscription's current `E2EKey` rather than an `oldRoomKeys` entry. */
   current: boolean;
 }
 
 /** One room key the app holds, without key material. */
 export interface RoomKeyInfo {
+  /** The key's kid: of the subscription's `E2EKey`, or an `oldRoomKeys` entry's `e2eKeyId`. */
   kid: string;
-  /** When the key stopped being current; absent for the current key. */
+  /** When the key stopped being current (the `oldRoomKeys` entry's `ts`); absent for the current key. */
   ts?: Date;
+  /** Whether it is the current key (`E2EKey`). */
   current: boolean;
 }
 

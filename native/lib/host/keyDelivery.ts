@@ -12,10 +12,32 @@ import type { MessageDoc, SubscriptionDoc } from './ports';
 
 /** What happened to a suggested key. */
 export type DeliveryOutcome =
-  | { outcome: 'verified' | 'provisional'; kid: string }
-  | { outcome: 'rejected'; code: string }
-  /** Nothing to do: no suggestion, a room that is not encrypted, or an app without E2EE permissions. */
-  | { outcome: 'ignored'; reason: 'no-suggestion' | 'not-encrypted' | 'not-entitled' };
+  | {
+      /**
+       * Accepted: `E2EKey` set, old keys kept, the suggestion cleared, the app user dequeued.
+       * `verified`: it opened other senders' messages; `provisional`: nobody else wrote under
+       * its kid yet, so the next message of another sender settles it.
+       */
+      outcome: 'verified' | 'provisional';
+      /** The accepted key's kid: the room's `e2eKeyId`. */
+      kid: string;
+    }
+  | {
+      /** Refused by the acceptance rule: the suggestion was cleared, the app user stays queued. */
+      outcome: 'rejected';
+      /** Why: the key store's or codec's code (`KEYSTORE_PROOF_FAILED`, `KEYSTORE_KID_MISMATCH`, `E2EE_BAD_KEY`…). */
+      code: string;
+    }
+  | {
+      /** Nothing to do: no suggestion, a room that is not encrypted, or an app without E2EE permissions. */
+      outcome: 'ignored';
+      /**
+       * `no-suggestion`: the subscription holds no `E2ESuggestedKey`; `not-encrypted`: the room
+       * is not encrypted or has no `e2eKeyId`; `not-entitled`: the app has neither `e2ee.read`
+       * nor `e2ee.write`.
+       */
+      reason: 'no-suggestion' | 'not-encrypted' | 'not-entitled';
+    };
 
 /** Refusals that end the suggestion: the key, its proofs or its room do not hold. */
 const REFUSALS = [

@@ -9,12 +9,13 @@ import { appUserOf, isEntitled, pairKey, type HostContext } from './context';
 import { reloadRoomKeys } from './keyDelivery';
 import { fail } from '../errors';
 
+/** What {@link E2EEHostService.enableApp} did for the app. */
 export interface EnableReport {
   /** Rocket.Chat's public-key string now on the app user (`users.e2e.public_key`). */
   publicKey: string;
-  /** Encrypted rooms the app user now waits for a key in. */
+  /** Ids of the authorized encrypted rooms the app user is now queued in (`usersWaitingForE2EKeys`). */
   queued: string[];
-  /** Rooms whose keys were loaded from the app user's subscriptions. */
+  /** How many authorized rooms had keys loaded from the app user's subscriptions (a count). */
   loaded: number;
 }
 

@@ -11,48 +11,106 @@ import type { OldRoomKey } from '../keystore';
 
 /** The E2EE fields of the app user's subscription to a room (`rocketchat_subscription`). */
 export interface SubscriptionDoc {
-  /** The room (`rid`). */
+  /** The room (`rocketchat_subscription.rid`, the room's `_id`). */
   rid: string;
-  /** The current room key wrapped to the app user's public key. */
+  /**
+   * `rocketchat_subscription.E2EKey`: the room's current key wrapped to the app user's public
+   * key (the kid followed by the 344-character RSA-OAEP block). The service sets it on an accept
+   * ({@link SubscriptionsPort.acceptSuggestedKey}); the key store reloads it after a restart.
+   */
   E2EKey?: string;
-  /** A key a member offered the app user (`provideUsersSuggestedGroupKeys`), not yet accepted. */
+  /**
+   * `rocketchat_subscription.E2ESuggestedKey`: a key a member's client offered the app user
+   * (`provideUsersSuggestedGroupKeys`), not yet accepted; the service judges it with the key
+   * store's acceptance rule, then accepts or clears it.
+   */
   E2ESuggestedKey?: string;
+  /**
+   * `rocketchat_subscription.oldRoomKeys`: the room's earlier keys wrapped to the app user, one
+   * per kid, so messages sent before a key reset still open.
+   */
   oldRoomKeys?: OldRoomKey[];
+  /**
+   * `rocketchat_subscription.suggestedOldRoomKeys`: old keys offered with `E2ESuggestedKey`; each
+   * is judged under its own `e2eKeyId`, and only those not rejected join `oldRoomKeys`.
+   */
   suggestedOldRoomKeys?: OldRoomKey[];
 }
 
 /** The E2EE fields of a room (`rocketchat_room`). */
 export interface RoomDoc {
+  /** The room id (`rocketchat_room._id`). */
   _id: string;
-  /** Whether the room is end-to-end encrypted. */
+  /**
+   * `rocketchat_room.encrypted`: whether the room is end-to-end encrypted. The service queues
+   * and accepts keys only in encrypted rooms; encrypting for another room is `HOST_NOT_ENCRYPTED`.
+   */
   encrypted?: boolean;
-  /** The kid of the room's current key (set by `setRoomKeyID`). */
+  /**
+   * `rocketchat_room.e2eKeyId`: the kid of the room's current key (set by `e2e.setRoomKeyID`). A
+   * suggested key must carry this kid, and the service encrypts only under it.
+   */
   e2eKeyId?: string;
-  /** Members waiting for a member's client to wrap the room key to them. */
-  usersWaitingForE2EKeys?: Array<{ userId: string; ts: Date }>;
-  /** Read-only rooms refuse messages from users without `post-readonly`. */
+  /**
+   * `rocketchat_room.usersWaitingForE2EKeys`: members waiting for a member's client to wrap the
+   * room key to them; the service puts the app user here and takes it out once it holds the key.
+   */
+  usersWaitingForE2EKeys?: Array<{
+    /** The waiting user's id (`users._id`). */
+    userId: string;
+    /** When the user was queued. */
+    ts: Date;
+  }>;
+  /**
+   * `rocketchat_room.ro`: a read-only room refuses messages from users without `post-readonly`
+   * (enforced by Rocket.Chat's send path, not by the service).
+   */
   ro?: boolean;
 }
 
 /** The fields of a stored message the flows read (`rocketchat_message`). */
 export interface MessageDoc {
+  /** The message id (`rocketchat_message._id`). */
   _id: string;
+  /** The message's room (`rocketchat_message.rid`); a message of another room is never read. */
   rid: string;
+  /** `rocketchat_message.t`: `'e2e'` for an encrypted message, the only type proofs and settling read. */
   t?: string;
+  /** `rocketchat_message.msg`: empty for a v2 encrypted message; read with `content` by the key store. */
   msg?: string;
-  content?: Partial<EncryptedContent> & { algorithm?: string };
-  u: { _id: string };
+  /**
+   * `rocketchat_message.content`: the encrypted envelope (its `kid` names the room key). Read
+   * as a proof about a suggested key and decrypted for the app.
+   */
+  content?: Partial<EncryptedContent> & {
+    /** `content.algorithm`, e.g. `rc.v2.aes-sha2`; the key store checks it. */
+    algorithm?: string;
+  };
+  /** `rocketchat_message.u`: the sender. */
+  u: {
+    /**
+     * The sender's user id (`u._id`): only messages of senders other than the suggester and the
+     * app user prove a key.
+     */
+    _id: string;
+  };
+  /** `rocketchat_message.tmid`: the thread's first message, for a thread reply. */
   tmid?: string;
 }
 
 /** The encrypted message an app sends, as Rocket.Chat's clients send one. */
 export interface OutgoingEncryptedMessage {
+  /** The room (`rocketchat_message.rid`). */
   rid: string;
+  /** `rocketchat_message.t`: always `'e2e'`, an encrypted message. */
   t: 'e2e';
+  /** `rocketchat_message.msg`: always empty; the text is only in `content`. */
   msg: '';
+  /** `rocketchat_message.content`: the v2 envelope under the room's current key (`e2eKeyId`). */
   content: EncryptedContent;
   /** Off: the server must not try to unfurl links it cannot see. */
   parseUrls: false;
+  /** `rocketchat_message.tmid`: the thread to reply in; absent for a message in the room. */
   tmid?: string;
 }
 
@@ -64,14 +122,17 @@ export interface UsersPort {
 
 /** Rooms. */
 export interface RoomsPort {
+  /** The room (`rocketchat_room` by `_id`), or `undefined` when there is none. */
   findById(roomId: string): Promise<RoomDoc | undefined>;
   /** Puts `userId` in `usersWaitingForE2EKeys` (no-op when already there). */
   addToWaitingQueue(roomId: string, userId: string): Promise<void>;
+  /** Takes `userId` out of `usersWaitingForE2EKeys` (no-op when not there). */
   removeFromWaitingQueue(roomId: string, userId: string): Promise<void>;
 }
 
 /** The app user's subscriptions. */
 export interface SubscriptionsPort {
+  /** `userId`'s subscription to the room (`rid` and `u._id`), or `undefined` when it has none. */
   find(roomId: string, userId: string): Promise<SubscriptionDoc | undefined>;
   /** Every subscription of `userId` that holds a room key (for the reload at start). */
   listWithKeys(userId: string): Promise<SubscriptionDoc[]>;
@@ -92,6 +153,7 @@ export interface SubscriptionsPort {
 
 /** Messages. */
 export interface MessagesPort {
+  /** The stored message (`rocketchat_message` by `_id`), or `undefined` when there is none. */
   findById(messageId: string): Promise<MessageDoc | undefined>;
   /** The room's newest `t: 'e2e'` messages whose `content.kid` is `kid`, newest first, at most `limit`. */
   newestUnderKid(roomId: string, kid: string, limit: number): Promise<MessageDoc[]>;
@@ -116,25 +178,60 @@ export interface AppsPort {
 
 /** The key events the host raises to apps (Apps-Engine's `IPostE2EE…` handlers). */
 export type HostEvent =
-  | { type: 'roomKeyReady'; appId: string; roomId: string; kid: string }
-  | { type: 'roomKeyRotated'; appId: string; roomId: string; previousKid?: string; newKid?: string }
   | {
-      type: 'accessRevoked';
+      /** The app user now holds the room's key (a suggested key was accepted). */
+      type: 'roomKeyReady';
+      /** The app told. */
       appId: string;
+      /** The room (`rocketchat_room._id`). */
       roomId: string;
+      /** The accepted key's kid, the room's `e2eKeyId`; it may still be provisional. */
+      kid: string;
+    }
+  | {
+      /** The room's key was reset (`e2e.resetRoomKey`): drop what was cached under the old key. */
+      type: 'roomKeyRotated';
+      /** The app told: every authorized app with an E2EE permission. */
+      appId: string;
+      /** The room (`rocketchat_room._id`). */
+      roomId: string;
+      /** The kid of the replaced key, when the host knows it. */
+      previousKid?: string;
+      /** The kid of the new key (the room's new `e2eKeyId`), when the host knows it. */
+      newKid?: string;
+    }
+  | {
+      /** The app can no longer read the room. */
+      type: 'accessRevoked';
+      /** The app told. */
+      appId: string;
+      /** The room (`rocketchat_room._id`). */
+      roomId: string;
+      /**
+       * Why: an admin revoked the room's authorization, the app's identity was revoked, or the
+       * app user left or was removed from the room.
+       */
       reason: 'authorization-revoked' | 'identity-revoked' | 'removed-from-room';
     };
 
+/** Key events to apps: the Meteor series raises them as Apps-Engine's `IPostE2EE…` events. */
 export interface EventsPort {
+  /** Delivers `event` to the app it names; the service awaits it, so a rejection fails the flow. */
   emit(event: HostEvent): Promise<void>;
 }
 
 /** Every port the service uses. */
 export interface HostPorts {
+  /** The app user's public key on `users`. */
   users: UsersPort;
+  /** Rooms (`rocketchat_room`) and their waiting queue. */
   rooms: RoomsPort;
+  /** The app user's subscriptions (`rocketchat_subscription`): where its room keys live. */
   subscriptions: SubscriptionsPort;
+  /** Messages (`rocketchat_message`): proofs, reads and the send path. */
   messages: MessagesPort;
+  /** Installed apps, their users, permissions and memberships. */
   apps: AppsPort;
+  /** Key events to apps. */
   events: EventsPort;
 }
