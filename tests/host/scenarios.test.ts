@@ -288,6 +288,64 @@ describeOnMongo('the host service on Rocket.Chat-shaped FerretDB', () => {
     );
   });
 
+  test('a key planted before anyone wrote is provisional, and the next honest message finds it out', async () => {
+    const app = await rc.installApp();
+    const { alice, bob, roomId } = await room(app);
+    const mallory = await rc.browser('mallory');
+    await rc.join(roomId, mallory.userId);
+    const planted = { ...(await client.generateRoomKey()), kid: alice.rooms.get(roomId)!.kid };
+    await rc.provideKeys(mallory, roomId, { key: planted });
+    // Nobody else has written under the kid: nothing can refute it yet.
+    expect((await rc.subscription(roomId, app.appUserId))?.E2EKey).toBeDefined();
+    // A message under another kid says nothing about this key and settles nothing.
+    const elsewhere = await client.generateRoomKey();
+    await rc.send(bob, roomId, secret('under some other kid'), { key: elsewhere });
+    expect((await rc.subscription(roomId, app.appUserId))?.E2EKey).toBeDefined();
+    // Bob writes under the real key: the planted key does not open it, so the app's copy goes.
+    await rc.send(bob, roomId, secret('the real thing'));
+    expect((await rc.subscription(roomId, app.appUserId))?.E2EKey).toBeUndefined();
+    expect(await rc.waiting(roomId)).toContain(app.appUserId);
+    await rc.provideKeys(alice, roomId);
+    const later = await rc.send(bob, roomId, secret('read with the real key'));
+    expect((await service.decryptMessage(app.appId, { roomId, messageId: later._id })).msg).toMatch(
+      /^read with the real key/,
+    );
+  });
+
+  test('a malformed suggestion is cleared, not retried forever', async () => {
+    const app = await rc.installApp();
+    const { alice, roomId } = await room(app);
+    await rc.db
+      .collection('rocketchat_subscription')
+      .updateOne({ rid: roomId, 'u._id': app.appUserId }, { $set: { E2ESuggestedKey: 'not a wrapped key' } });
+    const outcome = await service.onSuggestedKey(app.appId, app.appUserId, roomId, alice.userId);
+    expect(outcome).toMatchObject({ outcome: 'rejected' });
+    expect((await rc.subscription(roomId, app.appUserId))?.E2ESuggestedKey).toBeUndefined();
+  });
+
+  test("revoking the app's identity ends access in every room and tells the app per room", async () => {
+    const app = await rc.installApp();
+    const { alice, bob, roomId } = await room(app);
+    await rc.provideKeys(alice, roomId);
+    const message = await rc.send(bob, roomId, secret('before the identity went'));
+    expect(await service.revokeApp(app.appId, alice.userId)).toEqual([roomId]);
+    expect(rc.events).toContainEqual({ type: 'accessRevoked', appId: app.appId, roomId, reason: 'identity-revoked' });
+    expect((await rc.subscription(roomId, app.appUserId))?.E2EKey).toBeUndefined();
+    expect(await code(service.decryptMessage(app.appId, { roomId, content: message.content }))).toMatch(/^KEYSTORE_/);
+    // Revoking a grant the app does not have tells it nothing.
+    const before = rc.events.length;
+    const other = await rc.installApp();
+    await service.enableApp(other.appId);
+    expect(await service.revokeRoom(other.appId, roomId, alice.userId)).toBe(false);
+    expect(rc.events.length).toBe(before);
+  });
+
+  test('a membership TTL out of range is refused when the service is made', () => {
+    for (const membershipTtlMs of [-1, 1.5, 60_001]) {
+      expect(() => new E2EEHostService(store, rc.ports(), { membershipTtlMs })).toThrow(/membershipTtlMs/);
+    }
+  });
+
   test('an app user that leaves the room loses access at once', async () => {
     const app = await rc.installApp();
     const { alice, bob, roomId } = await room(app);

@@ -15,7 +15,7 @@ import {
   requirePermission,
   type HostContext,
 } from './context';
-import type { MessageDoc } from './ports';
+import type { EnvelopeDoc, MessageDoc } from './ports';
 
 /** What `decryptMessage` reads: the stored message (by id) or an envelope the app holds. */
 export interface MessageToDecrypt {
@@ -27,7 +27,7 @@ export interface MessageToDecrypt {
    */
   messageId?: string;
   /** An encrypted `content` envelope the app holds (e.g. from a message event); read only without `messageId`. */
-  content?: Record<string, unknown>;
+  content?: EnvelopeDoc | Record<string, unknown>;
 }
 
 /** A room key the app user holds, wrapped to its public key (no key material in the clear). */

@@ -10,14 +10,26 @@ import type { HostPorts } from './ports';
 /** How many of a room's newest messages under a kid are offered as proofs about a key. */
 export const PROOF_MESSAGES = 20;
 
-/** How long a checked membership is trusted, like the key store's authorization TTL. */
+/**
+ * How long a checked membership is trusted by default, in milliseconds, like the key store's
+ * default authorization TTL; at most {@link MAX_MEMBERSHIP_TTL_MS}, the key store's cap.
+ */
 export const MEMBERSHIP_TTL_MS = 1000;
+export const MAX_MEMBERSHIP_TTL_MS = 60_000;
+
+/** Rocket.Chat keeps at most this many old room keys on a subscription (`resetRoomKey`). */
+export const MAX_OLD_ROOM_KEYS = 10;
 
 export interface HostContext {
   readonly store: AppKeyStore;
   readonly ports: HostPorts;
-  /** `appId \0 roomId` of rooms whose key was accepted provisionally: settled by the next message of another sender. */
-  readonly provisional: Set<string>;
+  /**
+   * `appId \0 roomId` → the kid of the room key accepted provisionally there: settled by the next
+   * message of another sender under that kid.
+   */
+  readonly provisional: Map<string, string>;
+  /** How long a checked membership is trusted, in milliseconds. */
+  readonly membershipTtlMs: number;
   /** `appId \0 roomId` → until when (ms) the app user's membership is trusted. */
   readonly members: Map<string, number>;
   /** Milliseconds now (a parameter for tests). */
@@ -48,7 +60,7 @@ export function isEntitled(context: HostContext, appId: string): boolean {
 
 /**
  * Throws `HOST_NOT_MEMBER` unless the app user is a member of the room. A positive answer is
- * trusted for {@link MEMBERSHIP_TTL_MS}, so a cached read needs no query; the service forgets it
+ * trusted for the context's `membershipTtlMs`, so a cached read needs no query; the service forgets it
  * at once when the host reports the app user leaving.
  */
 export async function requireMember(
@@ -65,11 +77,11 @@ export async function requireMember(
       fail('HOST_NOT_MEMBER', 'the app user is not a member of the room');
     }
     if (context.members.size >= 4096) context.members.clear();
-    context.members.set(key, context.now() + MEMBERSHIP_TTL_MS);
+    context.members.set(key, context.now() + context.membershipTtlMs);
   });
 }
 
-/** Whether the app user's membership was checked within {@link MEMBERSHIP_TTL_MS}. */
+/** Whether the app user's membership was checked within the context's `membershipTtlMs`. */
 export function isKnownMember(context: HostContext, appId: string, roomId: string): boolean {
   const until = context.members.get(pairKey(appId, roomId));
   return until !== undefined && until > context.now();

@@ -7,7 +7,15 @@
  */
 import type { AcceptedRoomKey, RoomMessageProof as Proof, SuggestedOldRoomKey } from '../keystore';
 import type { OldRoomKey } from '../keystore';
-import { hasCode, isEntitled, kidOfWrappedKey, pairKey, PROOF_MESSAGES, type HostContext } from './context';
+import {
+  hasCode,
+  isEntitled,
+  kidOfWrappedKey,
+  MAX_OLD_ROOM_KEYS,
+  pairKey,
+  PROOF_MESSAGES,
+  type HostContext,
+} from './context';
 import type { MessageDoc, SubscriptionDoc } from './ports';
 
 /** What happened to a suggested key. */
@@ -49,6 +57,8 @@ const REFUSALS = [
   'KEYSTORE_BAD_INPUT',
   'E2EE_BAD_KEY',
   'E2EE_BAD_ENVELOPE',
+  'E2EE_BAD_INPUT',
+  'E2EE_UNSUPPORTED_ALGORITHM',
   'E2EE_DECRYPT_FAILED',
 ];
 
@@ -114,7 +124,7 @@ export async function onSuggestedKey(
   });
   await ports.rooms.removeFromWaitingQueue(roomId, appUserId);
   const pair = pairKey(appId, roomId);
-  if (accepted.status === 'provisional') context.provisional.add(pair);
+  if (accepted.status === 'provisional') context.provisional.set(pair, accepted.kid);
   else context.provisional.delete(pair);
   await ports.events.emit({ type: 'roomKeyReady', appId, roomId, kid: accepted.kid });
   return { outcome: accepted.status, kid: accepted.kid };
@@ -138,7 +148,8 @@ function mergedOldKeys(
   for (const old of [...accepted, ...(subscription.oldRoomKeys ?? [])]) {
     if (old.e2eKeyId !== currentKid && !merged.has(old.e2eKeyId)) merged.set(old.e2eKeyId, old);
   }
-  return [...merged.values()];
+  // Newest first, as Rocket.Chat keeps them, and no more than it keeps.
+  return [...merged.values()].slice(0, MAX_OLD_ROOM_KEYS);
 }
 
 /**
@@ -147,14 +158,23 @@ function mergedOldKeys(
  * user's copy is dropped and it waits for the key again.
  */
 export async function onMessage(context: HostContext, message: MessageDoc): Promise<void> {
-  if (message.t !== 'e2e' || !message.content || context.provisional.size === 0) return;
-  for (const pair of [...context.provisional]) {
+  const kid = message.content?.kid;
+  if (message.t !== 'e2e' || !message.content || !kid || context.provisional.size === 0) return;
+  for (const [pair, provisionalKid] of [...context.provisional]) {
     const [appId, roomId] = pair.split('\u0000');
-    if (roomId !== message.rid) continue;
+    // Only a message under the provisional key's own kid says anything about that key.
+    if (roomId !== message.rid || kid !== provisionalKid) continue;
     const appUserId = context.ports.apps.appUserId(appId);
     if (!appUserId || message.u._id === appUserId) continue;
     const proof = { senderId: message.u._id, content: message.content as Proof['content'] };
-    const status = await context.store.confirmRoomKey(appId, roomId, proof);
+    let status: string;
+    try {
+      status = await context.store.confirmRoomKey(appId, roomId, proof);
+    } catch {
+      // One app's trouble (storage, a revoked identity) must not keep the others unsettled; the
+      // key stays provisional and the next message tries again.
+      continue;
+    }
     if (status === 'provisional') continue;
     context.provisional.delete(pair);
     if (status === 'rejected') {

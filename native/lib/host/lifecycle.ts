@@ -80,8 +80,28 @@ export async function revokeRoom(
   await context.ports.subscriptions.clearRoomKeys(roomId, appUserId);
   await context.ports.rooms.removeFromWaitingQueue(roomId, appUserId);
   forgetRoom(context, appId, roomId);
-  await context.ports.events.emit({ type: 'accessRevoked', appId, roomId, reason: 'authorization-revoked' });
+  // Only an app that had access is told it lost it.
+  if (revoked)
+    await context.ports.events.emit({ type: 'accessRevoked', appId, roomId, reason: 'authorization-revoked' });
   return revoked;
+}
+
+/**
+ * An admin revokes the app's identity: the key store shreds its private key and drops every
+ * grant, the app user's copies of the room keys are unset in every room it was authorized for,
+ * and the app is told per room. `enableApp` after `AppKeyStore.recreateIdentity` starts over.
+ */
+export async function revokeApp(context: HostContext, appId: string, actorId: string): Promise<string[]> {
+  const appUserId = appUserOf(context, appId);
+  const rooms = (await context.store.listAuthorizations(appId)).map((grant) => grant.roomId);
+  await context.store.revokeIdentity(appId, actorId);
+  for (const roomId of rooms) {
+    await context.ports.subscriptions.clearRoomKeys(roomId, appUserId);
+    await context.ports.rooms.removeFromWaitingQueue(roomId, appUserId);
+    forgetRoom(context, appId, roomId);
+    await context.ports.events.emit({ type: 'accessRevoked', appId, roomId, reason: 'identity-revoked' });
+  }
+  return rooms;
 }
 
 /**
@@ -108,7 +128,9 @@ export async function onRoomKeyReset(
 /** The app user left or was removed from the room: nothing about it is trusted from memory. */
 export async function onAppUserLeft(context: HostContext, appId: string, roomId: string): Promise<void> {
   forgetRoom(context, appId, roomId);
-  await context.ports.events.emit({ type: 'accessRevoked', appId, roomId, reason: 'removed-from-room' });
+  if (await context.store.isAuthorized(appId, roomId)) {
+    await context.ports.events.emit({ type: 'accessRevoked', appId, roomId, reason: 'removed-from-room' });
+  }
 }
 
 function forgetRoom(context: HostContext, appId: string, roomId: string): void {

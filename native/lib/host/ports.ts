@@ -61,11 +61,6 @@ export interface RoomDoc {
     /** When the user was queued. */
     ts: Date;
   }>;
-  /**
-   * `rocketchat_room.ro`: a read-only room refuses messages from users without `post-readonly`
-   * (enforced by Rocket.Chat's send path, not by the service).
-   */
-  ro?: boolean;
 }
 
 /** The fields of a stored message the flows read (`rocketchat_message`). */
@@ -82,10 +77,7 @@ export interface MessageDoc {
    * `rocketchat_message.content`: the encrypted envelope (its `kid` names the room key). Read
    * as a proof about a suggested key and decrypted for the app.
    */
-  content?: Partial<EncryptedContent> & {
-    /** `content.algorithm`, e.g. `rc.v2.aes-sha2`; the key store checks it. */
-    algorithm?: string;
-  };
+  content?: EnvelopeDoc;
   /** `rocketchat_message.u`: the sender. */
   u: {
     /**
@@ -96,6 +88,28 @@ export interface MessageDoc {
   };
   /** `rocketchat_message.tmid`: the thread's first message, for a thread reply. */
   tmid?: string;
+  /**
+   * `rocketchat_message.attachments`: a `message_pinned_e2e` system message carries the pinned
+   * message's envelope in `attachments[0].content`, which the key store reads and checks
+   * (Rocket.Chat types an attachment's `content` as any object).
+   */
+  attachments?: unknown[];
+}
+
+/**
+ * An encrypted envelope as Rocket.Chat stores it (`content`): v2 (`rc.v2.aes-sha2` with `kid`,
+ * `iv`, `ciphertext`) or the legacy v1 form (`rc.v1.aes-sha2`, kid prefixed to `ciphertext`).
+ * The key store checks every member; a shape it does not recognise is refused there.
+ */
+export interface EnvelopeDoc {
+  /** `content.algorithm`: `rc.v2.aes-sha2` or the legacy `rc.v1.aes-sha2`. */
+  algorithm: string;
+  /** `content.kid`: the room key's id (v2). */
+  kid?: string;
+  /** `content.iv`: base64 of the 12-byte AES-GCM IV (v2). */
+  iv?: string;
+  /** `content.ciphertext`: base64 ciphertext with the GCM tag (v2), or the v1 string. */
+  ciphertext: string;
 }
 
 /** The encrypted message an app sends, as Rocket.Chat's clients send one. */

@@ -7,7 +7,8 @@
 import type { EncryptedContent, MessagePayload } from '../content';
 import type { AppKeyStore, Authorization } from '../keystore';
 import * as bridge from './bridge';
-import type { HostContext } from './context';
+import { MAX_MEMBERSHIP_TTL_MS, MEMBERSHIP_TTL_MS, type HostContext } from './context';
+import { badInput } from '../errors';
 import * as delivery from './keyDelivery';
 import * as lifecycle from './lifecycle';
 import type { HostPorts, MessageDoc } from './ports';
@@ -38,10 +39,24 @@ export class E2EEHostService {
   /**
    * @param store The key store holding the apps' identities, authorizations and room keys.
    * @param ports Rocket.Chat's side: users, rooms, subscriptions, messages, apps, events.
-   * @param options `now`: the clock in milliseconds since the epoch (default `Date.now`; for tests).
+   * @param options `now`: the clock in milliseconds since the epoch (default `Date.now`; for
+   * tests). `membershipTtlMs`: how long a checked membership of the app user is trusted before it
+   * is read again (default 1000, at most 60000; a removal reported through `onAppUserLeft` applies
+   * at once). Throws `E2EE_BAD_INPUT` for a TTL that is not an integer in range.
    */
-  constructor(store: AppKeyStore, ports: HostPorts, options: { now?: () => number } = {}) {
-    this.#context = { store, ports, provisional: new Set(), members: new Map(), now: options.now ?? Date.now };
+  constructor(store: AppKeyStore, ports: HostPorts, options: { now?: () => number; membershipTtlMs?: number } = {}) {
+    const ttl = options.membershipTtlMs ?? MEMBERSHIP_TTL_MS;
+    if (!Number.isInteger(ttl) || ttl < 0 || ttl > MAX_MEMBERSHIP_TTL_MS) {
+      badInput(`membershipTtlMs must be an integer from 0 to ${MAX_MEMBERSHIP_TTL_MS}`);
+    }
+    this.#context = {
+      store,
+      ports,
+      provisional: new Map(),
+      members: new Map(),
+      membershipTtlMs: ttl,
+      now: options.now ?? Date.now,
+    };
   }
 
   /**
@@ -75,6 +90,14 @@ export class E2EEHostService {
    */
   revokeRoom(appId: string, roomId: string, actorId: string): Promise<boolean> {
     return lifecycle.revokeRoom(this.#context, appId, roomId, actorId);
+  }
+
+  /**
+   * An admin revoked the app's identity: private key shredded, every grant dropped, the app
+   * user's room keys unset; `accessRevoked` (`identity-revoked`) per room. Returns those rooms.
+   */
+  revokeApp(appId: string, actorId: string): Promise<string[]> {
+    return lifecycle.revokeApp(this.#context, appId, actorId);
   }
 
   /**
