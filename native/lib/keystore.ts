@@ -239,8 +239,8 @@ export interface RotationReport {
   /** Wrapped room keys (`E2EKey` and `oldRoomKeys` entries) this call re-wrapped to the new key. */
   keysRewrapped: number;
   /**
-   * Wrapped room keys that opened with neither key (left as they were), counted in each re-wrap
-   * pass of this call: a rotation run from start to finish makes two passes.
+   * Wrapped room keys that opened with neither key (left as they were), each counted once
+   * however many re-wrap passes met it.
    */
   keysUnreadable: number;
 }

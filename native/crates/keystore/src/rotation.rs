@@ -201,10 +201,13 @@ impl AppKeyStore {
 }
 
 impl RotationReport {
+    /// Adds one pass. The commit pass re-reads every subscription: what the first pass re-wrapped
+    /// it finds done, but a key neither private key opens it meets again, so unreadable keys are
+    /// the most any pass met, not the sum.
     fn add(&mut self, tally: &Tally) {
         self.rooms_rewritten += tally.rooms;
         self.keys_rewrapped += tally.rewrapped;
-        self.keys_unreadable += tally.unreadable;
+        self.keys_unreadable = self.keys_unreadable.max(tally.unreadable);
     }
 }
 

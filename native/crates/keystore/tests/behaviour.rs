@@ -19,6 +19,7 @@ use rc_e2ee_keystore::{
 };
 
 suite!(
+    rotation_counts_an_unreadable_key_once,
     identity_is_created_once_and_loaded,
     missing_or_wrong_kek_is_bad_kek,
     sealed_key_is_bound_to_app_id_and_version,
@@ -928,4 +929,21 @@ async fn closed_store_refuses_calls(backend: &Backend) {
     assert_eq!(code(clone.audit(&AuditQuery::default()).await), "KEYSTORE_STORAGE");
     // Reopening works.
     assert!(backend.open(&kek).await.is_authorized(&app, "room").await.unwrap());
+}
+
+async fn rotation_counts_an_unreadable_key_once(backend: &Backend) {
+    let kek = kek();
+    let (store, app, public_key) = setup(backend, &kek, &["r1"]).await;
+    let host = Host::new(&public_key);
+    let _room = Room::new(&host, "r1", &public_key, 1);
+    // A subscription whose key was wrapped to another key pair: neither pass can open it.
+    let stranger = store.ensure_identity(&app_id(), "stranger.bot").await.unwrap();
+    host.set_subscription(SubscriptionKeys {
+        room_id: "r2".into(),
+        e2e_key: Some(TestKey::gcm().wrap_for(&stranger)),
+        old_room_keys: Vec::new(),
+    });
+    let report = store.rotate_identity(&app, host.as_ref()).await.unwrap();
+    // The re-wrap pass and the commit pass both meet it; the report counts the key, not the passes.
+    assert_eq!((report.rooms_rewritten, report.keys_rewrapped, report.keys_unreadable), (1, 1, 1));
 }
