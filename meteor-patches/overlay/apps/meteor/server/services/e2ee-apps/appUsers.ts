@@ -11,7 +11,7 @@ const byAppId = new Map<string, string>();
 /** The app's user id, read from `users` (`type: 'app'`, `appId`) and remembered; `undefined` when the app has none. */
 export async function resolveAppUser(appId: string): Promise<string | undefined> {
 	const user = await Users.findOneByAppId(appId, { projection: { _id: 1, type: 1 } });
-	if (!user || user.type !== 'app') {
+	if (user?.type !== 'app') {
 		byAppId.delete(appId);
 		return undefined;
 	}
@@ -26,7 +26,7 @@ export function knownAppUser(appId: string): string | undefined {
 
 /** The app a user belongs to, when it is an app user (`type: 'app'` with an `appId`); remembered too. */
 export function appOfUser(user: { _id: string; type?: string; appId?: string } | null | undefined): string | undefined {
-	if (!user || user.type !== 'app' || typeof user.appId !== 'string') {
+	if (user?.type !== 'app' || typeof user.appId !== 'string') {
 		return undefined;
 	}
 	byAppId.set(user.appId, user._id);

@@ -27,12 +27,10 @@ export async function onE2EESuggestedKeysStored(roomId: string, userIds: Readonl
 		return;
 	}
 	for (const userId of userIds) {
-		// eslint-disable-next-line no-await-in-loop
 		const appId = await appOfUserId(userId);
 		if (!appId) {
 			continue;
 		}
-		// eslint-disable-next-line no-await-in-loop
 		await withAppHost(appId, async (service) => {
 			const delivery = await service.onSuggestedKey(appId, userId, roomId, suggestedBy);
 			if (delivery.outcome === 'rejected') {
@@ -55,9 +53,7 @@ export async function onE2EERoomKeyReset(roomId: string, previousKid: string | u
 		const told = await host.service.onRoomKeyReset(roomId, previousKid, newKid);
 		for (const appId of told) {
 			const appUserId = knownAppUser(appId);
-			// eslint-disable-next-line no-await-in-loop
 			if (appUserId && (await rocketChatPorts.apps.isMember(roomId, appUserId))) {
-				// eslint-disable-next-line no-await-in-loop
 				await Rooms.addUserIdToE2EEQueueByRoomIds([roomId], appUserId);
 			}
 		}

@@ -33,7 +33,9 @@ const SUBSCRIPTION_KEYS = { _id: 1, rid: 1, E2EKey: 1, E2ESuggestedKey: 1, oldRo
 const ROOM_FIELDS = { _id: 1, encrypted: 1, e2eKeyId: 1, usersWaitingForE2EKeys: 1, ro: 1 } as const;
 const MESSAGE_FIELDS = { _id: 1, rid: 1, t: 1, msg: 1, content: 1, u: 1, tmid: 1 } as const;
 
-function toSubscriptionDoc(sub: Pick<ISubscription, 'rid' | 'E2EKey' | 'E2ESuggestedKey' | 'oldRoomKeys' | 'suggestedOldRoomKeys'>): SubscriptionDoc {
+function toSubscriptionDoc(
+	sub: Pick<ISubscription, 'rid' | 'E2EKey' | 'E2ESuggestedKey' | 'oldRoomKeys' | 'suggestedOldRoomKeys'>,
+): SubscriptionDoc {
 	return {
 		rid: sub.rid,
 		...(sub.E2EKey && { E2EKey: sub.E2EKey }),
@@ -117,9 +119,9 @@ export const subscriptionsPort: SubscriptionsPort = {
 		const subs = await Subscriptions.find({ 'u._id': userId, 'E2EKey': { $exists: true } }, { projection: SUBSCRIPTION_KEYS }).toArray();
 		return subs.map(toSubscriptionDoc);
 	},
-	async acceptSuggestedKey(roomId, userId, { E2EKey, oldRoomKeys }) {
+	async acceptSuggestedKey(roomId, userId, keys) {
 		await updateSubscription(roomId, userId, {
-			$set: { E2EKey, ...(oldRoomKeys.length > 0 && { oldRoomKeys }) },
+			$set: { E2EKey: keys.E2EKey, ...(keys.oldRoomKeys.length > 0 && { oldRoomKeys: keys.oldRoomKeys }) },
 			$unset: { E2ESuggestedKey: 1, suggestedOldRoomKeys: 1 },
 		});
 	},
@@ -210,7 +212,12 @@ export const eventsPort: EventsPort = {
 			return;
 		}
 		const int = EVENT_INTERFACES[event.type];
-		if (!manager.getListenerManager().getListeners(int).some((app) => app.getID() === event.appId)) {
+		if (
+			!manager
+				.getListenerManager()
+				.getListeners(int)
+				.some((app) => app.getID() === event.appId)
+		) {
 			return;
 		}
 		const room = await appRoom(event.roomId);

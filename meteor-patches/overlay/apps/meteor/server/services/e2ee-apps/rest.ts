@@ -95,5 +95,7 @@ export async function postE2EEAppSystemMessage(
 	actor: Pick<IUser, '_id' | 'username' | 'name'>,
 ): Promise<void> {
 	const { type, i18n } = E2EE_APP_SYSTEM_MESSAGES[kind];
-	await Message.saveSystemMessage(type as string as NonNullable<IMessage['t']>, rid, appName, actor, { i18nKey: i18n } as Partial<IMessage>);
+	await Message.saveSystemMessage(type as string as NonNullable<IMessage['t']>, rid, appName, actor, {
+		i18nKey: i18n,
+	} as Partial<IMessage>);
 }

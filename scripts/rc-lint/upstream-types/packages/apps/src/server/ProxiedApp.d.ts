@@ -4,5 +4,7 @@
 export declare class ProxiedApp {
 	getID(): string;
 
+	getName(): string;
+
 	call(method: string, ...args: Array<unknown>): Promise<unknown>;
 }

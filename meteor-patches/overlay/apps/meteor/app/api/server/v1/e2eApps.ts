@@ -99,7 +99,6 @@ API.v1.addRoute(
 				await assertMayManageRoomApps(this.userId, rid);
 				const apps = [];
 				for (const appId of rocketChatPorts.apps.e2eeApps()) {
-					// eslint-disable-next-line no-await-in-loop
 					const grant = (await store.listAuthorizations(appId)).find((authorization) => authorization.roomId === rid);
 					if (grant) {
 						apps.push({ appId, name: appName(appId), grantedBy: grant.grantedBy, grantedAt: new Date(grant.grantedAt) });
