@@ -1,6 +1,6 @@
 // ESLint for our own TypeScript and scripts: the facade (native/lib), the Jest suites (tests/),
 // the Node scripts (scripts/**/*.mjs) and the configs. Code meant for Rocket.Chat's tree (the
-// overlay in apps-engine-patches/, examples/) follows Rocket.Chat's own rules instead
+// overlays in apps-engine-patches/ and meteor-patches/, examples/) follows Rocket.Chat's own rules instead
 // (scripts/rc-lint/), so it is not linted here. `npm run lint`; scripts/test runs it.
 import js from '@eslint/js';
 import { defineConfig } from 'eslint/config';
@@ -19,6 +19,7 @@ export default defineConfig(
       'native/binding.d.ts',
       'docs/api/',
       'apps-engine-patches/',
+      'meteor-patches/',
       'examples/',
       'scripts/rc-lint/',
       'tests/fixtures/',
