@@ -18,6 +18,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
+import { hostReadPath } from './bench-host.mjs';
+
 /** The benched app's Apps-Engine id (a UUID, as in app.json). */
 const BENCH_APP = '9e3b7c4a-5d6f-4a8b-8c1d-2e3f4a5b6c7d';
 
@@ -173,6 +175,25 @@ report(
 );
 await store.close();
 rmSync(storeDir, { recursive: true, force: true });
+
+// The path an app's read takes on a Rocket.Chat server: the E2EE bridge's decrypt through the
+// host service (permission, membership, authorization and key from memory, the key store's
+// synchronous decrypt, the payload parsed) against the same work in plain Node, also awaited.
+const host = await hostReadPath(roomKey, 'x'.repeat(180));
+const hostContent = host.message.content;
+const nodeHostRead = async () => {
+  if (!nodeKeys.has('bench-room')) throw new Error('no key');
+  return EJSON.parse(nodeDecrypt(hostContent));
+};
+if ((await host.read()).msg !== (await nodeHostRead()).msg)
+  throw new Error('host and Node disagree; refusing to benchmark');
+report(
+  "an app's read through the host service, 200 B (bridge call → payload)",
+  await compare({ addon: host.read, node: nodeHostRead }),
+  'addon',
+  'node',
+);
+await host.close();
 
 const batch = Array.from({ length: 1000 }, () => e2ee.encryptContent(roomKey, payload(200)));
 report(

@@ -40,9 +40,8 @@ export class MemoryRocketChat {
     return this.users.get(userId)?.username ?? userId;
   }
 
-  /** An encrypted room created by `owner`, whose browser makes its first key (`e2e.setRoomKeyID`). */
-  encryptedRoom(roomId, owner, members) {
-    const roomKey = e2ee.RoomKey.generate();
+  /** An encrypted room created by `owner`, whose browser makes its first key (`e2e.setRoomKeyID`), or uses `roomKey`. */
+  encryptedRoom(roomId, owner, members, roomKey = e2ee.RoomKey.generate()) {
     owner.rooms.set(roomId, roomKey);
     this.rooms.set(roomId, { _id: roomId, t: 'p', encrypted: true, e2eKeyId: roomKey.kid, usersWaitingForE2EKeys: [] });
     this.subscriptions.set(pair(roomId, owner.userId), {

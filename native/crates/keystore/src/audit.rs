@@ -94,12 +94,15 @@ struct CounterKey {
 /// Pending counts, not yet in the store.
 pub struct Counters {
     pending: HashMap<CounterKey, i64>,
+    /// The key counted last: the next call is almost always the same app, room and outcome,
+    /// so it is found without building (and allocating) a new key.
+    last: Option<CounterKey>,
     last_flush: Instant,
 }
 
 impl Counters {
     pub fn new() -> Self {
-        Self { pending: HashMap::new(), last_flush: Instant::now() }
+        Self { pending: HashMap::new(), last: None, last_flush: Instant::now() }
     }
 
     pub fn add(
@@ -111,6 +114,18 @@ impl Counters {
         outcome: &'static str,
     ) {
         let minute = now_ms() / 60_000 * 60_000;
+        if let Some(last) = &self.last {
+            let same = last.minute == minute
+                && last.action == action
+                && last.outcome == outcome
+                && last.actor == actor
+                && last.app_id == app_id
+                && last.room_id.as_deref() == room_id;
+            if let Some(count) = same.then(|| self.pending.get_mut(last)).flatten() {
+                *count += 1;
+                return;
+            }
+        }
         let key = CounterKey {
             minute,
             actor: actor.to_owned(),
@@ -119,7 +134,8 @@ impl Counters {
             room_id: room_id.map(str::to_owned),
             outcome,
         };
-        *self.pending.entry(key).or_insert(0) += 1;
+        *self.pending.entry(key.clone()).or_insert(0) += 1;
+        self.last = Some(key);
     }
 
     /// Whether pending counts should go to the store now: the interval passed, or a count's

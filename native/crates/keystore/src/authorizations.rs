@@ -18,7 +18,7 @@ impl AppKeyStore {
         check_id(room_id, BAD_ROOM_ID)?;
         check_id(actor_id, BAD_ACTOR_ID)?;
         let result = self.authorize_inner(app_id, room_id, actor_id).await;
-        lock(&self.inner.gates).remove(&(app_id.to_owned(), room_id.to_owned()));
+        lock(&self.inner.gates).remove(app_id, room_id);
         let event = Event {
             detail: match &result {
                 Ok((_, false)) => Some("already granted".to_owned()),
@@ -68,7 +68,7 @@ impl AppKeyStore {
         check_id(actor_id, BAD_ACTOR_ID)?;
         let result = self.inner.store.delete_authorization(app_id, room_id).await;
         lock(&self.inner.room_keys).evict_room(app_id, room_id);
-        lock(&self.inner.gates).remove(&(app_id.to_owned(), room_id.to_owned()));
+        lock(&self.inner.gates).remove(app_id, room_id);
         let event = Event {
             detail: match &result {
                 Ok(false) => Some("was not granted".to_owned()),

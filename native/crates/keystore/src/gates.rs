@@ -1,6 +1,7 @@
 //! The gates of every per-room call: the identity is active and the app is authorized for the
 //! room, trusted for a bounded time in a bounded cache.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use crate::keystore::{lock, Gate, MAX_GATES};
@@ -43,7 +44,7 @@ impl AppKeyStore {
             return None;
         }
         let gates = lock(&self.inner.gates);
-        let gate = gates.get(&(app_id.to_owned(), room_id.to_owned()))?;
+        let gate = gates.get(app_id, room_id)?;
         (gate.checked.elapsed() < ttl).then(|| gate.verdict.clone())
     }
 
@@ -58,22 +59,75 @@ impl AppKeyStore {
             // Expired verdicts first, then refusals (an app probing room ids makes those), then
             // everything: the map never outgrows MAX_GATES.
             let ttl = self.inner.authorization_ttl;
-            gates.retain(|_, gate| gate.checked.elapsed() < ttl);
+            gates.retain(|gate| gate.checked.elapsed() < ttl);
             if gates.len() >= MAX_GATES {
-                gates.retain(|_, gate| gate.verdict.is_ok());
+                gates.retain(|gate| gate.verdict.is_ok());
             }
             if gates.len() >= MAX_GATES {
                 gates.clear();
             }
         }
-        gates.insert((app_id.to_owned(), room_id.to_owned()), Gate { checked: Instant::now(), verdict });
+        gates.insert(app_id, room_id, Gate { checked: Instant::now(), verdict });
     }
 
     /// Drops an app's cached room keys, gates and private keys (except `keep`).
     pub(crate) fn forget_app(&self, app_id: &str, keep: &[&str]) {
         lock(&self.inner.room_keys).evict_app(app_id);
         lock(&self.inner.private_keys).evict_app(app_id, keep);
-        lock(&self.inner.gates).retain(|(app, _), _| app != app_id);
+        lock(&self.inner.gates).forget_app(app_id);
+    }
+}
+
+/// Checked gates by app, then room: a lookup borrows the ids instead of allocating a key, since
+/// it sits on every decrypt's path.
+#[derive(Default)]
+pub(crate) struct GateCache {
+    apps: HashMap<String, HashMap<String, Gate>>,
+    len: usize,
+}
+
+impl GateCache {
+    pub(crate) fn get(&self, app_id: &str, room_id: &str) -> Option<&Gate> {
+        self.apps.get(app_id)?.get(room_id)
+    }
+
+    pub(crate) fn insert(&mut self, app_id: &str, room_id: &str, gate: Gate) {
+        let rooms = match self.apps.get_mut(app_id) {
+            Some(rooms) => rooms,
+            None => self.apps.entry(app_id.to_owned()).or_default(),
+        };
+        if rooms.insert(room_id.to_owned(), gate).is_none() {
+            self.len += 1;
+        }
+    }
+
+    pub(crate) fn remove(&mut self, app_id: &str, room_id: &str) {
+        if self.apps.get_mut(app_id).and_then(|rooms| rooms.remove(room_id)).is_some() {
+            self.len -= 1;
+        }
+    }
+
+    pub(crate) fn forget_app(&mut self, app_id: &str) {
+        if let Some(rooms) = self.apps.remove(app_id) {
+            self.len -= rooms.len();
+        }
+    }
+
+    pub(crate) fn retain(&mut self, keep: impl Fn(&Gate) -> bool) {
+        for rooms in self.apps.values_mut() {
+            rooms.retain(|_, gate| keep(gate));
+        }
+        self.apps.retain(|_, rooms| !rooms.is_empty());
+        self.len = self.apps.values().map(HashMap::len).sum();
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.apps.clear();
+        self.len = 0;
     }
 }
 
@@ -113,9 +167,7 @@ mod tests {
             assert!(lock(&store.inner.gates).len() <= MAX_GATES);
         }
         // The authorized room's verdict survived the sweep of refusals.
-        assert!(lock(&store.inner.gates)
-            .get(&(APP.to_owned(), "real-room".to_owned()))
-            .is_some_and(|gate| gate.verdict.is_ok()));
+        assert!(lock(&store.inner.gates).get(APP, "real-room").is_some_and(|gate| gate.verdict.is_ok()));
         store.close().await.unwrap();
     }
 }

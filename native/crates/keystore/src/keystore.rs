@@ -3,7 +3,6 @@
 //! has its own file: `identities`, `kek` (KEK rotation), `authorizations`, `gates`, `room_keys`
 //! (with the `acceptance` rule), `messages`, `rotation` (identity rotation), `auditing`.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
@@ -12,6 +11,7 @@ use crate::audit::Counters;
 use crate::cache::{PrivateKeyCache, RoomKeyCache};
 use crate::custody::KeyCustody;
 use crate::error::StorageKind;
+use crate::gates::GateCache;
 use crate::store::{self, Store, StoreUrl};
 use crate::{Error, Result};
 
@@ -87,7 +87,7 @@ pub(crate) struct Inner {
     pub(crate) keks: RwLock<Keks>,
     pub(crate) room_keys: Mutex<RoomKeyCache>,
     pub(crate) private_keys: Mutex<PrivateKeyCache>,
-    pub(crate) gates: Mutex<HashMap<(String, String), Gate>>,
+    pub(crate) gates: Mutex<GateCache>,
     pub(crate) counters: Mutex<Counters>,
     pub(crate) authorization_ttl: Duration,
     pub(crate) audit_flush_interval: Duration,
@@ -128,7 +128,7 @@ impl AppKeyStore {
                 keks: RwLock::new(Keks { current: custody, previous: options.previous_keks }),
                 room_keys: Mutex::new(RoomKeyCache::new(options.room_key_capacity)),
                 private_keys: Mutex::new(PrivateKeyCache::new(options.private_key_capacity)),
-                gates: Mutex::new(HashMap::new()),
+                gates: Mutex::new(GateCache::default()),
                 counters: Mutex::new(Counters::new()),
                 authorization_ttl: options.authorization_ttl.min(MAX_AUTHORIZATION_TTL),
                 audit_flush_interval: options.audit_flush_interval,

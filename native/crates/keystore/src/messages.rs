@@ -43,7 +43,35 @@ impl AppKeyStore {
         room_id: &str,
         message: &MessageFields,
     ) -> Option<Result<Zeroizing<String>>> {
-        if message.ciphertext_chars() > rc_e2ee_core::content::MAX_SYNC_CIPHERTEXT_B64 {
+        self.decrypt_cached(app_id, room_id, message.ciphertext_chars(), message.named_kid(), |ring| {
+            rc_e2ee_core::message::decrypt_message(ring, &message.as_ref())
+        })
+    }
+
+    /// [`AppKeyStore::decrypt_message_cached`] for a `t: 'e2e'` message given by its v2
+    /// `content` alone, the common case, which the bridge passes without building a message
+    /// object. Counted as a message decrypt.
+    pub fn decrypt_v2_message_cached(
+        &self,
+        app_id: &str,
+        room_id: &str,
+        content: &ContentFields,
+    ) -> Option<Result<Zeroizing<String>>> {
+        let chars = content.ciphertext.as_ref().map_or(0, String::len);
+        self.decrypt_cached(app_id, room_id, chars, content.named_kid(), |ring| {
+            rc_e2ee_core::decrypt_content(ring, &content.as_ref())
+        })
+    }
+
+    fn decrypt_cached(
+        &self,
+        app_id: &str,
+        room_id: &str,
+        ciphertext_chars: usize,
+        named_kid: Option<&str>,
+        decrypt: impl FnOnce(&[&RoomKey]) -> rc_e2ee_core::Result<Zeroizing<Vec<u8>>>,
+    ) -> Option<Result<Zeroizing<String>>> {
+        if ciphertext_chars > rc_e2ee_core::content::MAX_SYNC_CIPHERTEXT_B64 {
             return None;
         }
         let action = action::MESSAGE_DECRYPT;
@@ -54,10 +82,7 @@ impl AppKeyStore {
             Ok(actor) => actor,
             Err(error) => return Some(Err(self.count_now(SYSTEM, action, app_id, None, error))),
         };
-        let named_kid = message.named_kid();
-        match self.decrypt_with_ring(app_id, room_id, named_kid, |ring| {
-            rc_e2ee_core::message::decrypt_message(ring, &message.as_ref())
-        }) {
+        match self.decrypt_with_ring(app_id, room_id, named_kid, decrypt) {
             // The async call may find the key (another instance accepted it, a reload): it
             // answers, and counts, a miss.
             Err(Error::NoRoomKey) => None,

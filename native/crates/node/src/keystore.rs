@@ -23,7 +23,7 @@ use crate::keystore_types::{
     RekeyReport, RotationReport, StoreOptions, SubscriptionKeys,
 };
 use crate::messages::{EncryptedContent, MessageFields};
-use crate::wire::{Guarded, PlainText, Secret, Str};
+use crate::wire::{Ascii, Guarded, PlainText, Secret, Str, Text};
 
 fn custody(kek: Option<&str>, kek_file: Option<&str>) -> keystore::Result<Arc<dyn KeyCustody>> {
     Ok(Arc::new(SealedCustody::from_config(kek, kek_file.map(Path::new))?))
@@ -361,6 +361,26 @@ impl JsAppKeyStore {
     ) -> Result<Option<PlainText>, Code> {
         let fields: keystore::MessageFields = message.into();
         match self.inner.decrypt_message_cached(&app_id.0, &room_id.0, &fields) {
+            None => Ok(None),
+            Some(result) => result.map(|text| Some(PlainText(text))).map_err(|error| to_js(&error)),
+        }
+    }
+
+    /// `decryptMessageCached` for a `t: 'e2e'` message given by its v2 `content` members, as
+    /// strings: the bridge's hot path, with no message object to convert.
+    #[napi(catch_unwind, ts_return_type = "string | null")]
+    pub fn decrypt_v2_message_cached(
+        &self,
+        #[napi(ts_arg_type = "string")] app_id: Str,
+        #[napi(ts_arg_type = "string")] room_id: Str,
+        #[napi(ts_arg_type = "string | undefined")] algorithm: Text,
+        #[napi(ts_arg_type = "string | undefined")] kid: Text,
+        #[napi(ts_arg_type = "string | undefined")] iv: Ascii,
+        #[napi(ts_arg_type = "string | undefined")] ciphertext: Ascii,
+    ) -> Result<Option<PlainText>, Code> {
+        let content =
+            keystore::ContentFields { algorithm: algorithm.0, kid: kid.0, iv: iv.0, ciphertext: ciphertext.0 };
+        match self.inner.decrypt_v2_message_cached(&app_id.0, &room_id.0, &content) {
             None => Ok(None),
             Some(result) => result.map(|text| Some(PlainText(text))).map_err(|error| to_js(&error)),
         }
