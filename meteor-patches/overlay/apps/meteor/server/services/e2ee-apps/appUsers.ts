@@ -19,6 +19,15 @@ export async function resolveAppUser(appId: string): Promise<string | undefined>
 	return user._id;
 }
 
+/**
+ * The app's user id as last resolved, else resolved now: the bridge's path, so that a read answered
+ * from the key store's memory costs no query. An app's user changes only when the app is
+ * reinstalled, and enabling it resolves again (hooks.ts).
+ */
+export async function ensureAppUser(appId: string): Promise<string | undefined> {
+	return byAppId.get(appId) ?? resolveAppUser(appId);
+}
+
 /** The app's user id as last resolved. */
 export function knownAppUser(appId: string): string | undefined {
 	return byAppId.get(appId);

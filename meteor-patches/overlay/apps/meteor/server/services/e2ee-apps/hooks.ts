@@ -6,7 +6,7 @@
 import type { IMessage, IRoom, IUser } from '@rocket.chat/core-typings';
 import { Rooms } from '@rocket.chat/models';
 
-import { appOfUser, appOfUserId, knownAppUser } from './appUsers';
+import { appOfUser, appOfUserId, ensureAppUser } from './appUsers';
 import { withAppHost, getE2EEAppsHost } from './host';
 import { rocketChatPorts } from './ports';
 import { SystemLogger } from '../../lib/logger/system';
@@ -52,7 +52,7 @@ export async function onE2EERoomKeyReset(roomId: string, previousKid: string | u
 		}
 		const told = await host.service.onRoomKeyReset(roomId, previousKid, newKid);
 		for (const appId of told) {
-			const appUserId = knownAppUser(appId);
+			const appUserId = await ensureAppUser(appId);
 			if (appUserId && (await rocketChatPorts.apps.isMember(roomId, appUserId))) {
 				await Rooms.addUserIdToE2EEQueueByRoomIds([roomId], appUserId);
 			}

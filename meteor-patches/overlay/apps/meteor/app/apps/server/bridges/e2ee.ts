@@ -15,7 +15,7 @@ import type {
 } from '@rocket.chat/apps-engine/definition/e2ee';
 import type { E2EEHostService } from 'rc-e2ee';
 
-import { resolveAppUser } from '../../../../server/services/e2ee-apps/appUsers';
+import { ensureAppUser } from '../../../../server/services/e2ee-apps/appUsers';
 import { requireE2EEHostService } from '../../../../server/services/e2ee-apps/host';
 
 export class AppE2EEBridge extends E2EEBridge {
@@ -23,11 +23,11 @@ export class AppE2EEBridge extends E2EEBridge {
 		super();
 	}
 
-	/** The service, with the app's user resolved first (the service reads it synchronously). */
+	/** The service, with the app's user known (the service reads it synchronously; no query once known). */
 	private async serviceFor(appId: string, what: string): Promise<E2EEHostService> {
 		this.orch.debugLog(`The App ${appId} is calling the E2EE bridge: ${what}`);
 		const service = await requireE2EEHostService();
-		await resolveAppUser(appId);
+		await ensureAppUser(appId);
 		return service;
 	}
 
