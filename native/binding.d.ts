@@ -56,6 +56,11 @@ export declare class AppKeyStore {
    * failed decrypt it can judge from memory is thrown like `decryptMessage` rejects.
    */
   decryptMessageCached(appId: string, roomId: string, message: MessageFields): string | null
+  /**
+   * `decryptMessageCached` for a `t: 'e2e'` message given by its v2 `content` members, as
+   * strings: the bridge's hot path, with no message object to convert.
+   */
+  decryptV2MessageCached(appId: string, roomId: string, algorithm: string | undefined, kid: string | undefined, iv: string | undefined, ciphertext: string | undefined): string | null
   /** Encrypts a payload text for the room with its current key. */
   encryptContent(appId: string, roomId: string, plaintext: string, expectedKid?: string | undefined | null): Promise<EncryptedContent>
   /** Audit records, newest first. */
@@ -212,20 +217,45 @@ export interface ContentFields {
  */
 export declare function decryptContentBatch(ring: RoomKeyRing, algorithms: Uint8Array, kids: Array<string>, kidIndexes: Uint32Array, ivs: Array<string | undefined | null>, ciphertexts: Array<string | undefined | null>): Promise<BatchResult>
 
-/** Decrypts one `content` with one key to the exact plaintext (EJSON text). */
+/**
+ * Decrypts one `content` with one key to the exact plaintext (EJSON text). A ciphertext over
+ * 256 KiB is refused (`E2EE_TOO_LARGE`): use [`decrypt_content_with_key_async`].
+ */
 export declare function decryptContentWithKey(key: RoomKey, algorithm: string | undefined, kid: string | undefined, iv: string | undefined, ciphertext: string | undefined): string
 
-/** Decrypts one `content` with a key ring. */
+/**
+ * [`decrypt_content_with_key`] of any size (up to the 64 MiB cap) on the thread pool. A large
+ * plaintext reaches JavaScript without a copy on the JS thread (see [`OwnedText`]).
+ */
+export declare function decryptContentWithKeyAsync(key: RoomKey, algorithm: string | undefined, kid: string | undefined, iv: string | undefined, ciphertext: string | undefined): Promise<string>
+
+/** Decrypts one `content` with a key ring; over 256 KiB as for [`decrypt_content_with_key`]. */
 export declare function decryptContentWithRing(ring: RoomKeyRing, algorithm: string | undefined, kid: string | undefined, iv: string | undefined, ciphertext: string | undefined): string
+
+/** [`decrypt_content_with_ring`] of any size on the thread pool. */
+export declare function decryptContentWithRingAsync(ring: RoomKeyRing, algorithm: string | undefined, kid: string | undefined, iv: string | undefined, ciphertext: string | undefined): Promise<string>
 
 /** Decrypts a file with the JWK (JSON string) and counter block from its metadata. */
 export declare function decryptFile(keyJwk: string, iv: string, data: Buffer): Promise<Buffer>
 
-/** Decrypts a whole message (v2, v1 in `content` or `msg`, mobile, pinned) to its payload text. */
+/**
+ * Decrypts a whole message (v2, v1 in `content` or `msg`, mobile, pinned) to its payload text.
+ * A ciphertext over 256 KiB is refused (`E2EE_TOO_LARGE`): use
+ * [`decrypt_message_fields_async`].
+ */
 export declare function decryptMessageFields(ring: RoomKeyRing, message: MessageFields): string
 
-/** Encrypts a payload text (EJSON) under the room key; a legacy CBC key is refused. */
+/** [`decrypt_message_fields`] of any size on the thread pool. */
+export declare function decryptMessageFieldsAsync(ring: RoomKeyRing, message: MessageFields): Promise<string>
+
+/**
+ * Encrypts a payload text (EJSON) under the room key; a legacy CBC key is refused. A payload
+ * over 256 KiB is refused (`E2EE_TOO_LARGE`): use [`encrypt_content_text_async`].
+ */
 export declare function encryptContentText(key: RoomKey, plaintext: string): EncryptedContent
+
+/** [`encrypt_content_text`] of any size (up to the 48 MiB cap) on the thread pool. */
+export declare function encryptContentTextAsync(key: RoomKey, plaintext: string): Promise<EncryptedContent>
 
 /** A v2 envelope, as stored in a message's `content`. */
 export interface EncryptedContent {
@@ -338,7 +368,10 @@ export interface RotationReport {
 export interface StoreOptions {
   /** `mongodb://…` (Rocket.Chat's database) or `file:///absolute/path.json` (embedded). */
   url: string
-  /** Database name for `mongodb://` URLs that name none (default `rc_e2ee`). */
+  /**
+   * The database of a `mongodb://` store, overriding the one the URL names; one of the two
+   * must name it (`KEYSTORE_BAD_INPUT` otherwise).
+   */
   database?: string
   /** The key-encryption key, base64 of 32 bytes. Prefer `kekFile`. */
   kek?: string

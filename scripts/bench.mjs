@@ -218,6 +218,46 @@ report(
   'node',
 );
 
+// The event loop while one 8 MiB message is decrypted: the longest gap between two turns of a
+// setImmediate ticker, rc-e2ee's decryptContentAsync against Node's createDecipheriv on the
+// main thread (the only way plain Node can do it), interleaved round by round; median round.
+const huge = await e2ee.encryptContentAsync(roomKey, payload(8 * 1024 * 1024));
+
+/** The longest gap (ns) between turns of the event loop while `run` settles. */
+async function worstGap(run) {
+  let worst = 0;
+  let last = process.hrtime.bigint();
+  let ticking = true;
+  const tick = () => {
+    const now = process.hrtime.bigint();
+    worst = Math.max(worst, Number(now - last));
+    last = now;
+    if (ticking) setImmediate(tick);
+  };
+  await new Promise((resolve) => setImmediate(resolve));
+  last = process.hrtime.bigint();
+  setImmediate(tick);
+  await run();
+  await new Promise((resolve) => setImmediate(resolve));
+  ticking = false;
+  return worst;
+}
+
+if ((await e2ee.decryptContentAsync(roomKey, huge)) !== nodeDecrypt(huge)) {
+  throw new Error('addon and Node disagree on 8 MiB; refusing to benchmark');
+}
+const gaps = { addon: [], node: [] };
+for (let round = 0; round < ROUNDS; round++) {
+  gaps.addon.push(await worstGap(() => e2ee.decryptContentAsync(roomKey, huge)));
+  gaps.node.push(await worstGap(async () => nodeDecrypt(huge)));
+}
+report(
+  'worst event-loop gap while decrypting an 8 MiB message (addon: decryptContentAsync)',
+  { addon: median(gaps.addon), node: median(gaps.node) },
+  'addon',
+  'node',
+);
+
 const text200 = payload(200);
 report(
   'v2 encrypt 200 B (with IV)',

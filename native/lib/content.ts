@@ -72,8 +72,23 @@ export function contentFields(value: unknown): native.ContentFields | undefined 
 }
 
 /**
+ * Largest base64 ciphertext, in characters, that the synchronous calls decrypt: 256 KiB
+ * decoded (about 0.7 ms of work), far above Rocket.Chat's message size limit. A larger one is
+ * refused with `E2EE_TOO_LARGE`, whose message names the asynchronous call to use.
+ */
+export const MAX_SYNC_CIPHERTEXT_CHARS = Math.floor((256 * 1024) / 3) * 4 + 4;
+/**
+ * Largest payload, in UTF-8 bytes, that `encryptContent` encrypts synchronously: exactly what
+ * seals to a ciphertext of at most `MAX_SYNC_CIPHERTEXT_CHARS` (256 KiB less the 16-byte tag,
+ * rounded to the base64 quantum). A larger one is `E2EE_TOO_LARGE`: use `encryptContentAsync`.
+ */
+export const MAX_SYNC_PAYLOAD_BYTES = (MAX_SYNC_CIPHERTEXT_CHARS / 4) * 3 - 16;
+
+/**
  * Decrypts a `content` envelope to the exact plaintext string (the EJSON text the sender
- * encrypted). Synchronous: one message costs about a microsecond.
+ * encrypted). Synchronous: a chat message costs about a microsecond. A ciphertext over 256 KiB
+ * (`MAX_SYNC_CIPHERTEXT_CHARS`) is refused with `E2EE_TOO_LARGE`, so the event loop never waits
+ * long: use {@link decryptContentAsync} for those.
  */
 export function decryptContent(keys: RoomKeys, content: unknown): string {
   const c = contentFields(asRecord(content, 'content')) as native.ContentFields;
@@ -83,6 +98,22 @@ export function decryptContent(keys: RoomKeys, content: unknown): string {
   }
   const ring = ringHandle(keys);
   return call(() => native.decryptContentWithRing(ring, c.algorithm, c.kid, c.iv, c.ciphertext));
+}
+
+/**
+ * {@link decryptContent} off the event loop, for a ciphertext of any size up to the 64 MiB cap:
+ * the decryption runs on the thread pool, and a large plaintext becomes a JS string over the
+ * decrypted memory itself, without a copy on the main thread. Rejects with the same coded
+ * `E2EEError`s as the synchronous call.
+ */
+export async function decryptContentAsync(keys: RoomKeys, content: unknown): Promise<string> {
+  const c = contentFields(asRecord(content, 'content')) as native.ContentFields;
+  if (isRoomKey(keys)) {
+    const key = roomHandle(keys);
+    return callAsync(() => native.decryptContentWithKeyAsync(key, c.algorithm, c.kid, c.iv, c.ciphertext));
+  }
+  const ring = ringHandle(keys);
+  return callAsync(() => native.decryptContentWithRingAsync(ring, c.algorithm, c.kid, c.iv, c.ciphertext));
 }
 
 /** Parses a payload the way Rocket.Chat does: EJSON, must be an object, `text` → `msg`. */
@@ -216,6 +247,8 @@ export function payloadText(payload: string | Record<string, unknown>): string {
  * Decrypts a message (`t: 'e2e'` with v2/v1 `content` or a v1 string in `msg`, or a
  * `message_pinned_e2e` system message) and returns its payload. The payload is not merged
  * into the message: its `_id`, `ts` or `u` would override the server's, as in the web client.
+ * Synchronous; a ciphertext over 256 KiB is refused with `E2EE_TOO_LARGE`: use
+ * {@link decryptMessageAsync} for those.
  */
 export function decryptMessage(keys: RoomKeys, message: unknown): MessagePayload {
   const fields = messageFields(message);
@@ -224,14 +257,43 @@ export function decryptMessage(keys: RoomKeys, message: unknown): MessagePayload
 }
 
 /**
+ * {@link decryptMessage} off the event loop, for a ciphertext of any size up to the 64 MiB cap.
+ * The decryption runs on the thread pool; parsing the payload (EJSON) is JavaScript and runs on
+ * the main thread once the plaintext is back. Rejects with the same coded `E2EEError`s as the
+ * synchronous call.
+ */
+export async function decryptMessageAsync(keys: RoomKeys, message: unknown): Promise<MessagePayload> {
+  const fields = messageFields(message);
+  const ring = ringHandle(keys);
+  return parsePayload(await callAsync(() => native.decryptMessageFieldsAsync(ring, fields)));
+}
+
+/**
  * Encrypts a payload as a v2 envelope. An object is serialized with EJSON (as the web client
  * does: `{msg, attachments}`); a string is taken as the exact plaintext (see `payloadText`).
  * A legacy `A128CBC` room key only decrypts: it is refused with `E2EE_UNSUPPORTED_ALGORITHM`.
+ * Synchronous; a payload over 256 KiB (`MAX_SYNC_PAYLOAD_BYTES`) is refused with
+ * `E2EE_TOO_LARGE`: use {@link encryptContentAsync} for those.
  */
 export function encryptContent(roomKey: RoomKey, payload: string | Record<string, unknown>): EncryptedContent {
   const key = roomHandle(roomKey);
   const text = payloadText(payload);
   return call(() => native.encryptContentText(key, text)) as EncryptedContent;
+}
+
+/**
+ * {@link encryptContent} off the event loop, for a payload of any size up to the 48 MiB cap
+ * (`MAX_PAYLOAD_BYTES`). An object payload is still serialized (EJSON) on the main thread; the
+ * encryption runs on the thread pool. Rejects with the same coded `E2EEError`s as the
+ * synchronous call.
+ */
+export async function encryptContentAsync(
+  roomKey: RoomKey,
+  payload: string | Record<string, unknown>,
+): Promise<EncryptedContent> {
+  const key = roomHandle(roomKey);
+  const text = payloadText(payload);
+  return (await callAsync(() => native.encryptContentTextAsync(key, text))) as EncryptedContent;
 }
 
 /** Batches are split into chunks that run concurrently: while the thread pool decrypts one

@@ -9,9 +9,14 @@ export { E2EEError, E2EE_CODES, HOST_CODES, KEYSTORE_CODES, type E2EECode } from
 export { RsaPrivateKey, RoomKey, RoomKeyRing, unwrapRoomKey, wrapRoomKey, type JwkInput, type RoomKeys } from './keys';
 export {
   decryptContent,
+  decryptContentAsync,
   decryptContentBatch,
   decryptMessage,
+  decryptMessageAsync,
   encryptContent,
+  encryptContentAsync,
+  MAX_SYNC_CIPHERTEXT_CHARS,
+  MAX_SYNC_PAYLOAD_BYTES,
   parsePayload,
   type EncryptedContent,
   type MessagePayload,

@@ -45,6 +45,10 @@ describe('every wrong type is E2EE_BAD_INPUT', () => {
     ['decryptContent(content)', (bad) => api.decryptContent(roomKey(), bad)],
     ['decryptMessage(message)', (bad) => api.decryptMessage(roomKey(), bad)],
     ['encryptContent(roomKey)', (bad) => api.encryptContent(bad, { msg: 'x' })],
+    ['decryptContentAsync(keys)', (bad) => api.decryptContentAsync(bad, goodContent())],
+    ['decryptContentAsync(content)', (bad) => api.decryptContentAsync(roomKey(), bad)],
+    ['decryptMessageAsync(message)', (bad) => api.decryptMessageAsync(roomKey(), bad)],
+    ['encryptContentAsync(roomKey)', (bad) => api.encryptContentAsync(bad, { msg: 'x' })],
     ['decryptContentBatch(contents)', (bad) => api.decryptContentBatch(roomKey(), bad)],
     [
       'decryptFile(data)',
@@ -58,6 +62,9 @@ describe('every wrong type is E2EE_BAD_INPUT', () => {
     'decryptContent(keys)': { '[]': 'E2EE_UNKNOWN_KID' },
     'decryptContent(content)': { '{}': 'E2EE_BAD_ENVELOPE' },
     'decryptMessage(message)': { '{}': 'E2EE_BAD_INPUT' },
+    'decryptContentAsync(keys)': { '[]': 'E2EE_UNKNOWN_KID' },
+    'decryptContentAsync(content)': { '{}': 'E2EE_BAD_ENVELOPE' },
+    'decryptMessageAsync(message)': { '{}': 'E2EE_BAD_INPUT' },
     'decryptContentBatch(contents)': { '[]': 'ok' },
   };
   const shown = (bad: unknown) =>
@@ -584,6 +591,28 @@ const POSITIONS: Position[] = [
   { name: 'encryptContent(roomKey)', good: roomKey, call: (v) => api.encryptContent(v, { msg: 'x' }) },
   { name: 'encryptContent(payload)', good: () => ({ msg: 'x' }), call: (v) => api.encryptContent(roomKey(), v) },
   {
+    name: 'decryptContentAsync(keys)',
+    good: () => [roomKey()],
+    call: (v) => api.decryptContentAsync(v, goodContent()),
+  },
+  { name: 'decryptContentAsync(content)', good: goodContent, call: (v) => api.decryptContentAsync(roomKey(), v) },
+  {
+    name: 'decryptMessageAsync(keys)',
+    good: roomKey,
+    call: (v) => api.decryptMessageAsync(v, messageVectors.messages_v2[0].encrypted_message),
+  },
+  {
+    name: 'decryptMessageAsync(message)',
+    good: () => ({ ...messageVectors.messages_v2[0].encrypted_message }),
+    call: (v) => api.decryptMessageAsync(roomKey(), v),
+  },
+  { name: 'encryptContentAsync(roomKey)', good: roomKey, call: (v) => api.encryptContentAsync(v, { msg: 'x' }) },
+  {
+    name: 'encryptContentAsync(payload)',
+    good: () => ({ msg: 'x' }),
+    call: (v) => api.encryptContentAsync(roomKey(), v),
+  },
+  {
     name: 'decryptContentBatch(keys)',
     good: () => new e2ee.RoomKeyRing([roomKey()]),
     call: (v) => api.decryptContentBatch(v, [goodContent()]),
@@ -810,6 +839,22 @@ describe('finding 5: the raw binding never runs or returns hostile JavaScript, n
     ],
     ['decryptMessageFields', (...a) => binding.decryptMessageFields(...a), () => [ring(), { t: 'e2e', content: c() }]],
     ['encryptContentText', (...a) => binding.encryptContentText(...a), () => [rk(), '{}']],
+    [
+      'decryptContentWithKeyAsync',
+      (...a) => binding.decryptContentWithKeyAsync(...a),
+      () => [rk(), c().algorithm, c().kid, c().iv, c().ciphertext],
+    ],
+    [
+      'decryptContentWithRingAsync',
+      (...a) => binding.decryptContentWithRingAsync(...a),
+      () => [ring(), c().algorithm, c().kid, c().iv, c().ciphertext],
+    ],
+    [
+      'decryptMessageFieldsAsync',
+      (...a) => binding.decryptMessageFieldsAsync(...a),
+      () => [ring(), { t: 'e2e', content: c() }],
+    ],
+    ['encryptContentTextAsync', (...a) => binding.encryptContentTextAsync(...a), () => [rk(), '{}']],
     [
       'decryptContentBatch',
       (...a) => binding.decryptContentBatch(...a),

@@ -24,6 +24,28 @@ pub const MAX_CIPHERTEXT_B64: usize = 64 * 1024 * 1024;
 /// a 2 GHz core and far above Rocket.Chat's message size limit. Larger ones belong on a worker
 /// thread, so that a chat server's event loop never waits more than about a millisecond.
 pub const MAX_SYNC_CIPHERTEXT_B64: usize = 256 * 1024 / 3 * 4 + 4;
+/// Largest payload (UTF-8 bytes) encrypted on the caller's thread: exactly what makes a
+/// ciphertext of at most [`MAX_SYNC_CIPHERTEXT_B64`] (the AES-GCM tag is 16 bytes), so whatever
+/// a synchronous encrypt writes, a synchronous decrypt reads.
+pub const MAX_SYNC_PAYLOAD_BYTES: usize = MAX_SYNC_CIPHERTEXT_B64 / 4 * 3 - 16;
+
+/// The rule of the synchronous calls: a ciphertext of more than [`MAX_SYNC_CIPHERTEXT_B64`]
+/// characters is refused with [`Error::TooLarge`] and `refusal`, a fixed text naming the
+/// asynchronous call to use instead.
+pub fn check_sync_ciphertext(chars: usize, refusal: &'static str) -> Result<()> {
+    if chars > MAX_SYNC_CIPHERTEXT_B64 {
+        return Err(Error::TooLarge(refusal));
+    }
+    Ok(())
+}
+
+/// The same rule for a payload to encrypt: over [`MAX_SYNC_PAYLOAD_BYTES`] is refused.
+pub fn check_sync_payload(bytes: usize, refusal: &'static str) -> Result<()> {
+    if bytes > MAX_SYNC_PAYLOAD_BYTES {
+        return Err(Error::TooLarge(refusal));
+    }
+    Ok(())
+}
 
 /// What [`encrypt_content`] says to a legacy CBC key.
 pub const CBC_ONLY_DECRYPTS: Error = Error::UnsupportedAlgorithm("a legacy A128CBC room key only decrypts");
@@ -44,6 +66,12 @@ impl<'a> ContentRef<'a> {
     /// A v2 envelope.
     pub fn v2(kid: &'a str, iv: &'a str, ciphertext: &'a str) -> Self {
         Self { algorithm: Some(ALGORITHM_V2), kid: Some(kid), iv: Some(iv), ciphertext: Some(ciphertext) }
+    }
+
+    /// Base64 characters decryption may read (the ciphertext's; a legacy v1 one includes its
+    /// kid prefix).
+    pub fn ciphertext_chars(&self) -> usize {
+        self.ciphertext.map_or(0, str::len)
     }
 
     /// Rocket.Chat's `isEncryptedMessageContent`: a known label with string members. Only a
@@ -264,6 +292,34 @@ mod tests {
         assert_eq!(text.capacity(), text.len(), "grown, not allocated at its length");
         let valid = into_text(Zeroizing::new(b"{}".to_vec()));
         assert_eq!(valid.as_str(), "{}");
+    }
+
+    #[test]
+    fn the_sync_bound_is_256_kib_decoded_and_encrypt_matches_decrypt() {
+        // 256 KiB decoded, rounded up to a whole base64 quantum.
+        assert_eq!(MAX_SYNC_CIPHERTEXT_B64 / 4 * 3, 256 * 1024 + 2);
+        let refusal = "ciphertext over 256 KiB: use decryptContentAsync";
+        assert_eq!(check_sync_ciphertext(MAX_SYNC_CIPHERTEXT_B64, refusal), Ok(()));
+        let refused = check_sync_ciphertext(MAX_SYNC_CIPHERTEXT_B64 + 1, refusal).unwrap_err();
+        assert_eq!(refused.code(), "E2EE_TOO_LARGE");
+        assert_eq!(refused.to_string(), "input too large: ciphertext over 256 KiB: use decryptContentAsync");
+        // The largest payload a sync encrypt takes seals to a ciphertext a sync decrypt takes.
+        let key = gcm_key("k", 3);
+        let largest = encrypt_content(&key, &vec![b'x'; MAX_SYNC_PAYLOAD_BYTES]).unwrap();
+        assert_eq!(largest.ciphertext.len(), MAX_SYNC_CIPHERTEXT_B64);
+        let one_more = encrypt_content(&key, &vec![b'x'; MAX_SYNC_PAYLOAD_BYTES + 1]).unwrap();
+        assert!(one_more.ciphertext.len() > MAX_SYNC_CIPHERTEXT_B64);
+        assert_eq!(check_sync_payload(MAX_SYNC_PAYLOAD_BYTES, refusal), Ok(()));
+        assert!(check_sync_payload(MAX_SYNC_PAYLOAD_BYTES + 1, refusal).is_err());
+        let content = ContentRef::v2("k", &largest.iv, &largest.ciphertext);
+        assert_eq!(content.ciphertext_chars(), MAX_SYNC_CIPHERTEXT_B64);
+        let message = crate::message::MessageRef {
+            t: Some("e2e"),
+            msg: Some("short"),
+            content: Some(ContentRef::default()),
+            pinned_content: Some(content),
+        };
+        assert_eq!(message.ciphertext_chars(), MAX_SYNC_CIPHERTEXT_B64);
     }
 
     #[test]

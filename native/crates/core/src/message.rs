@@ -24,6 +24,15 @@ pub struct MessageRef<'a> {
     pub pinned_content: Option<ContentRef<'a>>,
 }
 
+impl MessageRef<'_> {
+    /// Base64 characters decryption may read: the largest of the envelopes and the legacy
+    /// `msg` (only one of them is decrypted).
+    pub fn ciphertext_chars(&self) -> usize {
+        let of = |content: &Option<ContentRef<'_>>| content.as_ref().map_or(0, ContentRef::ciphertext_chars);
+        of(&self.content).max(of(&self.pinned_content)).max(self.msg.map_or(0, str::len))
+    }
+}
+
 /// Decrypts a message and returns the payload's exact plaintext (EJSON text). The `e2e` status
 /// is ignored: it is a client-side marker, and a server-side copy never holds plaintext.
 pub fn decrypt_message(keys: &[&RoomKey], message: &MessageRef<'_>) -> Result<Zeroizing<Vec<u8>>> {

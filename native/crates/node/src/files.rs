@@ -1,8 +1,10 @@
 //! Encrypted files, always on the thread pool: files are large.
 //!
 //! Plaintext the addon holds is zeroized: the copy of a file to encrypt (turned into the
-//! ciphertext in place) and the decrypted bytes, which reach JavaScript as a copy in V8's own
-//! memory. The file key's JWK reaches JavaScript as a string built from a zeroizing buffer.
+//! ciphertext in place) and the decrypted bytes, which reach JavaScript as a `Buffer` over that
+//! very allocation (no copy on the JS thread; zeroized when the `Buffer` is collected: see
+//! `PlainBytes`). The input is still copied on the JS thread: reading a caller's `Buffer` from a
+//! worker would race with JavaScript detaching or transferring it. The file key's JWK reaches JavaScript as a string built from a zeroizing buffer.
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;

@@ -1,5 +1,10 @@
-//! Message content: one message synchronously (it costs well under a microsecond), many
-//! messages as one background batch.
+//! Message content: one message synchronously (a chat message costs about a microsecond) up to
+//! the core's synchronous bound of 256 KiB (about 0.7 ms), one message of any size on the
+//! thread pool (the `*_async` exports), many messages as one background batch.
+//!
+//! The synchronous exports refuse a larger ciphertext or payload with `E2EE_TOO_LARGE` and a
+//! fixed text naming the asynchronous call, so a chat server's event loop never holds one
+//! decrypt for more than about a millisecond.
 
 use std::sync::Arc;
 
@@ -12,7 +17,12 @@ use zeroize::Zeroizing;
 
 use crate::errors::{guard, sync, Background, Code};
 use crate::keys::{JsRoomKey, JsRoomKeyRing};
-use crate::wire::{Ascii, AsciiColumn, PlainText, Secret, Text, TextList};
+use crate::wire::{Ascii, AsciiColumn, OwnedText, PlainText, Sealed, Secret, Text, TextList};
+
+/// What the synchronous exports say to a ciphertext or payload over the synchronous bound.
+const SYNC_DECRYPT_CONTENT: &str = "ciphertext over 256 KiB: use decryptContentAsync";
+const SYNC_DECRYPT_MESSAGE: &str = "ciphertext over 256 KiB: use decryptMessageAsync";
+const SYNC_ENCRYPT_CONTENT: &str = "payload over 256 KiB: use encryptContentAsync";
 
 /// Encrypted `content` members as strings; a member that is not a string reads as absent, as
 /// in the web client (the facade already leaves such members out). Read from JavaScript by the
@@ -48,27 +58,67 @@ pub struct MessageFields {
     pub pinned_content: Option<ContentFields>,
 }
 
+impl MessageFields {
+    fn as_ref(&self) -> MessageRef<'_> {
+        MessageRef {
+            t: self.t.as_deref(),
+            msg: self.msg.as_deref(),
+            content: self.content.as_ref().map(ContentFields::as_ref),
+            pinned_content: self.pinned_content.as_ref().map(ContentFields::as_ref),
+        }
+    }
+}
+
 /// The text the UTF-8 plaintext reads as; invalid sequences become U+FFFD as in the browser's
 /// `TextDecoder`.
 fn to_text(plaintext: Zeroizing<Vec<u8>>) -> PlainText {
     PlainText(rc_e2ee_core::content::into_text(plaintext))
 }
 
-/// One `content` from its wire fields, decrypted with `keys`.
+/// The wire fields of one `content`, as the exports receive them.
+struct Fields {
+    algorithm: Text,
+    kid: Text,
+    iv: Ascii,
+    ciphertext: Ascii,
+}
+
+impl Fields {
+    fn as_ref(&self) -> ContentRef<'_> {
+        ContentRef {
+            algorithm: self.algorithm.as_deref(),
+            kid: self.kid.as_deref(),
+            iv: self.iv.as_deref(),
+            ciphertext: self.ciphertext.as_deref(),
+        }
+    }
+}
+
+/// One `content`, decrypted with `keys`; `refusal` is `Some` on the caller's thread, where a
+/// ciphertext over the synchronous bound is refused with that text.
 fn decrypt_fields(
     keys: &[&CoreRoomKey],
-    algorithm: &Text,
-    kid: &Text,
-    iv: &Ascii,
-    ciphertext: &Ascii,
-) -> rc_e2ee_core::Result<PlainText> {
-    let content = ContentRef {
-        algorithm: algorithm.as_deref(),
-        kid: kid.as_deref(),
-        iv: iv.as_deref(),
-        ciphertext: ciphertext.as_deref(),
-    };
-    decrypt_content(keys, &content).map(to_text)
+    fields: &Fields,
+    refusal: Option<&'static str>,
+) -> rc_e2ee_core::Result<Zeroizing<String>> {
+    let content = fields.as_ref();
+    if let Some(refusal) = refusal {
+        rc_e2ee_core::content::check_sync_ciphertext(content.ciphertext_chars(), refusal)?;
+    }
+    decrypt_content(keys, &content).map(rc_e2ee_core::content::into_text)
+}
+
+/// A whole message, decrypted with `keys`; `refusal` as for [`decrypt_fields`].
+fn decrypt_fields_of_message(
+    keys: &[&CoreRoomKey],
+    message: &MessageFields,
+    refusal: Option<&'static str>,
+) -> rc_e2ee_core::Result<Zeroizing<String>> {
+    let fields = message.as_ref();
+    if let Some(refusal) = refusal {
+        rc_e2ee_core::content::check_sync_ciphertext(fields.ciphertext_chars(), refusal)?;
+    }
+    decrypt_message(keys, &fields).map(rc_e2ee_core::content::into_text)
 }
 
 fn ring_of(key: &Arc<CoreRoomKey>) -> [&CoreRoomKey; 1] {
@@ -79,7 +129,8 @@ fn refs(keys: &[Arc<CoreRoomKey>]) -> Vec<&CoreRoomKey> {
     keys.iter().map(Arc::as_ref).collect()
 }
 
-/// Decrypts one `content` with one key to the exact plaintext (EJSON text).
+/// Decrypts one `content` with one key to the exact plaintext (EJSON text). A ciphertext over
+/// 256 KiB is refused (`E2EE_TOO_LARGE`): use [`decrypt_content_with_key_async`].
 #[napi(catch_unwind, ts_return_type = "string")]
 pub fn decrypt_content_with_key(
     key: &JsRoomKey,
@@ -88,10 +139,11 @@ pub fn decrypt_content_with_key(
     #[napi(ts_arg_type = "string | undefined")] iv: Ascii,
     #[napi(ts_arg_type = "string | undefined")] ciphertext: Ascii,
 ) -> Result<PlainText, Code> {
-    sync(|| decrypt_fields(&ring_of(key.core()), &algorithm, &kid, &iv, &ciphertext))
+    let fields = Fields { algorithm, kid, iv, ciphertext };
+    sync(|| decrypt_fields(&ring_of(key.core()), &fields, Some(SYNC_DECRYPT_CONTENT)).map(PlainText))
 }
 
-/// Decrypts one `content` with a key ring.
+/// Decrypts one `content` with a key ring; over 256 KiB as for [`decrypt_content_with_key`].
 #[napi(catch_unwind, ts_return_type = "string")]
 pub fn decrypt_content_with_ring(
     ring: &JsRoomKeyRing,
@@ -100,21 +152,55 @@ pub fn decrypt_content_with_ring(
     #[napi(ts_arg_type = "string | undefined")] iv: Ascii,
     #[napi(ts_arg_type = "string | undefined")] ciphertext: Ascii,
 ) -> Result<PlainText, Code> {
-    sync(|| decrypt_fields(&refs(ring.keys()), &algorithm, &kid, &iv, &ciphertext))
+    let fields = Fields { algorithm, kid, iv, ciphertext };
+    sync(|| decrypt_fields(&refs(ring.keys()), &fields, Some(SYNC_DECRYPT_CONTENT)).map(PlainText))
 }
 
 /// Decrypts a whole message (v2, v1 in `content` or `msg`, mobile, pinned) to its payload text.
+/// A ciphertext over 256 KiB is refused (`E2EE_TOO_LARGE`): use
+/// [`decrypt_message_fields_async`].
 #[napi(catch_unwind, ts_return_type = "string")]
 pub fn decrypt_message_fields(ring: &JsRoomKeyRing, message: MessageFields) -> Result<PlainText, Code> {
-    sync(|| {
-        let fields = MessageRef {
-            t: message.t.as_deref(),
-            msg: message.msg.as_deref(),
-            content: message.content.as_ref().map(ContentFields::as_ref),
-            pinned_content: message.pinned_content.as_ref().map(ContentFields::as_ref),
-        };
-        decrypt_message(&refs(ring.keys()), &fields).map(to_text)
-    })
+    sync(|| decrypt_fields_of_message(&refs(ring.keys()), &message, Some(SYNC_DECRYPT_MESSAGE)).map(PlainText))
+}
+
+/// [`decrypt_content_with_key`] of any size (up to the 64 MiB cap) on the thread pool. A large
+/// plaintext reaches JavaScript without a copy on the JS thread (see [`OwnedText`]).
+#[napi(catch_unwind, ts_return_type = "Promise<string>")]
+pub fn decrypt_content_with_key_async(
+    key: &JsRoomKey,
+    #[napi(ts_arg_type = "string | undefined")] algorithm: Text,
+    #[napi(ts_arg_type = "string | undefined")] kid: Text,
+    #[napi(ts_arg_type = "string | undefined")] iv: Ascii,
+    #[napi(ts_arg_type = "string | undefined")] ciphertext: Ascii,
+) -> AsyncTask<Background<OwnedText, OwnedText>> {
+    let key = Arc::clone(key.core());
+    let fields = Fields { algorithm, kid, iv, ciphertext };
+    Background::new(move || decrypt_fields(&ring_of(&key), &fields, None).map(OwnedText::prepare), Ok)
+}
+
+/// [`decrypt_content_with_ring`] of any size on the thread pool.
+#[napi(catch_unwind, ts_return_type = "Promise<string>")]
+pub fn decrypt_content_with_ring_async(
+    ring: &JsRoomKeyRing,
+    #[napi(ts_arg_type = "string | undefined")] algorithm: Text,
+    #[napi(ts_arg_type = "string | undefined")] kid: Text,
+    #[napi(ts_arg_type = "string | undefined")] iv: Ascii,
+    #[napi(ts_arg_type = "string | undefined")] ciphertext: Ascii,
+) -> AsyncTask<Background<OwnedText, OwnedText>> {
+    let keys = ring.keys().to_vec();
+    let fields = Fields { algorithm, kid, iv, ciphertext };
+    Background::new(move || decrypt_fields(&refs(&keys), &fields, None).map(OwnedText::prepare), Ok)
+}
+
+/// [`decrypt_message_fields`] of any size on the thread pool.
+#[napi(catch_unwind, ts_return_type = "Promise<string>")]
+pub fn decrypt_message_fields_async(
+    ring: &JsRoomKeyRing,
+    message: MessageFields,
+) -> AsyncTask<Background<OwnedText, OwnedText>> {
+    let keys = ring.keys().to_vec();
+    Background::new(move || decrypt_fields_of_message(&refs(&keys), &message, None).map(OwnedText::prepare), Ok)
 }
 
 /// A v2 envelope, as stored in a message's `content`.
@@ -127,21 +213,27 @@ pub struct EncryptedContent {
     pub ciphertext: String,
 }
 
-/// Encrypts a payload text (EJSON) under the room key; a legacy CBC key is refused.
-#[napi(catch_unwind)]
+/// Encrypts a payload text (EJSON) under the room key; a legacy CBC key is refused. A payload
+/// over 256 KiB is refused (`E2EE_TOO_LARGE`): use [`encrypt_content_text_async`].
+#[napi(catch_unwind, ts_return_type = "EncryptedContent")]
 pub fn encrypt_content_text(
     key: &JsRoomKey,
     #[napi(ts_arg_type = "string")] plaintext: Secret,
-) -> Result<EncryptedContent, Code> {
+) -> Result<Sealed, Code> {
     sync(|| {
-        let sealed = rc_e2ee_core::encrypt_content(key.core(), plaintext.as_bytes())?;
-        Ok(EncryptedContent {
-            algorithm: sealed.algorithm.to_owned(),
-            kid: sealed.kid,
-            iv: sealed.iv,
-            ciphertext: sealed.ciphertext,
-        })
+        rc_e2ee_core::content::check_sync_payload(plaintext.len(), SYNC_ENCRYPT_CONTENT)?;
+        rc_e2ee_core::encrypt_content(key.core(), plaintext.as_bytes()).map(Sealed)
     })
+}
+
+/// [`encrypt_content_text`] of any size (up to the 48 MiB cap) on the thread pool.
+#[napi(catch_unwind, ts_return_type = "Promise<EncryptedContent>")]
+pub fn encrypt_content_text_async(
+    key: &JsRoomKey,
+    #[napi(ts_arg_type = "string")] plaintext: Secret,
+) -> AsyncTask<Background<EncryptedContent, EncryptedContent>> {
+    let key = Arc::clone(key.core());
+    Background::new(move || rc_e2ee_core::encrypt_content(&key, plaintext.as_bytes()).map(EncryptedContent::from), Ok)
 }
 
 /// Outcome of a batch: each plaintext, or `null` where that item failed; failures are listed

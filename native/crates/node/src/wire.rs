@@ -16,7 +16,7 @@ use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 
-use napi::bindgen_prelude::{FromNapiValue, ToNapiValue, TypeName, ValueType};
+use napi::bindgen_prelude::{FromNapiValue, Object, ToNapiValue, TypeName, ValueType};
 use napi::{sys, Error, Result, Status};
 use zeroize::{Zeroize, Zeroizing};
 
@@ -118,22 +118,237 @@ impl TypeName for Secret {
     }
 }
 
-/// Decrypted bytes handed back to JavaScript as a `Buffer` copied into V8's memory; the Rust
-/// copy is zeroized when this drops (a `Buffer::from(Vec)` would hand the allocation itself to
-/// JavaScript, to be freed later without zeroizing).
+/// Decrypted bytes handed back to JavaScript as a `Buffer`. Up to [`EXTERNAL_MIN_BYTES`] they
+/// are copied into V8's memory and the Rust copy is zeroized when this drops. Larger ones (a
+/// file) are not copied: the `Buffer` is made over this very allocation, and Node hands it
+/// back to [`release`] when the `Buffer` is collected, which zeroizes it then. (A plain
+/// `Buffer::from(Vec)` would also avoid the copy, but frees without zeroizing.)
 pub struct PlainBytes(pub Zeroizing<Vec<u8>>);
+
+fn no_buffer() -> Error {
+    Error::new(Status::GenericFailure, "E2EE_INTERNAL: internal error: could not create a Buffer")
+}
 
 impl ToNapiValue for PlainBytes {
     unsafe fn to_napi_value(env: sys::napi_env, value: Self) -> Result<sys::napi_value> {
         let mut out = ptr::null_mut();
+        if value.0.len() >= EXTERNAL_MIN_BYTES {
+            let owner = Box::new(value.0);
+            let (data, length) = (owner.as_ptr(), owner.len());
+            let hint = Box::into_raw(owner);
+            // SAFETY: `data` is valid for `length` bytes for as long as `hint` lives, and the
+            // finalizer frees `hint` exactly once, after V8 is done with the memory.
+            let status = unsafe {
+                sys::napi_create_external_buffer(
+                    env,
+                    length,
+                    data.cast_mut().cast(),
+                    Some(release::<Zeroizing<Vec<u8>>>),
+                    hint.cast(),
+                    &mut out,
+                )
+            };
+            if status == sys::Status::napi_ok {
+                return Ok(out);
+            }
+            if status != sys::Status::napi_no_external_buffers_allowed {
+                // Node may already have run the finalizer (it does when the Buffer cannot be
+                // made): the allocation is left alone, on a path no file size reaches.
+                return Err(no_buffer());
+            }
+            // A runtime without external buffers (a V8 sandbox) took nothing: copy instead.
+            // SAFETY: `hint` came from `Box::into_raw` above and nobody else has it.
+            let owner = unsafe { Box::from_raw(hint) };
+            return unsafe { PlainBytes(*owner).copied(env) };
+        }
+        unsafe { value.copied(env) }
+    }
+}
+
+impl PlainBytes {
+    /// The bytes as a new `Buffer` in V8's memory; this copy is zeroized when it drops.
+    unsafe fn copied(self, env: sys::napi_env) -> Result<sys::napi_value> {
+        let mut out = ptr::null_mut();
         let mut data = ptr::null_mut();
         // SAFETY: the source is valid for `len` bytes; N-API copies them into a new Buffer.
         let status =
-            unsafe { sys::napi_create_buffer_copy(env, value.0.len(), value.0.as_ptr().cast(), &mut data, &mut out) };
+            unsafe { sys::napi_create_buffer_copy(env, self.0.len(), self.0.as_ptr().cast(), &mut data, &mut out) };
         if status != sys::Status::napi_ok {
-            return Err(Error::new(Status::GenericFailure, "E2EE_INTERNAL: internal error: could not create a Buffer"));
+            return Err(no_buffer());
         }
         Ok(out)
+    }
+}
+
+/// Results of at least this many bytes reach JavaScript over their own allocation, not as a
+/// copy: copying 8 MiB on the JS thread takes milliseconds, creating an external string or
+/// Buffer takes microseconds. Below it a copy is cheaper than the bookkeeping.
+pub const EXTERNAL_MIN_BYTES: usize = 64 * 1024;
+
+/// The finalizer of an external Buffer: frees (and, for zeroizing owners, zeroizes) the owner
+/// leaked when it was created. Touches no JavaScript.
+unsafe extern "C" fn release<T>(_env: sys::napi_env, _data: *mut std::ffi::c_void, hint: *mut std::ffi::c_void) {
+    // SAFETY: `hint` is the `Box<T>` leaked by the creator, handed back exactly once by Node.
+    drop(unsafe { Box::from_raw(hint.cast::<T>()) });
+}
+
+/// The same for an external string, whose finalizer may run during GC (a "basic" finalizer).
+unsafe extern "C" fn release_basic<T>(
+    _env: sys::node_api_basic_env,
+    _data: *mut std::ffi::c_void,
+    hint: *mut std::ffi::c_void,
+) {
+    // SAFETY: as for `release`.
+    drop(unsafe { Box::from_raw(hint.cast::<T>()) });
+}
+
+/// An external string over `owner`'s characters (`latin1` bytes or UTF-16 units, chosen by
+/// `create`). When Node copies instead (a runtime without external strings) it has already run
+/// the finalizer, which freed `owner`. On a failure nobody can tell whether Node's string
+/// resource still points at `owner`, so it is left alone (a leak, on a path the codec's sizes
+/// never reach: V8's limit is about 512 M characters).
+unsafe fn external<T, C>(
+    env: sys::napi_env,
+    owner: Box<T>,
+    data: *const C,
+    length: usize,
+    create: unsafe extern "C" fn(
+        sys::napi_env,
+        *const C,
+        isize,
+        sys::node_api_basic_finalize,
+        *mut std::ffi::c_void,
+        *mut sys::napi_value,
+        *mut bool,
+    ) -> sys::napi_status,
+) -> Result<sys::napi_value> {
+    let length = isize::try_from(length).map_err(|_| Error::new(Status::GenericFailure, "string too long"))?;
+    let hint = Box::into_raw(owner);
+    let (mut out, mut copied) = (ptr::null_mut(), false);
+    // SAFETY: `data` points into `*hint`'s heap allocation, valid for `length` characters until
+    // the finalizer frees `hint`, exactly once.
+    let status = unsafe { create(env, data, length, Some(release_basic::<T>), hint.cast(), &mut out, &mut copied) };
+    if status != sys::Status::napi_ok {
+        return Err(Error::new(Status::GenericFailure, "could not create a string"));
+    }
+    Ok(out)
+}
+
+/// A decrypted payload from a background task. Prepared on the worker thread
+/// ([`OwnedText::prepare`]) so that the JS thread does no per-character work: a large ASCII
+/// text becomes an external one-byte string over the decrypted bytes, a large text with other
+/// characters is transcoded to UTF-16 on the worker and becomes an external two-byte string.
+/// Either allocation is zeroized by [`release`] when V8 collects the string; a copy V8 itself
+/// makes later (flattening a concatenation, say) lives in V8's heap, as any copied string does.
+pub enum OwnedText {
+    Copied(PlainText),
+    Latin1(Zeroizing<Vec<u8>>),
+    Utf16(Zeroizing<Vec<u16>>),
+}
+
+impl OwnedText {
+    pub fn prepare(mut text: Zeroizing<String>) -> Self {
+        if text.len() < EXTERNAL_MIN_BYTES {
+            return OwnedText::Copied(PlainText(text));
+        }
+        if text.is_ascii() {
+            return OwnedText::Latin1(Zeroizing::new(std::mem::take(&mut *text).into_bytes()));
+        }
+        // Sized first so the vector never reallocates (which would leave unzeroized pieces).
+        let mut units = Zeroizing::new(Vec::with_capacity(text.encode_utf16().count()));
+        units.extend(text.encode_utf16());
+        OwnedText::Utf16(units)
+    }
+}
+
+impl ToNapiValue for OwnedText {
+    unsafe fn to_napi_value(env: sys::napi_env, value: Self) -> Result<sys::napi_value> {
+        // SAFETY: each owner's data pointer and length describe its own heap allocation, which
+        // moving the owner into a Box does not move.
+        unsafe {
+            match value {
+                OwnedText::Copied(text) => PlainText::to_napi_value(env, text),
+                OwnedText::Latin1(bytes) => {
+                    let (data, length) = (bytes.as_ptr().cast::<std::ffi::c_char>(), bytes.len());
+                    external(env, Box::new(bytes), data, length, sys::node_api_create_external_string_latin1)
+                }
+                OwnedText::Utf16(units) => {
+                    let (data, length) = (units.as_ptr(), units.len());
+                    external(env, Box::new(units), data, length, sys::node_api_create_external_string_utf16)
+                }
+            }
+        }
+    }
+}
+
+impl TypeName for OwnedText {
+    fn type_name() -> &'static str {
+        "string"
+    }
+    fn value_type() -> ValueType {
+        ValueType::String
+    }
+}
+
+/// An `EncryptedContent` the codec just sealed, as the JS object of that type; the
+/// ciphertext is created as a one-byte string (external when large: see [`Base64Text`]) rather
+/// than decoded from UTF-8 on the JS thread.
+pub struct Sealed(pub rc_e2ee_core::EncryptedContent);
+
+impl ToNapiValue for Sealed {
+    unsafe fn to_napi_value(env: sys::napi_env, value: Self) -> Result<sys::napi_value> {
+        let sealed = value.0;
+        let mut object = Object::new(&napi::Env::from_raw(env))?;
+        object.set("algorithm", sealed.algorithm)?;
+        object.set("kid", sealed.kid)?;
+        object.set("iv", sealed.iv)?;
+        object.set("ciphertext", Base64Text(sealed.ciphertext))?;
+        // SAFETY: `object` was just created in `env`.
+        unsafe { Object::to_napi_value(env, object) }
+    }
+}
+
+impl TypeName for Sealed {
+    fn type_name() -> &'static str {
+        "EncryptedContent"
+    }
+    fn value_type() -> ValueType {
+        ValueType::Object
+    }
+}
+
+/// A base64 string the codec wrote (a ciphertext): ASCII, created as a one-byte string, and
+/// above [`EXTERNAL_MIN_BYTES`] as an external one over this allocation (not secret, so not
+/// zeroized).
+pub struct Base64Text(pub String);
+
+impl ToNapiValue for Base64Text {
+    unsafe fn to_napi_value(env: sys::napi_env, value: Self) -> Result<sys::napi_value> {
+        let bytes = value.0.into_bytes();
+        if bytes.len() >= EXTERNAL_MIN_BYTES {
+            let (data, length) = (bytes.as_ptr().cast::<std::ffi::c_char>(), bytes.len());
+            // SAFETY: as for `OwnedText`.
+            return unsafe {
+                external(env, Box::new(bytes), data, length, sys::node_api_create_external_string_latin1)
+            };
+        }
+        let mut out = ptr::null_mut();
+        let length = isize::try_from(bytes.len()).map_err(|_| Error::new(Status::GenericFailure, "string too long"))?;
+        // SAFETY: `bytes` is valid for `length` bytes; N-API copies them into a new JS string.
+        let status = unsafe { sys::napi_create_string_latin1(env, bytes.as_ptr().cast(), length, &mut out) };
+        if status != sys::Status::napi_ok {
+            return Err(Error::new(Status::GenericFailure, "could not create a string"));
+        }
+        Ok(out)
+    }
+}
+
+impl TypeName for Base64Text {
+    fn type_name() -> &'static str {
+        "string"
+    }
+    fn value_type() -> ValueType {
+        ValueType::String
     }
 }
 
@@ -285,8 +500,76 @@ impl FromNapiValue for Ascii {
             String::from_utf8(bytes).unwrap_or_default()
         };
         // SAFETY: env and value come straight from N-API argument conversion.
-        unsafe { with_utf16(env, value, narrow) }.map(Ascii)
+        match unsafe { with_small_utf16(env, value, narrow) }? {
+            Small::Read(text) => Ok(Ascii(text)),
+            // SAFETY: as above.
+            Small::TooLong => unsafe { large_ascii(env, value) }.map(|text| Ascii(Some(text))),
+        }
     }
+}
+
+enum Small<T> {
+    Read(Option<T>),
+    TooLong,
+}
+
+/// [`with_utf16`] for a string that fits the scratch buffer as it is; a longer one is not read.
+unsafe fn with_small_utf16<T>(
+    env: sys::napi_env,
+    value: sys::napi_value,
+    read: impl FnOnce(&[u16]) -> T,
+) -> Result<Small<T>> {
+    SCRATCH.with(|scratch| {
+        let mut buffer = scratch.try_borrow_mut().map_err(|_| Error::new(Status::GenericFailure, "scratch in use"))?;
+        let mut written = 0usize;
+        // SAFETY: `buffer` is valid for `buffer.len()` u16 writes; N-API writes at most len - 1
+        // units plus a terminator and reports how many it wrote.
+        let status =
+            unsafe { sys::napi_get_value_string_utf16(env, value, buffer.as_mut_ptr(), buffer.len(), &mut written) };
+        if status == sys::Status::napi_string_expected {
+            return Ok(Small::Read(None));
+        }
+        if status != sys::Status::napi_ok {
+            return Err(Error::new(Status::InvalidArg, "a string argument could not be read"));
+        }
+        if written + 1 >= buffer.len() {
+            return Ok(Small::TooLong);
+        }
+        Ok(Small::Read(Some(read(buffer.get(..written).unwrap_or_default()))))
+    })
+}
+
+/// A long base64 field (a large message's ciphertext): read as UTF-8 straight into its final
+/// buffer, which for a one-byte string is close to a memory copy, instead of widening to UTF-16
+/// and narrowing again (three passes over megabytes on the JS thread). The result is the
+/// same as the short path's: each UTF-16 unit outside ASCII becomes `!`.
+unsafe fn large_ascii(env: sys::napi_env, value: sys::napi_value) -> Result<String> {
+    let unreadable = || Error::new(Status::InvalidArg, "a string argument could not be read");
+    let mut units = 0usize;
+    // SAFETY: a null buffer asks N-API for the length in UTF-16 units only (no pass over it).
+    if unsafe { sys::napi_get_value_string_utf16(env, value, ptr::null_mut(), 0, &mut units) } != sys::Status::napi_ok {
+        return Err(unreadable());
+    }
+    // At most three UTF-8 bytes per unit; the pages past what is written are never touched.
+    let capacity = units.checked_mul(3).and_then(|bytes| bytes.checked_add(1)).ok_or_else(unreadable)?;
+    let mut bytes: Vec<u8> = Vec::with_capacity(capacity);
+    let mut written = 0usize;
+    // SAFETY: `bytes` has room for `capacity` bytes; N-API writes at most capacity - 1 bytes
+    // plus a terminator and reports how many it wrote, which are then initialized.
+    let status =
+        unsafe { sys::napi_get_value_string_utf8(env, value, bytes.as_mut_ptr().cast(), capacity, &mut written) };
+    if status != sys::Status::napi_ok || written >= capacity {
+        return Err(unreadable());
+    }
+    // SAFETY: N-API initialized the first `written` bytes.
+    unsafe { bytes.set_len(written) };
+    if bytes.is_ascii() {
+        bytes.shrink_to_fit();
+        return String::from_utf8(bytes).map_err(|_| unreadable());
+    }
+    // Rare (not base64 at all): one `!` per UTF-16 unit of each non-ASCII character.
+    let text = String::from_utf8_lossy(&bytes);
+    Ok(text.chars().flat_map(|c| std::iter::repeat_n(if c.is_ascii() { c } else { '!' }, c.len_utf16())).collect())
 }
 
 impl Ascii {
