@@ -81,6 +81,8 @@ export class MemoryRocketChat {
       const publicKey = this.users.get(userId)?.e2e?.public_key;
       if (!publicKey || userId === from.userId) continue;
       this.subscriptions.get(pair(roomId, userId)).E2ESuggestedKey = e2ee.wrapRoomKey(roomKey, publicKey);
+      // Rocket.Chat takes a user out of the queue once a key was suggested to it.
+      this.#dequeue(roomId, userId);
       // The hook the Meteor series adds: a suggestion for an app user goes to the service.
       const app = [...this.apps.values()].find((candidate) => candidate.appUserId === userId);
       if (app) outcomes.push(await this.service.onSuggestedKey(app.appId, userId, roomId, from.userId));

@@ -1,6 +1,8 @@
 // The per-app view of encrypted messages (overlay e2ee/viewForApp.ts, e2ee/appView.ts) for every
 // message event the listener manager dispatches (rc-patch-targets §3), the bridge results, and
 // the way back from apps.
+import { runInNewContext } from 'node:vm';
+
 import {
   RESULT_RETURNING_METHODS,
   withE2EEView,
@@ -253,5 +255,39 @@ describe('the way back from apps', () => {
     };
     stripHostOnlyRoomFields(r);
     expect(r).toEqual({ id: 'R', _unmappedProperties_: { encrypted: true } });
+  });
+});
+
+describe('the view fails closed on objects that are not plain', () => {
+  class ConvertedMessage {
+    id = 'm1';
+    sender = { id: 'u1' };
+    room = { id: 'ROOM1' };
+    encryptedContent = envelope;
+    createdAt = new Date(0);
+    _unmappedProperties_ = { content: envelope, e2e: 'done', msg: '' };
+  }
+  // What structuredClone or another realm (a vm context, a worker) hands over.
+  const foreign = runInNewContext(
+    '({ id: "m2", sender: { id: "u1" }, room: { id: "R" }, encryptedContent: { kid: "k" }, _unmappedProperties_: { content: { kid: "k" } } })',
+  );
+
+  test.each([
+    ['a class instance', new ConvertedMessage()],
+    ['an object of another realm', foreign],
+    ['a structured clone', structuredClone({ ...new ConvertedMessage() })],
+  ])('%s shows no encrypted field to an app without e2ee.read', (_name, value) => {
+    const seen = viewForApp(value, NONE);
+    expect(findKeys(seen, SECRET_KEYS)).toEqual([]);
+    expect(JSON.stringify(seen)).not.toContain('c2VjcmV0');
+    expect(findKeys(value, SECRET_KEYS).length).toBeGreaterThan(0);
+  });
+
+  test('dates and binary data pass through unchanged', () => {
+    const createdAt = new Date(0);
+    const bytes = new Uint8Array([1, 2, 3]);
+    const seen = viewForApp({ id: 'm', createdAt, bytes }, NONE) as { createdAt: Date; bytes: Uint8Array };
+    expect(seen.createdAt).toBe(createdAt);
+    expect(seen.bytes).toBe(bytes);
   });
 });

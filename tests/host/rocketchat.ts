@@ -176,6 +176,8 @@ export class RocketChat {
           },
         },
       );
+      // Rocket.Chat takes a user out of the queue once a key was suggested to it.
+      await this.dequeue(roomId, userId);
       // The hook the Meteor series adds: a suggestion for an app user goes to the service.
       const app = [...this.apps.values()].find((candidate) => candidate.appUserId === userId);
       if (app && this.service) await this.service.onSuggestedKey(app.appId, userId, roomId, from.userId);

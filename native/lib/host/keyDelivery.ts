@@ -110,6 +110,9 @@ export async function onSuggestedKey(
   } catch (error) {
     if (!hasCode(error, ...REFUSALS)) throw error; // storage trouble: keep the suggestion for a retry
     await ports.subscriptions.clearSuggestedKey(roomId, appUserId);
+    // Rocket.Chat dequeues a user once a key was suggested to it; the app user must wait on for
+    // an honest member's key, as a client's own reject re-queues it.
+    await ports.rooms.addToWaitingQueue(roomId, appUserId);
     return { outcome: 'rejected', code: error.code };
   }
   const kept = new Set(accepted.oldRoomKeys.filter((old) => old.status !== 'rejected').map((old) => old.kid));

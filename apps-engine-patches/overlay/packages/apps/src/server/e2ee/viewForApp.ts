@@ -41,12 +41,19 @@ const E2EE_TYPES: ReadonlySet<unknown> = new Set(['e2e']);
 
 type Plain = Record<string, unknown>;
 
+/** A plain object of any realm: its prototype is null or a prototype whose own prototype is null. */
 export function isPlainObject(value: unknown): value is Plain {
 	if (value === null || typeof value !== 'object' || Array.isArray(value)) {
 		return false;
 	}
-	const proto = Object.getPrototypeOf(value);
-	return proto === Object.prototype || proto === null;
+	const proto: unknown = Object.getPrototypeOf(value);
+	return proto === null || Object.getPrototypeOf(proto) === null;
+}
+
+/** Values with no fields to hide: dates, patterns, binary data. */
+function isOpaque(value: object): boolean {
+	const tag = Object.prototype.toString.call(value);
+	return tag === '[object Date]' || tag === '[object RegExp]' || ArrayBuffer.isView(value) || tag === '[object ArrayBuffer]';
 }
 
 function isMessageLike(value: Plain): boolean {
@@ -77,16 +84,18 @@ function hide(value: unknown, inUnmapped: boolean, seen: Map<object, unknown>): 
 		}
 		return out;
 	}
-	if (!isPlainObject(value)) {
+	if (value === null || typeof value !== 'object' || isOpaque(value)) {
 		return value;
 	}
+	// Any other object, plain or not (a class instance, an object of another realm), becomes a
+	// plain copy of its own fields with the hidden ones left out: the view fails closed.
 	if (seen.has(value)) {
 		return seen.get(value);
 	}
 	const out: Plain = {};
 	seen.set(value, out);
-	const message = !inUnmapped && isMessageLike(value);
-	for (const [key, field] of Object.entries(value)) {
+	const message = !inUnmapped && isMessageLike(value as Plain);
+	for (const [key, field] of Object.entries(value as Plain)) {
 		if (HIDDEN_FIELDS.has(key) || (message && HIDDEN_MESSAGE_FIELDS.has(key)) || (inUnmapped && HIDDEN_UNMAPPED_FIELDS.has(key))) {
 			continue;
 		}
