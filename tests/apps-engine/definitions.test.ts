@@ -12,6 +12,7 @@ import { capabilitiesFrom } from '../../apps-engine-patches/overlay/packages/app
 import {
   E2EE_EVENTS,
   executeE2EEListener,
+  executeTargetedE2EEEvent,
 } from '../../apps-engine-patches/overlay/packages/apps/src/server/e2ee/listenerExecutor';
 import {
   NEEDS_PRE_IMAGES,
@@ -277,5 +278,32 @@ describe('capability detection', () => {
         () => caps.reader,
       ),
     ).rejects.toThrow();
+  });
+
+  test('an E2EE event raised through the listener manager reaches only the app it names', async () => {
+    const calls: string[] = [];
+    const app = (id: string) => ({
+      getID: () => id,
+      call: async (method: string) => {
+        calls.push(`${id}:${method}`);
+        return true;
+      },
+    });
+    const entitled = () => ({ read: true, write: true });
+    await executeTargetedE2EEEvent(
+      'IPostE2EERoomKeyReady',
+      { appId: 'b', context: { room: { id: 'R' }, kid: 'k' } },
+      ['a', 'b', 'c'],
+      app,
+      entitled,
+    );
+    expect(calls).toEqual(['b:checkPostE2EERoomKeyReady', 'b:executePostE2EERoomKeyReady']);
+    // An event that names nobody is refused rather than told to everyone.
+    for (const data of [{ room: { id: 'R' }, kid: 'k' }, { appId: '', context: {} }, null]) {
+      await expect(executeTargetedE2EEEvent('IPostE2EERoomKeyReady', data, ['a', 'b'], app, entitled)).rejects.toThrow(
+        /names the app/,
+      );
+    }
+    expect(calls).toHaveLength(2);
   });
 });

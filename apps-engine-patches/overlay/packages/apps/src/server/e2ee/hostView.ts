@@ -5,7 +5,7 @@
 import type { AppManager } from '../AppManager';
 import type { ProxiedApp } from '../ProxiedApp';
 import { withE2EEView } from './appView';
-import { executeE2EEListener } from './listenerExecutor';
+import { executeTargetedE2EEEvent } from './listenerExecutor';
 import { stripForWrite, viewForApp } from './viewForApp';
 import type { IE2EECapabilities } from './viewForApp';
 import { AppPermissionManager } from '../managers/AppPermissionManager';
@@ -34,6 +34,7 @@ export function inboundFromAppId<T>(appId: string, value: T): T {
 	return stripForWrite(value, e2eeCapabilities(appId));
 }
 
-export function executeE2EEEvent(manager: AppManager, event: string, context: unknown, appIds: ReadonlyArray<string>): Promise<void> {
-	return executeE2EEListener(event, context, appIds, (appId) => manager.getOneById(appId), e2eeCapabilities);
+/** An E2EE event the host raised through the listener manager, for the one app it names. */
+export function executeE2EEEvent(manager: AppManager, event: string, data: unknown, appIds: ReadonlyArray<string>): Promise<void> {
+	return executeTargetedE2EEEvent(event, data, appIds, (appId) => manager.getOneById(appId), e2eeCapabilities);
 }

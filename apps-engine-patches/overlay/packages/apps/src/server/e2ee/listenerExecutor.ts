@@ -47,3 +47,29 @@ export async function executeE2EEListener(
 		}
 	}
 }
+
+/**
+ * An E2EE event as the host raises it through the listener manager: it concerns one app (its
+ * key became ready, its room's key was reset, its access ended), so it names that app. Telling
+ * other apps would tell them which rooms that app can read.
+ */
+export interface IE2EETargetedEvent<C> {
+	appId: string;
+	context: C;
+}
+
+/** Delivers `data.context` to the app `data` names, if it listens and is entitled; nobody else hears it. */
+export function executeTargetedE2EEEvent(
+	event: string,
+	data: unknown,
+	appIds: ReadonlyArray<string> | undefined,
+	getApp: (appId: string) => ICallableApp | undefined,
+	capabilitiesOf: (appId: string) => IE2EECapabilities,
+): Promise<void> {
+	const target = data !== null && typeof data === 'object' ? (data as { appId?: unknown }).appId : undefined;
+	if (typeof target !== 'string' || target === '') {
+		return Promise.reject(new Error(`an E2EE event names the app it is for ({ appId, context }): ${event}`));
+	}
+	const listening = (appIds ?? []).filter((appId) => appId === target);
+	return executeE2EEListener(event, (data as { context?: unknown }).context, listening, getApp, capabilitiesOf);
+}
