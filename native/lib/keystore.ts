@@ -738,7 +738,14 @@ export class AppKeyStore {
     const content = fields.content;
     if (fields.t === 'e2e' && !fields.pinnedContent && content?.algorithm === 'rc.v2.aes-sha2') {
       return call(() =>
-        this.#native.decryptV2MessageCached(appId, roomId, content.algorithm, content.kid, content.iv, content.ciphertext),
+        this.#native.decryptV2MessageCached(
+          appId,
+          roomId,
+          content.algorithm,
+          content.kid,
+          content.iv,
+          content.ciphertext,
+        ),
       );
     }
     return call(() => this.#native.decryptMessageCached(appId, roomId, fields));
