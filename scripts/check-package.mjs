@@ -33,7 +33,9 @@ try {
   )[0];
   const tarball = join(tmp, packed.filename);
   const files = packed.files.map((file) => file.path).sort();
-  const modules = readdirSync(join(native, 'lib'))
+  // Every module of the facade, sub-folders (the host service in lib/host) included.
+  const modules = readdirSync(join(native, 'lib'), { recursive: true })
+    .map(String)
     .filter((name) => name.endsWith('.ts') && !name.endsWith('.d.ts'))
     .map((name) => name.slice(0, -'.ts'.length));
   const expected = new Set([
