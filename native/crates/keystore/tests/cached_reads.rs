@@ -78,7 +78,10 @@ async fn a_cached_read_returns_what_the_async_read_returns(backend: &Backend) {
     // A tampered ciphertext under the cached key fails the same way on both paths.
     let mut tampered = key.message(&text);
     let content = tampered.content.as_mut().unwrap();
-    content.ciphertext = Some(format!("A{}", &content.ciphertext.as_ref().unwrap()[1..]));
+    let original = content.ciphertext.take().unwrap();
+    // A different first character, whatever the original one was.
+    let first = if original.starts_with('A') { 'B' } else { 'A' };
+    content.ciphertext = Some(format!("{first}{}", &original[1..]));
     let awaited = store.decrypt_message(&app, "room", &tampered).await.unwrap_err().code();
     assert_eq!(code(store.decrypt_message_cached(&app, "room", &tampered)), awaited);
     assert_eq!(awaited, "E2EE_DECRYPT_FAILED");
