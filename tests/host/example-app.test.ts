@@ -12,14 +12,10 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { AppKeyStore, E2EEHostService, type MessagePayload } from '../../native';
+import { mongoUrl } from '../keystore/backends';
 import { RocketChat } from './rocketchat';
 
-const url = process.env.MONGO_URL;
-if (!url && process.env.RC_E2EE_SKIP_MONGO !== '1') {
-  throw new Error(
-    'MONGO_URL is not set: start FerretDB with eval "$(scripts/test-db/start)", or set RC_E2EE_SKIP_MONGO=1 to skip knowingly',
-  );
-}
+const url = mongoUrl();
 const describeOnMongo = url ? describe : describe.skip;
 
 const EXAMPLES = join(__dirname, '..', '..', 'examples');

@@ -6,27 +6,13 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 
-import { AppKeyStore, E2EEError, E2EEHostService } from '../../native';
+import { AppKeyStore, E2EEHostService } from '../../native';
 import * as client from '../native/webcrypto-client';
+import { code, mongoUrl } from '../keystore/backends';
 import { RocketChat, type Browser, type InstalledApp } from './rocketchat';
 
-const url = process.env.MONGO_URL;
-if (!url && process.env.RC_E2EE_SKIP_MONGO !== '1') {
-  throw new Error(
-    'MONGO_URL is not set: start FerretDB with eval "$(scripts/test-db/start)", or set RC_E2EE_SKIP_MONGO=1 to skip knowingly',
-  );
-}
+const url = mongoUrl();
 const describeOnMongo = url ? describe : describe.skip;
-
-async function code(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(E2EEError);
-    return (error as E2EEError).code;
-  }
-  return 'ok';
-}
 
 describeOnMongo('the host service on Rocket.Chat-shaped FerretDB', () => {
   let rc: RocketChat;

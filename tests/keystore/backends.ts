@@ -10,6 +10,8 @@ import { join } from 'node:path';
 
 import { MongoClient } from 'mongodb';
 
+import { E2EEError } from '../../native';
+
 export interface Backend {
   name: string;
   /** Options for AppKeyStore.open (without the KEK). */
@@ -59,19 +61,39 @@ export function mongoBackend(url: string): Backend {
   };
 }
 
+/**
+ * MONGO_URL, or `undefined` when RC_E2EE_SKIP_MONGO=1 says to skip knowingly; otherwise it
+ * throws: a suite that passes because its database was missing would check nothing.
+ */
+export function mongoUrl(): string | undefined {
+  const url = process.env.MONGO_URL;
+  if (url) return url;
+  if (process.env.RC_E2EE_SKIP_MONGO === '1') {
+    console.warn('RC_E2EE_SKIP_MONGO=1: the MongoDB suites are skipped');
+    return undefined;
+  }
+  throw new Error(
+    'MONGO_URL is not set: start FerretDB with eval "$(scripts/test-db/start)", or set RC_E2EE_SKIP_MONGO=1 to skip knowingly',
+  );
+}
+
 /** The backends to run: the file always, MongoDB when MONGO_URL is set. */
 export function backendFactories(): Array<[string, () => Backend]> {
-  const url = process.env.MONGO_URL;
+  const url = mongoUrl();
   const list: Array<[string, () => Backend]> = [['file', fileBackend]];
   if (url) list.push(['mongodb', () => mongoBackend(url)]);
-  else if (process.env.RC_E2EE_SKIP_MONGO === '1')
-    console.warn('RC_E2EE_SKIP_MONGO=1: the MongoDB backend suite is skipped');
-  // A suite that passes because its database was missing would check nothing.
-  else
-    throw new Error(
-      'MONGO_URL is not set: start FerretDB with eval "$(scripts/test-db/start)", or set RC_E2EE_SKIP_MONGO=1 to skip knowingly',
-    );
   return list;
+}
+
+/** The `E2EEError` code `promise` rejects with, or `ok`; anything else than an `E2EEError` fails the test. */
+export async function code(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(E2EEError);
+    return (error as E2EEError).code;
+  }
+  return 'ok';
 }
 
 export const newKek = (): string => randomBytes(32).toString('base64');

@@ -11,20 +11,10 @@ import EJSON = require('ejson');
 
 import { AppKeyStore, E2EEError, SubscriptionRoomKeys } from '../../native';
 import * as client from '../native/webcrypto-client';
-import { Backend, backendFactories, newKek } from './backends';
+import { Backend, backendFactories, code, newKek } from './backends';
 
 /** Apps-Engine app ids are UUIDs (app.json `id`); the store refuses anything else. */
 const BOT_APP = '7c1f5a2e-3b4d-4e6f-8a9b-0c1d2e3f4a5b';
-
-async function code(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(E2EEError);
-    return (error as E2EEError).code;
-  }
-  return 'ok';
-}
 
 /** A room as browsers see it: a room key and the messages they wrote. */
 async function browserRoom() {
