@@ -6,7 +6,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 
-import { AppKeyStore, E2EEHostService } from '../../native';
+import { AppKeyStore, E2EEError, E2EEHostService } from '../../native';
 import * as client from '../native/webcrypto-client';
 import { code, mongoUrl } from '../keystore/backends';
 import { RocketChat, type Browser, type InstalledApp } from './rocketchat';
@@ -271,6 +271,261 @@ describeOnMongo('the host service on Rocket.Chat-shaped FerretDB', () => {
     expect(report.loaded).toBe(1);
     expect((await service.decryptMessage(app.appId, { roomId, content: message.content })).msg).toMatch(
       /^for both instances/,
+    );
+  });
+
+  test('a room key reset on one instance races reads and sends on another: never a stale key, never a wrong text', async () => {
+    const app = await rc.installApp();
+    const { alice, bob, roomId } = await room(app);
+    await rc.provideKeys(alice, roomId);
+    const before = await rc.send(bob, roomId, secret('under the first key'));
+    const second = await openService();
+    try {
+      // The second instance holds the first key in memory, current, as a busy instance does.
+      expect((await second.service.decryptMessage(app.appId, { roomId, content: before.content })).msg).toMatch(
+        /^under the first key/,
+      );
+      // The reset and the key delivery run on the first instance only (Rocket.Chat fires the
+      // hooks where the method ran); the second is never told.
+      const { next } = await rc.resetRoomKey(alice, roomId);
+      const after = await rc.send(alice, roomId, secret('under the second key'));
+      // Before the key reaches the app: the new message is missing its key, and a send is refused
+      // rather than sealed under the first key the second instance still holds.
+      expect(await code(second.service.decryptMessage(app.appId, { roomId, content: after.content }))).toBe(
+        'KEYSTORE_NO_ROOM_KEY',
+      );
+      expect(['KEYSTORE_KID_MISMATCH', 'KEYSTORE_NO_ROOM_KEY']).toContain(
+        await code(second.service.encryptContent(app.appId, roomId, { msg: 'too early' })),
+      );
+      const outcomes = new Set<string>();
+      let delivered = false;
+      const delivery = rc.provideKeys(alice, roomId).then(() => {
+        delivered = true;
+      });
+      const reader = (async () => {
+        for (let round = 0; round < 40 && !(delivered && outcomes.has('new:ok')); round++) {
+          // An old message opens under its own kid whatever the instance believes is current.
+          const old = await second.service.decryptMessage(app.appId, { roomId, content: before.content });
+          expect(old.msg).toMatch(/^under the first key/);
+          // A new one opens once the key is accepted on the first instance, never before with another key.
+          const fresh = await second.service.decryptMessage(app.appId, { roomId, content: after.content }).then(
+            (payload) => (expect(payload.msg).toMatch(/^under the second key/), 'ok'),
+            (error: { code?: string }) => error.code ?? String(error),
+          );
+          outcomes.add(`new:${fresh}`);
+          // A send goes out under the room's current key or not at all: never under the first key.
+          const sent = await second.service.encryptContent(app.appId, roomId, { msg: 'probe' }).then(
+            (content) => (expect(content.kid).toBe(next.kid), 'ok'),
+            (error: { code?: string }) => error.code ?? String(error),
+          );
+          outcomes.add(`send:${sent}`);
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+      })();
+      await Promise.all([delivery, reader]);
+      const allowed = [
+        'new:ok',
+        'new:KEYSTORE_NO_ROOM_KEY',
+        'send:ok',
+        'send:KEYSTORE_KID_MISMATCH',
+        'send:KEYSTORE_NO_ROOM_KEY',
+      ];
+      for (const outcome of outcomes) expect(allowed).toContain(outcome);
+      // Once delivered on the first instance, the second reads and writes under the new key.
+      expect((await second.service.decryptMessage(app.appId, { roomId, content: after.content })).msg).toMatch(
+        /^under the second key/,
+      );
+      const replyId = await second.service.sendEncryptedMessage(app.appId, roomId, secret('from the second instance'));
+      expect((await rc.message(replyId))?.content?.kid).toBe(next.kid);
+      await rc.acceptAsBrowser(bob, roomId);
+      expect(await rc.read(bob, replyId)).toMatchObject({ msg: expect.stringMatching(/^from the second instance/) });
+    } finally {
+      await second.store.close();
+    }
+  });
+
+  test('what an app hands the bridge is checked: every bad room, message or envelope is a typed refusal that writes nothing', async () => {
+    const app = await rc.installApp();
+    const { alice, bob, roomId } = await room(app);
+    await rc.provideKeys(alice, roomId);
+    const message = await rc.send(bob, roomId, secret('the real message'));
+    const content = { ...message.content } as Record<string, unknown>;
+    const elsewhere = await rc.encryptedRoom(alice, [app.appUserId]);
+    const foreign = await rc.send(alice, elsewhere, secret('another room'));
+    const tampered = String(content.ciphertext);
+    const flipped = (tampered[0] === 'A' ? 'B' : 'A') + tampered.slice(1);
+    const hostile: Record<string, unknown> = { ...content };
+    Object.defineProperty(hostile, 'ciphertext', {
+      enumerable: true,
+      get() {
+        throw new Error('a getter the app planted');
+      },
+    });
+    const cases: Array<[string, () => Promise<unknown>, string[]]> = [
+      // Rooms and messages the app is not in or that do not exist.
+      [
+        'a room the app is not authorized for',
+        () => service.decryptMessage(app.appId, { roomId: elsewhere, content: foreign.content }),
+        ['KEYSTORE_NOT_AUTHORIZED'],
+      ],
+      [
+        "another room's envelope under this room's authorization",
+        () => service.decryptMessage(app.appId, { roomId, content: foreign.content }),
+        ['KEYSTORE_NO_ROOM_KEY'],
+      ],
+      [
+        "another room's message id",
+        () => service.decryptMessage(app.appId, { roomId, messageId: foreign._id }),
+        ['HOST_NO_MESSAGE'],
+      ],
+      [
+        'a message id that does not exist',
+        () => service.decryptMessage(app.appId, { roomId, messageId: randomUUID() }),
+        ['HOST_NO_MESSAGE'],
+      ],
+      [
+        'a room id that is not an id',
+        () => service.decryptMessage(app.appId, { roomId: '../$where', content }),
+        ['KEYSTORE_BAD_INPUT', 'KEYSTORE_NOT_AUTHORIZED'],
+      ],
+      [
+        'a room id that is not a string',
+        () => service.decryptMessage(app.appId, { roomId: { $ne: '' } as never, content }),
+        ['KEYSTORE_BAD_INPUT', 'E2EE_BAD_INPUT'],
+      ],
+      [
+        'an app id that is not installed',
+        () => service.decryptMessage(randomUUID(), { roomId, content }),
+        ['HOST_NO_PERMISSION'],
+      ],
+      // Envelopes the app built.
+      [
+        'no envelope at all',
+        () => service.decryptMessage(app.appId, { roomId }),
+        ['E2EE_BAD_INPUT', 'E2EE_BAD_ENVELOPE', 'KEYSTORE_BAD_INPUT'],
+      ],
+      [
+        'a string for an envelope',
+        () => service.decryptMessage(app.appId, { roomId, content: 'ciphertext' as never }),
+        ['E2EE_BAD_INPUT', 'E2EE_BAD_ENVELOPE', 'KEYSTORE_BAD_INPUT'],
+      ],
+      [
+        'an array for an envelope',
+        () => service.decryptMessage(app.appId, { roomId, content: [content] as never }),
+        ['E2EE_BAD_INPUT', 'E2EE_BAD_ENVELOPE', 'KEYSTORE_BAD_INPUT'],
+      ],
+      [
+        'a flipped ciphertext',
+        () => service.decryptMessage(app.appId, { roomId, content: { ...content, ciphertext: flipped } }),
+        ['E2EE_DECRYPT_FAILED'],
+      ],
+      [
+        'another algorithm',
+        () => service.decryptMessage(app.appId, { roomId, content: { ...content, algorithm: 'rc.v9' } }),
+        ['E2EE_UNSUPPORTED_ALGORITHM'],
+      ],
+      [
+        'an iv of the wrong length',
+        () => service.decryptMessage(app.appId, { roomId, content: { ...content, iv: 'AAAA' } }),
+        ['E2EE_BAD_ENVELOPE', 'E2EE_DECRYPT_FAILED'],
+      ],
+      [
+        'a getter that throws',
+        () => service.decryptMessage(app.appId, { roomId, content: hostile }),
+        ['E2EE_BAD_INPUT', 'E2EE_BAD_ENVELOPE', 'KEYSTORE_BAD_INPUT'],
+      ],
+      [
+        'a proxy for an envelope',
+        () =>
+          service.decryptMessage(app.appId, {
+            roomId,
+            content: new Proxy(content, {
+              get: () => {
+                throw new Error('trap');
+              },
+            }),
+          }),
+        ['E2EE_BAD_INPUT', 'E2EE_BAD_ENVELOPE', 'KEYSTORE_BAD_INPUT'],
+      ],
+      // Payloads and sends.
+      [
+        'a payload that is not an object',
+        () => service.sendEncryptedMessage(app.appId, roomId, 42 as never),
+        ['E2EE_BAD_INPUT', 'KEYSTORE_BAD_INPUT'],
+      ],
+      [
+        'a Date for a payload',
+        () => service.sendEncryptedMessage(app.appId, roomId, new Date() as never),
+        ['E2EE_BAD_INPUT', 'KEYSTORE_BAD_INPUT'],
+      ],
+      [
+        'a send to a room the app is not authorized for',
+        () => service.sendEncryptedMessage(app.appId, elsewhere, { msg: 'x' }),
+        ['KEYSTORE_NOT_AUTHORIZED', 'KEYSTORE_NO_ROOM_KEY'],
+      ],
+      [
+        'a thread id that is not a string',
+        () => service.sendEncryptedMessage(app.appId, roomId, { msg: 'x' }, { threadId: { $gt: '' } as never }),
+        ['E2EE_BAD_INPUT'],
+      ],
+      [
+        'a thread of another room',
+        () => service.sendEncryptedMessage(app.appId, roomId, { msg: 'x' }, { threadId: foreign._id }),
+        ['HOST_NO_MESSAGE'],
+      ],
+      [
+        'a thread that does not exist',
+        () => service.sendEncryptedMessage(app.appId, roomId, { msg: 'x' }, { threadId: randomUUID() }),
+        ['HOST_NO_MESSAGE'],
+      ],
+      [
+        'a room id that is an operator, for a send',
+        () => service.encryptContent(app.appId, { $ne: '' } as never, { msg: 'x' }),
+        ['E2EE_BAD_INPUT'],
+      ],
+      [
+        'a message id that is an operator',
+        () => service.decryptMessage(app.appId, { roomId, messageId: { $gt: '' } as never }),
+        ['E2EE_BAD_INPUT'],
+      ],
+    ];
+    // Everything but the audit, which counts refusals (per app, without the rooms the app named).
+    const state = async () => {
+      const parts: string[] = [];
+      for (const { name } of await rc.db.listCollections({}, { nameOnly: true }).toArray()) {
+        if (name !== 'rc_e2ee_audit') parts.push(name, JSON.stringify(await rc.db.collection(name).find({}).toArray()));
+      }
+      return parts.join('\n');
+    };
+    const audited = async () =>
+      (await store.audit({ appId: app.appId }))
+        .filter((record) => record.outcome === 'ok')
+        .map((record) => `${record.action} ${record.detail ?? ''}`);
+    const stored = await state();
+    const granted = await audited();
+    const events = rc.events.length;
+    const refused: Record<string, string> = {};
+    for (const [label, attempt, codes] of cases) {
+      const got = await attempt().then(
+        () => 'ok',
+        (error: Error & { code?: unknown }) =>
+          error instanceof E2EEError ? error.code : `${error.name}: ${error.message}`,
+      );
+      refused[label] = codes.includes(got) ? 'refused' : got;
+    }
+    expect(refused).toEqual(Object.fromEntries(cases.map(([label]) => [label, 'refused'])));
+    // Nothing the app handed over was stored, sent or announced; the audit gained no success.
+    expect(await state()).toEqual(stored);
+    expect(await audited()).toEqual(granted);
+    expect(rc.events).toHaveLength(events);
+    // A kid the room never had is read as Rocket.Chat's client reads it: with the current key,
+    // which opens only what it sealed (AES-GCM), so a relabelled envelope gains nothing.
+    expect((await service.decryptMessage(app.appId, { roomId, content: { ...content, kid: 'nope' } })).msg).toMatch(
+      /^the real message/,
+    );
+    // And the real message still reads.
+    expect((await service.decryptMessage(app.appId, { roomId, messageId: message._id })).msg).toMatch(
+      /^the real message/,
     );
   });
 

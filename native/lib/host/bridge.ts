@@ -11,11 +11,12 @@ import {
   hasCode,
   isKnownMember,
   kidOfWrappedKey,
+  requireId,
   requireMember,
   requirePermission,
   type HostContext,
 } from './context';
-import type { EnvelopeDoc, MessageDoc } from './ports';
+import type { EnvelopeDoc, MessageDoc, SubscriptionDoc } from './ports';
 
 /** What `decryptMessage` reads: the stored message (by id) or an envelope the app holds. */
 export interface MessageToDecrypt {
@@ -110,6 +111,7 @@ async function messageOf(
   request: MessageToDecrypt,
 ): Promise<Pick<MessageDoc, 't' | 'msg' | 'content'>> {
   if (request.messageId === undefined) return { t: 'e2e', content: request.content as MessageDoc['content'] };
+  requireId(request.messageId, 'message id');
   const stored = await context.ports.messages.findById(request.messageId);
   // Another room's message would be read with this room's authorization: not found, as absent.
   if (!stored || stored.rid !== request.roomId) fail('HOST_NO_MESSAGE', 'no such message in the room');
@@ -148,12 +150,28 @@ async function decryptSlowly(context: HostContext, appId: string, request: Messa
     return await context.store.decryptMessage(appId, request.roomId, message);
   } catch (error) {
     if (!hasCode(error, 'KEYSTORE_NO_ROOM_KEY')) throw error;
-    // Another instance accepted the key, or this one restarted: the subscription has it.
+    // Another instance accepted the key, or this one restarted: the subscription has it. Only
+    // then: a kid the subscription lacks cannot be loaded, and an app naming made-up kids must not
+    // cost a load (and its audit record) per call.
     const subscription = await context.ports.subscriptions.find(request.roomId, appUserId);
-    if (!subscription?.E2EKey) throw error;
+    if (!subscription?.E2EKey || !holdsKid(subscription, namedKid(message))) throw error;
     await context.store.loadRoomKeys(appId, request.roomId, subscription);
     return context.store.decryptMessage(appId, request.roomId, message);
   }
+}
+
+/** The kid a message names: the v2 envelope's `kid`, or a legacy v1 `msg`'s 12-character prefix. */
+function namedKid(message: Pick<MessageDoc, 'msg' | 'content'>): string | undefined {
+  const kid = (message.content as { kid?: unknown } | undefined)?.kid;
+  if (typeof kid === 'string') return kid;
+  return message.content === undefined && typeof message.msg === 'string' ? message.msg.slice(0, 12) : undefined;
+}
+
+/** Whether the subscription holds the key `kid` (current or old); any key when no kid is named. */
+function holdsKid(subscription: SubscriptionDoc, kid: string | undefined): boolean {
+  if (kid === undefined) return true;
+  const current = subscription.E2EKey ? kidOfWrappedKey(subscription.E2EKey) : undefined;
+  return current === kid || (subscription.oldRoomKeys ?? []).some((old) => old.e2eKeyId === kid);
 }
 
 /** Encrypts a payload for the room under its current key (`rooms.e2eKeyId`). */
@@ -187,6 +205,14 @@ export async function sendEncryptedMessage(
   payload: MessagePayload,
   options: { threadId?: string } = {},
 ): Promise<string> {
+  const { threadId } = options;
+  if (threadId !== undefined) requireId(threadId, 'thread id');
+  if (threadId !== undefined) {
+    requirePermission(context, appId, 'e2ee.write');
+    // A reply to a message of another room (or none) would hang off a thread the room cannot see.
+    const parent = await context.ports.messages.findById(threadId);
+    if (!parent || parent.rid !== roomId) fail('HOST_NO_MESSAGE', 'no such thread in the room');
+  }
   const content = await encryptContent(context, appId, roomId, payload);
   const appUserId = appUserOf(context, appId);
   const message = {
@@ -195,7 +221,7 @@ export async function sendEncryptedMessage(
     msg: '',
     content,
     parseUrls: false,
-    ...(options.threadId ? { tmid: options.threadId } : {}),
+    ...(threadId !== undefined ? { tmid: threadId } : {}),
   } as const;
   return context.ports.messages.send(appUserId, message);
 }

@@ -3,7 +3,7 @@
  * the service keeps in memory (which rooms hold a provisional key, which memberships were
  * checked recently). One context per server instance.
  */
-import { E2EEError, fail } from '../errors';
+import { badInput, E2EEError, fail } from '../errors';
 import type { AppKeyStore } from '../keystore';
 import type { HostPorts } from './ports';
 
@@ -58,6 +58,23 @@ export function isEntitled(context: HostContext, appId: string): boolean {
   return context.ports.apps.hasPermission(appId, 'e2ee.read') || context.ports.apps.hasPermission(appId, 'e2ee.write');
 }
 
+/** Longest id (room, message) an app may name, in UTF-16 units; the key store's bound is 512 bytes. */
+const MAX_ID_LENGTH = 512;
+// C0 and C1 control characters, as the key store's id check refuses them.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+/**
+ * Throws `E2EE_BAD_INPUT` unless `value` is an id an app may name: a non-empty string, at most
+ * 512 characters, without control characters. Checked before a port sees it: an object such as
+ * `{ $ne: '' }` would otherwise reach a MongoDB filter as an operator and match another document.
+ */
+export function requireId(value: unknown, what: string): asserts value is string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_ID_LENGTH || CONTROL.test(value)) {
+    badInput(`${what} must be a non-empty string of at most ${MAX_ID_LENGTH} characters without control characters`);
+  }
+}
+
 /**
  * Throws `HOST_NOT_MEMBER` unless the app user is a member of the room. A positive answer is
  * trusted for the context's `membershipTtlMs`, so a cached read needs no query; the service forgets it
@@ -69,6 +86,7 @@ export async function requireMember(
   roomId: string,
   userId: string,
 ): Promise<void> {
+  requireId(roomId, 'room id');
   if (isKnownMember(context, appId, roomId)) return;
   const key = pairKey(appId, roomId);
   return context.ports.apps.isMember(roomId, userId).then((member) => {
