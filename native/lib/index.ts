@@ -24,6 +24,7 @@ export {
 export { decryptFile, encryptFile, type EncryptedFile } from './files';
 export {
   AppKeyStore,
+  MAX_BATCH_MESSAGES,
   type AcceptedRoomKey,
   type AcceptRoomKeyOptions,
   type AppKeyStoreOptions,

@@ -8,8 +8,11 @@ import { inspect } from 'node:util';
 import native = require('./binding');
 import type { EncryptedContent, MessagePayload } from './content';
 import { contentFields, messageFields, parsePayload, payloadText, str } from './content';
-import { badInput, call, callAsync, E2EEError, fail, isOwnError, reading } from './errors';
+import { badInput, call, callAsync, E2EEError, errorOfCode, fail, isOwnError, reading } from './errors';
 import { requireString } from './keys';
+
+/** Most messages one {@link AppKeyStore.decryptMessages} call takes; read a longer history in pages. */
+export const MAX_BATCH_MESSAGES = 1000;
 
 /**
  * Options of {@link AppKeyStore.open}. Give exactly one of `kek` and `kekFile`; the durations
@@ -755,6 +758,56 @@ export class AppKeyStore {
     return call(() => {
       ids({ appId, roomId });
       return readArgument('message', () => messageFields(message));
+    });
+  }
+
+  /**
+   * Decrypts a page of the room's history off the event loop (an archiver, an export, a search
+   * indexer reading `read.getRoomReader().getMessages()`): at most
+   * {@link MAX_BATCH_MESSAGES} messages, each the payload or an `E2EEError` for that message
+   * alone (a message that cannot be read as one, a missing key, a tampered ciphertext). The
+   * authorization and identity are checked once: a refused batch rejects whole, and nothing is
+   * decrypted. Each message is counted in the audit like a single decrypt.
+   */
+  decryptMessages(
+    appId: string,
+    roomId: string,
+    messages: readonly unknown[],
+  ): Promise<Array<MessagePayload | E2EEError>> {
+    return callAsync(async () => {
+      ids({ appId, roomId });
+      const length = readArgument('messages', () => {
+        if (!Array.isArray(messages)) keystoreBadInput('messages must be an array');
+        if (messages.length > MAX_BATCH_MESSAGES) {
+          keystoreBadInput(`more than ${MAX_BATCH_MESSAGES} messages in one call`);
+        }
+        return messages.length;
+      });
+      const out: Array<MessagePayload | E2EEError> = new Array(length);
+      const fields: native.MessageFields[] = [];
+      const positions: number[] = [];
+      for (let index = 0; index < length; index++) {
+        try {
+          fields.push(readArgument(`messages[${index}]`, () => messageFields(messages[index])));
+          positions.push(index);
+        } catch (error) {
+          // This message alone cannot be read (a getter, a Proxy, not an object): its own error.
+          out[index] = error as E2EEError;
+        }
+      }
+      const batch = await this.#native.decryptMessages(appId, roomId, fields);
+      batch.plaintexts.forEach((text, i) => {
+        if (text === null) return;
+        try {
+          out[positions[i]] = parsePayload(text);
+        } catch (error) {
+          out[positions[i]] = error as E2EEError;
+        }
+      });
+      batch.failed.forEach((i, n) => {
+        out[positions[i]] = errorOfCode(batch.codes[n], 'the message could not be decrypted');
+      });
+      return out;
     });
   }
 

@@ -43,12 +43,13 @@ const E2EE_METHODS: Array<[string, number, number]> = Object.entries(BRIDGE_METH
 );
 
 describe('finding 1: caller spoofing on the E2EE bridge', () => {
-  it('covers the six do* methods of E2EEBridge, each with its app id last', () => {
+  it('covers the seven do* methods of E2EEBridge, each with its app id last', () => {
     expect(E2EE_METHODS.map(([method, arity, index]) => [method, arity, index])).toEqual([
       ['doIsAuthorized', 2, 1],
       ['doGetEncryptedRoomKey', 3, 2],
       ['doGetKeyHistory', 2, 1],
       ['doDecryptMessage', 2, 1],
+      ['doDecryptMessages', 3, 2],
       ['doSendEncryptedMessage', 4, 3],
       ['doEncryptContent', 3, 2],
     ]);

@@ -2,12 +2,14 @@
 import {
   APP_ID_PLACEHOLDER,
   E2EEArgumentError,
+  MAX_BATCH_MESSAGES,
   MAX_PAYLOAD_BYTES,
   assertAppId,
   assertEncryptedContent,
   assertOptionalKeyId,
   assertPayload,
   assertRoomId,
+  parseMessagesToDecrypt,
   parseMessageToDecrypt,
   parseSendOptions,
 } from '../../apps-engine-patches/overlay/packages/apps/src/server/e2ee/bridgeGuard';
@@ -87,5 +89,63 @@ describe('argument validation', () => {
     expect(parseSendOptions({ threadId: 'T1' })).toEqual({ threadId: 'T1' });
     expect(() => parseSendOptions({ threadId: 'T1', alias: 'someone' })).toThrow(E2EEArgumentError);
     expect(() => parseSendOptions({ threadId: 7 })).toThrow(E2EEArgumentError);
+  });
+});
+
+describe('a page of messages to decrypt', () => {
+  const envelope = { algorithm: 'rc.v2.aes-sha2', kid: 'k1', iv: 'aXY=', ciphertext: 'Y3Q=' };
+  const message = (fields: Record<string, unknown>) => ({ room: { id: 'ROOM1' }, ...fields });
+
+  it('is an array of at most MAX_BATCH_MESSAGES, else the whole call is refused', () => {
+    for (const bad of [undefined, null, 'messages', { length: 1, 0: message({ encryptedContent: envelope }) }]) {
+      expect(() => parseMessagesToDecrypt('ROOM1', bad)).toThrow(E2EEArgumentError);
+    }
+    const full = Array.from({ length: MAX_BATCH_MESSAGES }, () => message({ encryptedContent: envelope }));
+    expect(parseMessagesToDecrypt('ROOM1', full)).toHaveLength(MAX_BATCH_MESSAGES);
+    expect(() => parseMessagesToDecrypt('ROOM1', [...full, full[0]])).toThrow(E2EEArgumentError);
+    // A sparse array's length is checked before any element is read.
+    expect(() => parseMessagesToDecrypt('ROOM1', new Array(2 ** 32 - 1))).toThrow(E2EEArgumentError);
+  });
+
+  it('a message that is not one of the room encrypted messages fails alone', () => {
+    const throwing = message({});
+    Object.defineProperty(throwing, 'encryptedContent', {
+      get() {
+        throw new Error('a getter the app planted');
+      },
+    });
+    const page = [
+      message({ encryptedContent: envelope }),
+      { room: { id: 'ROOM2' }, encryptedContent: envelope },
+      message({}),
+      message({ encryptedContent: { ...envelope, kid: { $ne: '' } } }),
+      message({ encryptedContent: { ...envelope, ciphertext: 'not base64!' } }),
+      null,
+      throwing,
+      new Proxy(
+        {},
+        {
+          get() {
+            throw new Error('a trap');
+          },
+        },
+      ),
+      { encryptedContent: envelope },
+    ];
+    const parsed = parseMessagesToDecrypt('ROOM1', page);
+    expect(parsed.map((entry) => (entry instanceof E2EEArgumentError ? entry.code : entry))).toEqual([
+      envelope,
+      'E2EE_BAD_ARGUMENT',
+      'E2EE_BAD_ARGUMENT',
+      'E2EE_BAD_ARGUMENT',
+      'E2EE_BAD_ARGUMENT',
+      'E2EE_BAD_ARGUMENT',
+      'E2EE_BAD_ARGUMENT',
+      'E2EE_BAD_ARGUMENT',
+      envelope,
+    ]);
+    for (const entry of parsed) {
+      if (entry instanceof E2EEArgumentError) expect(entry.message).not.toMatch(/planted|trap|ROOM2|\$ne/);
+    }
   });
 });

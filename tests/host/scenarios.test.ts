@@ -6,7 +6,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 
-import { AppKeyStore, E2EEError, E2EEHostService } from '../../native';
+import { AppKeyStore, E2EEError, E2EEHostService, MAX_BATCH_MESSAGES } from '../../native';
 import * as client from '../native/webcrypto-client';
 import { code, mongoUrl } from '../keystore/backends';
 import { RocketChat, type Browser, type InstalledApp } from './rocketchat';
@@ -527,6 +527,53 @@ describeOnMongo('the host service on Rocket.Chat-shaped FerretDB', () => {
     expect((await service.decryptMessage(app.appId, { roomId, messageId: message._id })).msg).toMatch(
       /^the real message/,
     );
+  });
+
+  test('an archiver reads a page of history in one call: old and new keys, one bad message alone, a refusal whole', async () => {
+    const app = await rc.installApp(['e2ee.read']);
+    const { alice, bob, roomId } = await room(app);
+    await rc.provideKeys(alice, roomId);
+    const first = await rc.send(bob, roomId, secret('history under the first key'));
+    await rc.resetRoomKey(alice, roomId);
+    await rc.provideKeys(alice, roomId);
+    const second = await rc.send(alice, roomId, secret('history under the second key'));
+    const elsewhere = await rc.encryptedRoom(alice, []);
+    const foreign = await rc.send(alice, elsewhere, secret('another room'));
+    const content = { ...first.content } as Record<string, unknown>;
+    const original = String(content.ciphertext);
+    const tampered = { ...content, ciphertext: (original[0] === 'A' ? 'B' : 'A') + original.slice(1) };
+    const page = [first.content, second.content, tampered, 42, foreign.content, null];
+    // A fresh instance holds no key: the page finds them missing, loads the subscription once, retries.
+    const archiver = await openService();
+    try {
+      const results = await archiver.service.decryptMessages(app.appId, roomId, page);
+      const outcomes = results.map((result) =>
+        result instanceof E2EEError ? result.code : (result as { msg: string }).msg.replace(/ [0-9a-f-]{36}$/, ''),
+      );
+      expect(outcomes).toEqual([
+        'history under the first key',
+        'history under the second key',
+        'E2EE_DECRYPT_FAILED',
+        'E2EE_BAD_ENVELOPE',
+        'KEYSTORE_NO_ROOM_KEY',
+        'E2EE_BAD_ENVELOPE',
+      ]);
+      const many = Array.from({ length: MAX_BATCH_MESSAGES + 1 }, () => first.content);
+      expect(await code(archiver.service.decryptMessages(app.appId, roomId, many))).toBe('KEYSTORE_BAD_INPUT');
+      expect(await code(archiver.service.decryptMessages(app.appId, roomId, 'not a page' as never))).toBe(
+        'E2EE_BAD_INPUT',
+      );
+      expect(await code(archiver.service.decryptMessages(app.appId, elsewhere, [foreign.content]))).toBe(
+        'KEYSTORE_NOT_AUTHORIZED',
+      );
+      await service.revokeRoom(app.appId, roomId, alice.userId);
+      await new Promise((resolve) => setTimeout(resolve, 1100)); // the other instance's authorization TTL
+      expect(await code(archiver.service.decryptMessages(app.appId, roomId, [first.content]))).toBe(
+        'KEYSTORE_NOT_AUTHORIZED',
+      );
+    } finally {
+      await archiver.store.close();
+    }
   });
 
   test('a key planted before anyone wrote is provisional, and the next honest message finds it out', async () => {

@@ -149,6 +149,16 @@ describe('finding 5: hostile input to the key store', () => {
     ['loadRoomKeys(oldRoomKeys[0])', (bad) => store.loadRoomKeys(BOT_APP, 'room1', { oldRoomKeys: [bad] } as never)],
     ['decryptMessage(message)', (bad) => store.decryptMessage(BOT_APP, 'room1', bad)],
     ['decryptMessage(message.content)', (bad) => store.decryptMessage(BOT_APP, 'room1', { t: 'e2e', content: bad })],
+    ['decryptMessages(messages)', (bad) => store.decryptMessages(BOT_APP, 'room1', bad as never)],
+    [
+      'decryptMessages([message])',
+      async (bad) => {
+        // Each message fails alone, as a typed error in its place (thrown here for the table).
+        const [only] = await store.decryptMessages(BOT_APP, 'room1', [bad]);
+        if (only instanceof Error) throw only;
+        return only;
+      },
+    ],
     ['encryptContent(payload)', (bad) => store.encryptContent(BOT_APP, 'room1', bad as never)],
     ['encryptContent(options)', (bad) => store.encryptContent(BOT_APP, 'room1', { msg: 'x' }, bad as never)],
     ['audit(query)', (bad) => store.audit(bad as never)],

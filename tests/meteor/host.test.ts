@@ -181,6 +181,10 @@ jest.mock(
           }),
           getKeyHistory: method('getKeyHistory', [{ kid: 'k', current: true }]),
           decryptMessage: method('decryptMessage', { msg: 'hi' }),
+          decryptMessages: method('decryptMessages', [
+            { msg: 'one' },
+            Object.assign(new Error('the message could not be decrypted'), { code: 'E2EE_DECRYPT_FAILED' }),
+          ]),
           sendEncryptedMessage: method('sendEncryptedMessage', 'm-1'),
           encryptContent: method('encryptContent', {
             algorithm: 'rc.v2.aes-sha2',
@@ -424,6 +428,25 @@ describe('AppE2EEBridge', () => {
       ['service.decryptMessage', 'app-a', { roomId: 'r1', messageId: 'm1' }],
       ['service.sendEncryptedMessage', 'app-a', 'r1', { msg: 'hi' }, { threadId: 't1' }],
       ['service.encryptContent', 'app-a', 'r1', { msg: 'hi' }],
+    ]);
+  });
+
+  test('a page of history crosses as data: each payload, or an error as its code and fixed text', async () => {
+    const bridge = new m.bridge.AppE2EEBridge({ debugLog: () => undefined } as never) as unknown as Record<
+      string,
+      (...args: unknown[]) => Promise<unknown>
+    >;
+    const envelope = { algorithm: 'rc.v2.aes-sha2', kid: 'k', iv: 'aXY=', ciphertext: 'Y3Q=' };
+    const results = await bridge.decryptMessages('r1', [envelope, { ...envelope, ciphertext: 'Y3R4' }], 'app-a');
+    expect(results).toEqual([
+      { payload: { msg: 'one' } },
+      { error: { code: 'E2EE_DECRYPT_FAILED', message: 'the message could not be decrypted' } },
+    ]);
+    expect(mockState.calls.filter(([name]) => name === 'service.decryptMessages').at(-1)).toEqual([
+      'service.decryptMessages',
+      'app-a',
+      'r1',
+      [envelope, { ...envelope, ciphertext: 'Y3R4' }],
     ]);
   });
 });

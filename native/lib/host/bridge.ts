@@ -5,7 +5,7 @@
  * query), then the async one, then reload the room's keys from the app user's subscription once.
  */
 import type { EncryptedContent, MessagePayload } from '../content';
-import { fail } from '../errors';
+import { badInput, E2EEError, fail, reading } from '../errors';
 import {
   appUserOf,
   hasCode,
@@ -158,6 +158,43 @@ async function decryptSlowly(context: HostContext, appId: string, request: Messa
     await context.store.loadRoomKeys(appId, request.roomId, subscription);
     return context.store.decryptMessage(appId, request.roomId, message);
   }
+}
+
+/**
+ * Decrypts a page of the room's history (at most `MAX_BATCH_MESSAGES` envelopes the app holds,
+ * e.g. from `getRoomReader().getMessages()`) off the event loop: each the payload or an
+ * `E2EEError` for that message alone. Messages under keys this instance lacks are retried once
+ * after loading the app user's subscription, when it holds one of their kids.
+ */
+export async function decryptMessages(
+  context: HostContext,
+  appId: string,
+  roomId: string,
+  contents: readonly unknown[],
+): Promise<Array<MessagePayload | E2EEError>> {
+  const appUserId = await readable(context, appId, roomId);
+  const messages = reading('contents cannot be read', () => {
+    if (!Array.isArray(contents)) badInput('contents must be an array');
+    return contents.map((content) => ({ t: 'e2e', content }));
+  });
+  const results = await context.store.decryptMessages(appId, roomId, messages);
+  const missing = results.flatMap((result, index) => (hasCode(result, 'KEYSTORE_NO_ROOM_KEY') ? [index] : []));
+  if (missing.length === 0) return results;
+  const subscription = await context.ports.subscriptions.find(roomId, appUserId);
+  const loadable = subscription?.E2EKey
+    ? missing.filter((index) => holdsKid(subscription, namedKid(messages[index] as MessageDoc)))
+    : [];
+  if (!subscription || loadable.length === 0) return results;
+  await context.store.loadRoomKeys(appId, roomId, subscription);
+  const retried = await context.store.decryptMessages(
+    appId,
+    roomId,
+    loadable.map((index) => messages[index]),
+  );
+  loadable.forEach((index, i) => {
+    results[index] = retried[i];
+  });
+  return results;
 }
 
 /** The kid a message names: the v2 envelope's `kid`, or a legacy v1 `msg`'s 12-character prefix. */

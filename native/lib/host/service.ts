@@ -8,7 +8,7 @@ import type { EncryptedContent, MessagePayload } from '../content';
 import type { AppKeyStore, Authorization } from '../keystore';
 import * as bridge from './bridge';
 import { MAX_MEMBERSHIP_TTL_MS, MEMBERSHIP_TTL_MS, type HostContext } from './context';
-import { badInput } from '../errors';
+import { badInput, type E2EEError } from '../errors';
 import * as delivery from './keyDelivery';
 import * as lifecycle from './lifecycle';
 import type { HostPorts, MessageDoc } from './ports';
@@ -179,6 +179,21 @@ export class E2EEHostService {
    */
   decryptMessage(appId: string, message: bridge.MessageToDecrypt): Promise<MessagePayload> {
     return bridge.decryptMessage(this.#context, appId, message);
+  }
+
+  /**
+   * `read.getE2EEReader().decryptMessages(roomId, contents)`: a page of the room's history (at
+   * most `MAX_BATCH_MESSAGES` encrypted `content` envelopes the app holds, from
+   * `getRoomReader().getMessages()`), decrypted off the event loop. Each entry is the payload or
+   * an `E2EEError` for that message alone; the permission, authorization and membership are
+   * checked once, and a refusal rejects the whole page.
+   */
+  decryptMessages(
+    appId: string,
+    roomId: string,
+    contents: readonly unknown[],
+  ): Promise<Array<MessagePayload | E2EEError>> {
+    return bridge.decryptMessages(this.#context, appId, roomId, contents);
   }
 
   /**

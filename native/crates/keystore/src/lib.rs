@@ -22,6 +22,7 @@ mod acceptance;
 mod audit;
 mod auditing;
 mod authorizations;
+mod batch;
 mod cache;
 mod clock;
 pub mod custody;
@@ -37,6 +38,7 @@ mod rotation;
 pub mod store;
 mod types;
 
+pub use batch::MAX_BATCH_MESSAGES;
 pub use custody::{KeyCustody, Sealed, SealedCustody};
 pub use error::{Error, Result, StorageKind};
 pub use keystore::{AppKeyStore, OpenOptions, MAX_AUTHORIZATION_TTL};

@@ -122,7 +122,7 @@ impl AppKeyStore {
 
     /// Runs `decrypt` over the room's cached keys; a message under a key the cache does not
     /// hold is [`Error::NoRoomKey`].
-    fn decrypt_with_ring(
+    pub(crate) fn decrypt_with_ring(
         &self,
         app_id: &str,
         room_id: &str,
@@ -148,7 +148,7 @@ impl AppKeyStore {
     }
 
     /// The checks before any gate: the store is open and the ids are well-formed.
-    fn precheck(&self, app_id: &str, room_id: &str) -> Result<()> {
+    pub(crate) fn precheck(&self, app_id: &str, room_id: &str) -> Result<()> {
         self.ensure_open()?;
         check_app_id(app_id)?;
         check_id(room_id, BAD_ROOM_ID)

@@ -22,8 +22,11 @@ use crate::keystore_types::{
     audit_query, AcceptRequest, AcceptResult, AuditFilter, AuditRecord, Authorization, IdentityInfo, LoadedKeys, Proof,
     RekeyReport, RotationReport, StoreOptions, SubscriptionKeys,
 };
-use crate::messages::{EncryptedContent, MessageFields};
-use crate::wire::{Ascii, Guarded, PlainText, Secret, Str, Text};
+use crate::messages::{BatchResult, EncryptedContent, MessageFields};
+use crate::wire::{Ascii, Guarded, List, PlainText, Secret, Str, Text};
+
+/// Most messages one `decryptMessages` call takes (the key store's bound, checked before reading).
+const MAX_BATCH: u32 = keystore::MAX_BATCH_MESSAGES as u32;
 
 fn custody(kek: Option<&str>, kek_file: Option<&str>) -> keystore::Result<Arc<dyn KeyCustody>> {
     Ok(Arc::new(SealedCustody::from_config(kek, kek_file.map(Path::new))?))
@@ -384,6 +387,37 @@ impl JsAppKeyStore {
             None => Ok(None),
             Some(result) => result.map(|text| Some(PlainText(text))).map_err(|error| to_js(&error)),
         }
+    }
+
+    /// Decrypts a page of the room's history (at most 1000 messages) on the thread pool: the
+    /// gates are checked once, then each message alone; one that fails is `null` in
+    /// `plaintexts`, with its index in `failed` and its code in `codes`. A refused batch rejects.
+    #[napi(catch_unwind, ts_return_type = "Promise<BatchResult>")]
+    pub fn decrypt_messages<'env>(
+        &self,
+        env: &'env Env,
+        #[napi(ts_arg_type = "string")] app_id: Str,
+        #[napi(ts_arg_type = "string")] room_id: Str,
+        #[napi(ts_arg_type = "Array<MessageFields>")] messages: List<MessageFields, MAX_BATCH>,
+    ) -> Pending<'env, BatchResult> {
+        let store = self.inner.clone();
+        let fields: Vec<keystore::MessageFields> = messages.0.into_iter().map(Into::into).collect();
+        promise(env, async move {
+            let outcomes = store.decrypt_messages(&app_id.0, &room_id.0, fields).await?;
+            let mut result =
+                BatchResult { plaintexts: Vec::with_capacity(outcomes.len()), failed: Vec::new(), codes: Vec::new() };
+            for (index, outcome) in outcomes.into_iter().enumerate() {
+                match outcome {
+                    Ok(text) => result.plaintexts.push(Some(PlainText(text))),
+                    Err(error) => {
+                        result.plaintexts.push(None);
+                        result.failed.push(u32::try_from(index).unwrap_or(u32::MAX));
+                        result.codes.push(error.code());
+                    }
+                }
+            }
+            Ok(result)
+        })
     }
 
     /// Encrypts a payload text for the room with its current key.

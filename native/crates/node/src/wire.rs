@@ -857,3 +857,32 @@ impl FromNapiValue for MessageFields {
         }
     }
 }
+
+/// A JS array of at most `MAX` values of `T`, its length checked before any element is read
+/// (a page of history for the key store's batch read).
+pub struct List<T, const MAX: u32>(pub Vec<T>);
+
+impl<T: FromNapiValue, const MAX: u32> FromNapiValue for List<T, MAX> {
+    unsafe fn from_napi_value(env: sys::napi_env, array: sys::napi_value) -> Result<Self> {
+        // SAFETY: env and array come straight from N-API argument conversion.
+        let length = unsafe { array_length(env, array) }?;
+        if length > MAX {
+            return Err(Error::new(Status::InvalidArg, format!("invalid input: more than {MAX} items in one call")));
+        }
+        let mut items = Vec::with_capacity(length as usize);
+        for index in 0..length {
+            // SAFETY: reading element `index` of an array N-API just measured.
+            items.push(unsafe { T::from_napi_value(env, element(env, array, index)?) }?);
+        }
+        Ok(List(items))
+    }
+}
+
+impl<T, const MAX: u32> TypeName for List<T, MAX> {
+    fn type_name() -> &'static str {
+        "Array"
+    }
+    fn value_type() -> ValueType {
+        ValueType::Object
+    }
+}

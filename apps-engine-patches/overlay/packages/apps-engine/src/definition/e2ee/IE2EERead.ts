@@ -20,6 +20,15 @@ export interface IE2EERoomKeyInfo {
 	current: boolean;
 }
 
+/** One message of a `decryptMessages` page: its payload, or why this message alone could not be read. */
+export type IE2EEDecryptResult =
+	| { payload: IE2EEMessagePayload; error?: undefined }
+	| {
+			payload?: undefined;
+			/** A stable code (`KEYSTORE_NO_ROOM_KEY`, `E2EE_DECRYPT_FAILED`, `E2EE_BAD_ARGUMENT`, …) and a fixed text. */
+			error: { code: string; message: string };
+	  };
+
 /**
  * Reads end-to-end encrypted rooms. Every call needs the `e2ee.read` permission, an admin's
  * authorization of the app for the room and the app user's membership with the room key; the
@@ -37,4 +46,13 @@ export interface IE2EERead {
 
 	/** Decrypts an encrypted message of an authorized room; the key is picked by the message's kid. */
 	decryptMessage(message: IMessage): Promise<IE2EEMessagePayload>;
+
+	/**
+	 * Decrypts a page of an authorized room's history in one call (an archiver reading
+	 * `getRoomReader().getMessages()`), off the host's event loop: at most
+	 * `E2EE_MAX_BATCH_MESSAGES` messages of that room, each read from its `encryptedContent`.
+	 * Each entry is that message's payload or its error, in order; the permission, authorization
+	 * and membership are checked once, and a refusal rejects the whole page.
+	 */
+	decryptMessages(roomId: string, messages: Array<IMessage>): Promise<Array<IE2EEDecryptResult>>;
 }

@@ -1,4 +1,10 @@
-import type { IE2EEEncryptedRoomKey, IE2EEMessagePayload, IE2EERead, IE2EERoomKeyInfo } from '@rocket.chat/apps-engine/definition/e2ee';
+import type {
+	IE2EEDecryptResult,
+	IE2EEEncryptedRoomKey,
+	IE2EEMessagePayload,
+	IE2EERead,
+	IE2EERoomKeyInfo,
+} from '@rocket.chat/apps-engine/definition/e2ee';
 import type { IMessage } from '@rocket.chat/apps-engine/definition/messages';
 
 import type { E2EEBridge } from '../bridges/E2EEBridge';
@@ -24,5 +30,9 @@ export class E2EERead implements IE2EERead {
 
 	public decryptMessage(message: IMessage): Promise<IE2EEMessagePayload> {
 		return this.bridge.doDecryptMessage(message, this.appId);
+	}
+
+	public decryptMessages(roomId: string, messages: Array<IMessage>): Promise<Array<IE2EEDecryptResult>> {
+		return this.bridge.doDecryptMessages(roomId, messages, this.appId);
 	}
 }

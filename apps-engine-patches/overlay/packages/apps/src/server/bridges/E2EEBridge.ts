@@ -1,4 +1,5 @@
 import type {
+	IE2EEDecryptResult,
 	IE2EEEncryptedRoomKey,
 	IE2EEMessagePayload,
 	IE2EERoomKeyInfo,
@@ -12,10 +13,12 @@ import {
 	assertOptionalKeyId,
 	assertPayload,
 	assertRoomId,
+	E2EEArgumentError,
+	parseMessagesToDecrypt,
 	parseMessageToDecrypt,
 	parseSendOptions,
 } from '../e2ee/bridgeGuard';
-import type { IMessageToDecrypt, ISendOptionsArgument } from '../e2ee/bridgeGuard';
+import type { IEncryptedContentArgument, IMessageToDecrypt, ISendOptionsArgument } from '../e2ee/bridgeGuard';
 import { PermissionDeniedError } from '../errors/PermissionDeniedError';
 import { AppPermissionManager } from '../managers/AppPermissionManager';
 import { AppPermissions } from '../permissions/AppPermissions';
@@ -52,6 +55,21 @@ export abstract class E2EEBridge extends BaseBridge {
 		return this.decryptMessage(parseMessageToDecrypt(message), appId);
 	}
 
+	public async doDecryptMessages(roomId: string, messages: unknown, appId: string): Promise<Array<IE2EEDecryptResult>> {
+		this.requirePermission(appId, AppPermissions.e2ee.read);
+		const room = assertRoomId(roomId);
+		const parsed = parseMessagesToDecrypt(room, messages);
+		const contents = parsed.filter((entry): entry is IEncryptedContentArgument => !(entry instanceof E2EEArgumentError));
+		const decrypted = contents.length > 0 ? await this.decryptMessages(room, contents, appId) : [];
+		if (decrypted.length !== contents.length) {
+			throw new Error('the E2EE bridge answered a different number of messages');
+		}
+		let next = 0;
+		return parsed.map((entry) =>
+			entry instanceof E2EEArgumentError ? { error: { code: entry.code, message: entry.message } } : decrypted[next++],
+		);
+	}
+
 	public async doSendEncryptedMessage(roomId: string, payload: IE2EEMessagePayload, options: unknown, appId: string): Promise<string> {
 		this.requirePermission(appId, AppPermissions.e2ee.write);
 		return this.sendEncryptedMessage(assertRoomId(roomId), assertPayload(payload), parseSendOptions(options), appId);
@@ -69,6 +87,9 @@ export abstract class E2EEBridge extends BaseBridge {
 	protected abstract getKeyHistory(roomId: string, appId: string): Promise<Array<IE2EERoomKeyInfo>>;
 
 	protected abstract decryptMessage(message: IMessageToDecrypt, appId: string): Promise<IE2EEMessagePayload>;
+
+	/** Each envelope's payload or error, in order (the host checks the room's gates once). */
+	protected abstract decryptMessages(roomId: string, contents: Array<IEncryptedContentArgument>, appId: string): Promise<Array<IE2EEDecryptResult>>;
 
 	protected abstract sendEncryptedMessage(
 		roomId: string,

@@ -45,6 +45,7 @@ export const BRIDGE_METHODS: Readonly<Record<string, Readonly<Record<string, Bri
 		doGetEncryptedRoomKey: ['roomId', 'kid', 'appId'],
 		doGetKeyHistory: ['roomId', 'appId'],
 		doDecryptMessage: ['message', 'appId'],
+		doDecryptMessages: ['roomId', 'messages', 'appId'],
 		doSendEncryptedMessage: ['roomId', 'payload', 'options', 'appId'],
 		doEncryptContent: ['roomId', 'payload', 'appId'],
 	},

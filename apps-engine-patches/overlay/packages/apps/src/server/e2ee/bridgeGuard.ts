@@ -100,6 +100,38 @@ export function parseMessageToDecrypt(message: unknown): IMessageToDecrypt {
 	return { roomId, ...(messageId !== undefined && { messageId }), ...(content && { content }) };
 }
 
+/** Most messages one `decryptMessages` call takes (`E2EE_MAX_BATCH_MESSAGES` of the definitions). */
+export const MAX_BATCH_MESSAGES = 1000;
+
+/**
+ * What `decryptMessages(roomId, messages)` needs from each message: its envelope. The page must
+ * be an array of at most `MAX_BATCH_MESSAGES`; a message that is not one of the room's encrypted
+ * messages (another room, no or a malformed `encryptedContent`) becomes its own argument error,
+ * so one bad message fails alone as it would on the host.
+ */
+export function parseMessagesToDecrypt(roomId: string, messages: unknown): Array<IEncryptedContentArgument | E2EEArgumentError> {
+	if (!Array.isArray(messages)) {
+		throw new E2EEArgumentError('the messages must be an array');
+	}
+	if (messages.length > MAX_BATCH_MESSAGES) {
+		throw new E2EEArgumentError(`more than ${MAX_BATCH_MESSAGES} messages in one call`);
+	}
+	return Array.from(messages, (message: unknown) => {
+		try {
+			if (!isRecord(message)) {
+				return new E2EEArgumentError('invalid message');
+			}
+			if (isRecord(message.room) && message.room.id !== roomId) {
+				return new E2EEArgumentError('the message is not of this room');
+			}
+			return assertEncryptedContent(message.encryptedContent);
+		} catch (error) {
+			// A getter or Proxy trap of the app's object threw: this message alone is refused.
+			return error instanceof E2EEArgumentError ? error : new E2EEArgumentError('invalid message');
+		}
+	});
+}
+
 /** The plaintext payload: a JSON object whose `msg`, when present, is a string, under the size limit. */
 export function assertPayload(payload: unknown): Record<string, unknown> {
 	if (!isRecord(payload)) {

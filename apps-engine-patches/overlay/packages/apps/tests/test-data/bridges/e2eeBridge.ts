@@ -1,4 +1,5 @@
 import type {
+	IE2EEDecryptResult,
 	IE2EEEncryptedRoomKey,
 	IE2EEMessagePayload,
 	IE2EERoomKeyInfo,
@@ -6,7 +7,7 @@ import type {
 } from '@rocket.chat/apps-engine/definition/e2ee';
 
 import { E2EEBridge } from '../../../src/server/bridges/E2EEBridge';
-import type { IMessageToDecrypt, ISendOptionsArgument } from '../../../src/server/e2ee/bridgeGuard';
+import type { IEncryptedContentArgument, IMessageToDecrypt, ISendOptionsArgument } from '../../../src/server/e2ee/bridgeGuard';
 
 /**
  * The E2EE bridge of the engine's own tests (rc-e2ee): no room is authorized and there is no
@@ -27,6 +28,10 @@ export class TestsE2EEBridge extends E2EEBridge {
 	}
 
 	protected decryptMessage(_message: IMessageToDecrypt, _appId: string): Promise<IE2EEMessagePayload> {
+		throw new Error('Method not implemented.');
+	}
+
+	protected decryptMessages(_roomId: string, _contents: Array<IEncryptedContentArgument>, _appId: string): Promise<Array<IE2EEDecryptResult>> {
 		throw new Error('Method not implemented.');
 	}
 

@@ -6,8 +6,9 @@
  */
 import type { IAppServerOrchestrator } from '@rocket.chat/apps';
 import { E2EEBridge } from '@rocket.chat/apps/dist/server/bridges/E2EEBridge';
-import type { IMessageToDecrypt, ISendOptionsArgument } from '@rocket.chat/apps/dist/server/e2ee/bridgeGuard';
+import type { IEncryptedContentArgument, IMessageToDecrypt, ISendOptionsArgument } from '@rocket.chat/apps/dist/server/e2ee/bridgeGuard';
 import type {
+	IE2EEDecryptResult,
 	IE2EEEncryptedRoomKey,
 	IE2EEMessagePayload,
 	IE2EERoomKeyInfo,
@@ -54,6 +55,21 @@ export class AppE2EEBridge extends E2EEBridge {
 		});
 		// What the sender encrypted, as Rocket.Chat's clients read it: attachments are not validated.
 		return payload as IE2EEMessagePayload;
+	}
+
+	protected async decryptMessages(roomId: string, contents: Array<IEncryptedContentArgument>, appId: string): Promise<Array<IE2EEDecryptResult>> {
+		const service = await this.serviceFor(appId, 'decryptMessages');
+		const results = await service.decryptMessages(
+			appId,
+			roomId,
+			contents.map((content) => ({ ...content })),
+		);
+		// An error crosses to the app's runtime as data: its stable code and fixed text, never content.
+		return results.map((result) =>
+			result instanceof Error
+				? { error: { code: (result as { code?: string }).code ?? 'E2EE_INTERNAL', message: result.message } }
+				: { payload: result as IE2EEMessagePayload },
+		);
 	}
 
 	protected async sendEncryptedMessage(
