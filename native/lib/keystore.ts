@@ -274,7 +274,7 @@ export interface AuditRecord {
   /**
    * What happened: `identity.create`, `identity.recreate`, `identity.revoke`,
    * `identity.rotate.begin`/`.rewrap`/`.publish`/`.commit`, `kek.rekey`, `kek.retire`,
-   * `authorization.grant`, `authorization.revoke`, `room_key.accept`, `room_key_rejected`,
+   * `authorization.grant`, `authorization.revoke`, `room_key.accept`, `room_key.reject`,
    * `room_key.confirm`, `room_key.load`; counted: `message.decrypt`, `content.decrypt`,
    * `content.encrypt`.
    */
@@ -547,10 +547,14 @@ export class AppKeyStore {
       if (!Array.isArray(rooms)) badInput('listRoomKeys must resolve to an array');
       return rooms.map((room) => toNative(requireString(room?.roomId, 'roomId'), room));
     });
-    const write = guarded(
-      async (roomId: string, previous: native.SubscriptionKeys, keys: native.SubscriptionKeys) =>
-        (await host.writeRoomKeys(roomId, fromNative(previous), fromNative(keys))) !== false,
-    );
+    const write = guarded(async (roomId: string, previous: native.SubscriptionKeys, keys: native.SubscriptionKeys) => {
+      const written: unknown = await host.writeRoomKeys(roomId, fromNative(previous), fromNative(keys));
+      // A compare-and-set answers yes or no; anything else (a forgotten `return`) would read as a
+      // write that may never have happened, and the rotation would commit over it.
+      if (typeof written !== 'boolean')
+        badInput('writeRoomKeys must resolve to true (written) or false (changed meanwhile)');
+      return written;
+    });
     const publish = guarded(async (publicKey: string) => {
       await host.publishPublicKey(publicKey);
       return true;

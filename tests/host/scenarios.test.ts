@@ -130,7 +130,7 @@ describeOnMongo('the host service on Rocket.Chat-shaped FerretDB', () => {
     // audit names her, and the owner's reset ends it.
     await rc.provideKeys(alice, roomId);
     expect((await rc.subscription(roomId, app.appUserId))?.E2EKey).toBeUndefined();
-    const rejected = await store.audit({ appId: app.appId, action: 'room_key_rejected' });
+    const rejected = await store.audit({ appId: app.appId, action: 'room_key.reject' });
     expect(rejected).toHaveLength(2);
     expect(rejected.map((record) => record.detail).join(' ')).toContain(mallory.userId);
     await rc.resetRoomKey(alice, roomId);

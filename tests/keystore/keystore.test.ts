@@ -138,7 +138,7 @@ describe.each(backendFactories())('AppKeyStore on %s', (_name, makeBackend) => {
     const attempt = { expectedKid: honest.room.kid, suggestedBy: 'mallory', proofs: [mine, alices] };
     expect(await code(store.acceptRoomKey(BOT_APP, 'room1', plantedKey, attempt))).toBe('KEYSTORE_PROOF_FAILED');
     expect(await code(store.encryptContent(BOT_APP, 'room1', { msg: 'x' }))).toBe('KEYSTORE_NO_ROOM_KEY');
-    const rejected = await store.audit({ appId: BOT_APP, action: 'room_key_rejected' });
+    const rejected = await store.audit({ appId: BOT_APP, action: 'room_key.reject' });
     expect(rejected).toEqual([
       expect.objectContaining({ kid: honest.room.kid, detail: 'suggested_by=mallory conflicting=alice' }),
     ]);
@@ -256,6 +256,15 @@ describe.each(backendFactories())('AppKeyStore on %s', (_name, makeBackend) => {
         published = publicKey;
       },
     };
+    // A host whose compare-and-set answers neither true nor false is a failed host, not a write.
+    const before = [...subscriptions.values()].map((keys) => keys.E2EKey);
+    for (const answer of [undefined, 'yes', 1, null]) {
+      const sloppy = { ...host, writeRoomKeys: async () => answer as unknown as boolean };
+      expect(await store.rotateIdentity(BOT_APP, sloppy).catch((error) => error)).toMatchObject({
+        code: 'KEYSTORE_HOST_FAILED',
+      });
+    }
+    expect([...subscriptions.values()].map((keys) => keys.E2EKey)).toEqual(before);
     const failed = await store.rotateIdentity(BOT_APP, host).catch((error) => error);
     expect(failed).toMatchObject({ code: 'KEYSTORE_HOST_FAILED' });
     expect((failed as { cause?: Error }).cause?.message).toBe('database unavailable');

@@ -27,7 +27,7 @@ pub mod action {
     pub const REVOKE: &str = "authorization.revoke";
     pub const ROOM_KEY_ACCEPT: &str = "room_key.accept";
     /// A suggested key (current or old) refused, or a provisional key a message disproved.
-    pub const ROOM_KEY_REJECTED: &str = "room_key_rejected";
+    pub const ROOM_KEY_REJECT: &str = "room_key.reject";
     /// A provisional key settled by another sender's message.
     pub const ROOM_KEY_CONFIRM: &str = "room_key.confirm";
     pub const ROOM_KEY_LOAD: &str = "room_key.load";

@@ -29,7 +29,7 @@ impl AppKeyStore {
     /// a legacy CBC key needs a legacy kid, an accepted kid is never taken over by another key,
     /// and the key is judged by the proofs (the rule in `acceptance.rs`): verified or provisional,
     /// it becomes the room's current key; rejected, nothing changes (`KEYSTORE_PROOF_FAILED`,
-    /// audited as `room_key_rejected`). Each old key is judged the same way under its own kid;
+    /// audited as `room_key.reject`). Each old key is judged the same way under its own kid;
     /// a rejected old key is skipped (and audited), the others are cached.
     pub async fn accept_room_key(
         &self,
@@ -56,7 +56,7 @@ impl AppKeyStore {
         let (actor, action, outcome, detail) = match &result {
             Ok((actor, accepted)) => (actor.clone(), action::ROOM_KEY_ACCEPT, OK, Some(accepted_detail(accepted))),
             Err(Rejection { error: error @ Error::ProofFailed(_), detail }) => {
-                (SYSTEM.to_owned(), action::ROOM_KEY_REJECTED, error.code(), detail.clone())
+                (SYSTEM.to_owned(), action::ROOM_KEY_REJECT, error.code(), detail.clone())
             }
             Err(Rejection { error, .. }) => (SYSTEM.to_owned(), action::ROOM_KEY_ACCEPT, error.code(), None),
         };
@@ -128,7 +128,7 @@ impl AppKeyStore {
             let event = Event {
                 kid: Some(&old_kid),
                 detail: Some(format!("old key; suggested_by={}", options.suggested_by)),
-                ..self.event(SYSTEM, action::ROOM_KEY_REJECTED, Some(app_id), Some(room_id))
+                ..self.event(SYSTEM, action::ROOM_KEY_REJECT, Some(app_id), Some(room_id))
             };
             self.append(&event, Error::ProofFailed(CONFLICTING_PROOF).code()).await?;
         }
@@ -137,7 +137,7 @@ impl AppKeyStore {
 
     /// Settles a provisional key with a message of the room (`content` under the key's kid, from
     /// `sender_id`): `Verified` when it opens, `Rejected` when it does not (the key is dropped
-    /// from the cache, the room reads as "no key" again, and `room_key_rejected` is audited).
+    /// from the cache, the room reads as "no key" again, and `room_key.reject` is audited).
     /// A message of the suggester or of the app user settles nothing (`Provisional`); a key
     /// already verified stays `Verified`; a kid this store holds no key for is
     /// `KEYSTORE_NO_ROOM_KEY`.
@@ -172,7 +172,7 @@ impl AppKeyStore {
             }
         };
         let (actor, action, outcome) = match status {
-            KeyStatus::Rejected => (SYSTEM, action::ROOM_KEY_REJECTED, Error::ProofFailed(CONFLICTING_PROOF).code()),
+            KeyStatus::Rejected => (SYSTEM, action::ROOM_KEY_REJECT, Error::ProofFailed(CONFLICTING_PROOF).code()),
             _ => (app_user.as_str(), action::ROOM_KEY_CONFIRM, OK),
         };
         let event =

@@ -101,9 +101,8 @@ async fn every_message_of_a_batch_is_counted(backend: &Backend) {
         ..Default::default()
     };
     let records = store.audit(&query).await.unwrap();
-    let counted = |ok: bool| -> i64 {
-        records.iter().filter(|r| (r.outcome == "ok") == ok).filter_map(|r| r.count).sum()
-    };
+    let counted =
+        |ok: bool| -> i64 { records.iter().filter(|r| (r.outcome == "ok") == ok).filter_map(|r| r.count).sum() };
     assert_eq!((counted(true), counted(false)), (3, 1), "{records:?}");
     store.close().await.unwrap();
 }

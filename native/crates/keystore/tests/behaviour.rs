@@ -263,9 +263,7 @@ async fn room_keys_are_verified_before_acceptance(backend: &Backend) {
             "no audit of {expected}"
         );
     }
-    assert!(outcomes
-        .iter()
-        .any(|(a, outcome, _)| a == actions::ROOM_KEY_REJECTED && outcome == "KEYSTORE_PROOF_FAILED"));
+    assert!(outcomes.iter().any(|(a, outcome, _)| a == actions::ROOM_KEY_REJECT && outcome == "KEYSTORE_PROOF_FAILED"));
     assert!(outcomes.contains(&(accept_action.clone(), "ok".to_owned(), Some(key.kid().to_owned()))));
     assert!(outcomes.contains(&(accept_action, "KEYSTORE_KID_MISMATCH".to_owned(), Some(key.kid().to_owned()))));
 }

@@ -61,7 +61,7 @@ async fn finding_2_a_member_cannot_plant_a_key_with_their_own_message(backend: &
     );
     assert!(!reads(&store, &app, "room", &planted).await);
     assert_eq!(code(store.encrypt_content(&app, "room", "{}", None).await), "KEYSTORE_NO_ROOM_KEY");
-    let rejected = records(&store, &app, actions::ROOM_KEY_REJECTED).await;
+    let rejected = records(&store, &app, actions::ROOM_KEY_REJECT).await;
     assert_eq!(rejected.len(), 1);
     assert_eq!(rejected[0].kid.as_deref(), Some(honest.kid()));
     assert!(rejected[0].detail.as_deref().unwrap().contains(&format!("conflicting={ALICE}")));
@@ -76,7 +76,7 @@ async fn finding_2_a_member_cannot_plant_a_key_with_their_own_message(backend: &
     assert_eq!(settled, KeyStatus::Rejected);
     assert!(!reads(&store, &app, "room", &planted).await);
     assert_eq!(code(store.encrypt_content(&app, "room", "{}", None).await), "KEYSTORE_NO_ROOM_KEY");
-    assert_eq!(records(&store, &app, actions::ROOM_KEY_REJECTED).await.len(), 2);
+    assert_eq!(records(&store, &app, actions::ROOM_KEY_REJECT).await.len(), 2);
 
     // The honest key, suggested by Bob, is verified by Alice's message and accepted.
     let honest_offer = offer(honest.kid(), BOB, vec![honest.proof(ALICE, "hello"), planted.proof(MALLORY, "x")]);
@@ -114,7 +114,7 @@ async fn finding_2_an_insiders_garbage_blocks_a_key_but_never_plants_one(backend
         store.accept_room_key(&app, "room", &honest.wrap_for(&public_key), &offer(honest.kid(), BOB, proofs)).await;
     assert_eq!(code(result), "KEYSTORE_PROOF_FAILED");
     // The operator sees who conflicts.
-    let rejected = records(&store, &app, actions::ROOM_KEY_REJECTED).await;
+    let rejected = records(&store, &app, actions::ROOM_KEY_REJECT).await;
     assert!(rejected[0].detail.as_deref().unwrap().contains(&format!("suggested_by={BOB} conflicting={MALLORY}")));
     // The suggester's own garbage does not block: it is ignored like the rest of their messages.
     let proofs = vec![honest.proof(ALICE, "real"), garbage.proof(BOB, "noise")];
@@ -248,7 +248,7 @@ async fn finding_2_old_keys_are_judged_under_their_own_kid(backend: &Backend) {
     assert!(reads(&store, &app, "room", &old_unproven).await);
     assert!(!reads(&store, &app, "room", &old_forged).await);
     assert!(!reads(&store, &app, "room", &old_mislabelled).await);
-    assert_eq!(records(&store, &app, actions::ROOM_KEY_REJECTED).await.len(), 3);
+    assert_eq!(records(&store, &app, actions::ROOM_KEY_REJECT).await.len(), 3);
     // An old key's proof under another kid is a host mistake.
     let mut bad = options.clone();
     bad.old_room_keys = vec![old(&old_good, old_good.kid(), vec![current.proof(BOB, "x")])];
