@@ -45,6 +45,11 @@ export declare class AppKeyStore {
   acceptRoomKey(appId: string, roomId: string, suggestedKey: string, request: AcceptRequest): Promise<AcceptResult>
   /** Settles a provisional room key with one message of the room. */
   confirmRoomKey(appId: string, roomId: string, proof: Proof): Promise<'verified' | 'provisional' | 'rejected'>
+  /**
+   * The apps holding a provisional key in the room, with its kid: what a saved message of the
+   * room could settle, whichever server instance accepted the key.
+   */
+  provisionalKeys(roomId: string): Promise<Array<ProvisionalKey>>
   /** Refills the cache from the app user's subscription (after a restart). */
   loadRoomKeys(appId: string, roomId: string, keys: SubscriptionKeys): Promise<LoadedKeys>
   /** Decrypts a message of the room for the app; returns the payload text. */
@@ -354,6 +359,12 @@ export interface Proof {
   /** The message's sender (`u._id`). */
   senderId: string
   content: ContentFields
+}
+
+/** A provisional room key some app holds in a room (no key material). */
+export interface ProvisionalKey {
+  appId: string
+  kid: string
 }
 
 export interface RekeyReport {

@@ -34,6 +34,7 @@ export {
   type IdentityInfo,
   type LoadedKeys,
   type OldRoomKey,
+  type ProvisionalRoomKey,
   type RekeyReport,
   type RotationHost,
   type RoomKeyStatus,

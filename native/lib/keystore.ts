@@ -139,12 +139,21 @@ export interface AcceptRoomKeyOptions {
 
 /**
  * How far a room key is trusted: `verified` (it opened the messages of every other sender
- * offered, at least one, or it came from the app user's own subscription), `provisional`
+ * offered, at least one, or it came from the app user's own subscription with no record of it
+ * being provisional), `provisional`
  * (nobody but the suggester or the app user has written under its kid yet: usable, settled by
  * {@link AppKeyStore.confirmRoomKey}), `rejected` (it failed to open another sender's message:
  * dropped, never used).
  */
 export type RoomKeyStatus = 'verified' | 'provisional' | 'rejected';
+
+/** A room key some app holds provisionally in a room ({@link AppKeyStore.provisionalKeys}); no key material. */
+export interface ProvisionalRoomKey {
+  /** The app holding it. */
+  appId: string;
+  /** The key's kid: only a message under this kid can settle it. */
+  kid: string;
+}
 
 /**
  * What {@link AppKeyStore.acceptRoomKey} resolves with once the suggested key is cached as the
@@ -655,6 +664,19 @@ export class AppKeyStore {
     return callAsync(() => {
       ids({ appId });
       return this.#native.listAuthorizations(appId);
+    });
+  }
+
+  /**
+   * The apps holding a provisional room key in the room, with its kid: what a message saved in
+   * the room could settle ({@link AppKeyStore.confirmRoomKey}). The record is on the key store's
+   * authorizations, so the answer is the same on every server instance, whichever accepted the
+   * key, and after a restart. One indexed query; empty for nearly every room.
+   */
+  provisionalKeys(roomId: string): Promise<ProvisionalRoomKey[]> {
+    return callAsync(() => {
+      ids({ roomId });
+      return this.#native.provisionalKeys(roomId);
     });
   }
 

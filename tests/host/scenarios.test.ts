@@ -600,6 +600,40 @@ describeOnMongo('the host service on Rocket.Chat-shaped FerretDB', () => {
     );
   });
 
+  test('a key planted on one instance is found out by an honest message saved on another, and the first drops it', async () => {
+    const app = await rc.installApp();
+    const { alice, bob, roomId } = await room(app);
+    const mallory = await rc.browser('mallory');
+    await rc.join(roomId, mallory.userId);
+    const planted = { ...(await client.generateRoomKey()), kid: alice.rooms.get(roomId)!.kid };
+    // The first instance accepts Mallory's key before anyone wrote: provisional.
+    await rc.provideKeys(mallory, roomId, { key: planted });
+    await service.encryptContent(app.appId, roomId, { msg: 'probe' });
+    // Bob's message is saved on a second instance that never held the key (or after a restart).
+    const second = await openService();
+    try {
+      rc.service = second.service;
+      await rc.send(bob, roomId, secret('the real thing, saved elsewhere'));
+      expect((await rc.subscription(roomId, app.appUserId))?.E2EKey).toBeUndefined();
+      expect(await rc.waiting(roomId)).toContain(app.appUserId);
+      // The first instance drops the planted key at its next authorization check: no answer
+      // goes out under Mallory's key.
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      expect(await code(service.encryptContent(app.appId, roomId, { msg: 'answer' }))).toBe('KEYSTORE_NO_ROOM_KEY');
+      // The real key arrives and every instance reads with it.
+      await rc.provideKeys(alice, roomId);
+      const later = await rc.send(bob, roomId, secret('read with the real key'));
+      for (const instance of [service, second.service]) {
+        expect((await instance.decryptMessage(app.appId, { roomId, messageId: later._id })).msg).toMatch(
+          /^read with the real key/,
+        );
+      }
+    } finally {
+      rc.service = service;
+      await second.store.close();
+    }
+  });
+
   test('a malformed suggestion is cleared, not retried forever', async () => {
     const app = await rc.installApp();
     const { alice, roomId } = await room(app);

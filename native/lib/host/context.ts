@@ -1,7 +1,6 @@
 /**
  * What every flow of the host service shares: the key store, the ports, and the little state
- * the service keeps in memory (which rooms hold a provisional key, which memberships were
- * checked recently). One context per server instance.
+ * the service keeps in memory (which memberships were checked recently). One context per server instance.
  */
 import { badInput, E2EEError, fail } from '../errors';
 import type { AppKeyStore } from '../keystore';
@@ -23,11 +22,6 @@ export const MAX_OLD_ROOM_KEYS = 10;
 export interface HostContext {
   readonly store: AppKeyStore;
   readonly ports: HostPorts;
-  /**
-   * `appId \0 roomId` → the kid of the room key accepted provisionally there: settled by the next
-   * message of another sender under that kid.
-   */
-  readonly provisional: Map<string, string>;
   /** How long a checked membership is trusted, in milliseconds. */
   readonly membershipTtlMs: number;
   /** `appId \0 roomId` → until when (ms) the app user's membership is trusted. */

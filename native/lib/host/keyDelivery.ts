@@ -7,15 +7,7 @@
  */
 import type { AcceptedRoomKey, RoomMessageProof as Proof, SuggestedOldRoomKey } from '../keystore';
 import type { OldRoomKey } from '../keystore';
-import {
-  hasCode,
-  isEntitled,
-  kidOfWrappedKey,
-  MAX_OLD_ROOM_KEYS,
-  pairKey,
-  PROOF_MESSAGES,
-  type HostContext,
-} from './context';
+import { hasCode, isEntitled, kidOfWrappedKey, MAX_OLD_ROOM_KEYS, PROOF_MESSAGES, type HostContext } from './context';
 import type { MessageDoc, SubscriptionDoc } from './ports';
 
 /** What happened to a suggested key. */
@@ -126,9 +118,6 @@ export async function onSuggestedKey(
     ),
   });
   await ports.rooms.removeFromWaitingQueue(roomId, appUserId);
-  const pair = pairKey(appId, roomId);
-  if (accepted.status === 'provisional') context.provisional.set(pair, accepted.kid);
-  else context.provisional.delete(pair);
   await ports.events.emit({ type: 'roomKeyReady', appId, roomId, kid: accepted.kid });
   return { outcome: accepted.status, kid: accepted.kid };
 }
@@ -162,28 +151,49 @@ function mergedOldKeys(
  */
 export async function onMessage(context: HostContext, message: MessageDoc): Promise<void> {
   const kid = message.content?.kid;
-  if (message.t !== 'e2e' || !message.content || !kid || context.provisional.size === 0) return;
-  for (const [pair, provisionalKid] of [...context.provisional]) {
-    const [appId, roomId] = pair.split('\u0000');
+  if (message.t !== 'e2e' || !message.content || typeof kid !== 'string' || !kid) return;
+  const roomId = message.rid;
+  // The key store's record, not this instance's memory: the key may have been accepted on
+  // another instance, or before a restart.
+  for (const provisional of await context.store.provisionalKeys(roomId)) {
+    const { appId } = provisional;
     // Only a message under the provisional key's own kid says anything about that key.
-    if (roomId !== message.rid || kid !== provisionalKid) continue;
+    if (provisional.kid !== kid) continue;
     const appUserId = context.ports.apps.appUserId(appId);
     if (!appUserId || message.u._id === appUserId) continue;
     const proof = { senderId: message.u._id, content: message.content as Proof['content'] };
     let status: string;
     try {
-      status = await context.store.confirmRoomKey(appId, roomId, proof);
+      status = await settle(context, appId, appUserId, roomId, proof);
     } catch {
       // One app's trouble (storage, a revoked identity) must not keep the others unsettled; the
       // key stays provisional and the next message tries again.
       continue;
     }
     if (status === 'provisional') continue;
-    context.provisional.delete(pair);
     if (status === 'rejected') {
       await context.ports.subscriptions.clearRoomKeys(roomId, appUserId);
       await context.ports.rooms.addToWaitingQueue(roomId, appUserId);
     }
+  }
+}
+
+/** Confirms with the key store, loading the app user's subscription first when this instance never held the key. */
+async function settle(
+  context: HostContext,
+  appId: string,
+  appUserId: string,
+  roomId: string,
+  proof: Proof,
+): Promise<string> {
+  try {
+    return await context.store.confirmRoomKey(appId, roomId, proof);
+  } catch (error) {
+    if (!hasCode(error, 'KEYSTORE_NO_ROOM_KEY')) throw error;
+    const subscription = await context.ports.subscriptions.find(roomId, appUserId);
+    if (!subscription?.E2EKey) throw error;
+    await context.store.loadRoomKeys(appId, roomId, subscription);
+    return context.store.confirmRoomKey(appId, roomId, proof);
   }
 }
 

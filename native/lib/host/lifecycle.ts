@@ -118,7 +118,6 @@ export async function onRoomKeyReset(
   const told: string[] = [];
   for (const appId of context.ports.apps.e2eeApps()) {
     if (!(await context.store.isAuthorized(appId, roomId))) continue;
-    context.provisional.delete(pairKey(appId, roomId));
     await context.ports.events.emit({ type: 'roomKeyRotated', appId, roomId, previousKid, newKid });
     told.push(appId);
   }
@@ -135,5 +134,4 @@ export async function onAppUserLeft(context: HostContext, appId: string, roomId:
 
 function forgetRoom(context: HostContext, appId: string, roomId: string): void {
   context.members.delete(pairKey(appId, roomId));
-  context.provisional.delete(pairKey(appId, roomId));
 }

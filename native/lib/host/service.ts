@@ -20,8 +20,9 @@ import type { HostPorts, MessageDoc } from './ports';
  * on the app user's behalf through the key store's acceptance rule.
  *
  * One per server instance, over one {@link AppKeyStore} and the host's {@link HostPorts}; it
- * keeps only a little state in memory, per instance (which rooms hold a provisional key, which
- * memberships were checked within the last second). Rocket.Chat's hooks call the lifecycle and
+ * keeps only a little state in memory, per instance (which memberships were checked within the
+ * last second); which room keys are still provisional is the key store's record, the same on
+ * every instance. Rocket.Chat's hooks call the lifecycle and
  * key-delivery methods: app enable and server start → {@link enableApp}; the admin's authorize
  * and revoke endpoints → {@link authorizeRoom}, {@link revokeRoom};
  * `provideUsersSuggestedGroupKeys` storing `E2ESuggestedKey` for an app user →
@@ -52,7 +53,6 @@ export class E2EEHostService {
     this.#context = {
       store,
       ports,
-      provisional: new Map(),
       members: new Map(),
       membershipTtlMs: ttl,
       now: options.now ?? Date.now,
@@ -119,8 +119,9 @@ export class E2EEHostService {
   /**
    * A message was saved (`afterSaveMessage`): an encrypted message of a sender other than the
    * app user and the suggester settles the room's provisional key, verified when it opens, else
-   * dropped (`E2EKey` and `oldRoomKeys` unset) with the app user queued again. Other messages
-   * are ignored.
+   * dropped (`E2EKey` and `oldRoomKeys` unset) with the app user queued again, whichever
+   * instance accepted the key (the key store's `provisionalKeys`: one query per encrypted
+   * message). Other messages are ignored.
    */
   onMessage(message: MessageDoc): Promise<void> {
     return delivery.onMessage(this.#context, message);
@@ -136,7 +137,7 @@ export class E2EEHostService {
   }
 
   /**
-   * The app user left or was removed from the room: its membership and provisional state are
+   * The app user left or was removed from the room: its membership is
    * forgotten at once and the app gets `accessRevoked` (`removed-from-room`).
    */
   onAppUserLeft(appId: string, roomId: string): Promise<void> {

@@ -50,6 +50,7 @@ impl AppKeyStore {
             granted_by: actor_id.to_owned(),
             granted_at: now_ms(),
             version: 1,
+            trust: Vec::new(),
         };
         let inserted = self.inner.store.insert_authorization(&doc).await?;
         let stored = match inserted {

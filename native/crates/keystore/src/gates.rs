@@ -17,7 +17,11 @@ impl AppKeyStore {
             Some(identity) if identity.state == IdentityState::Revoked => Err(Error::Revoked),
             Some(identity) => match self.inner.store.authorization(app_id, room_id).await? {
                 None => Err(Error::NotAuthorized),
-                Some(_) => Ok(identity),
+                Some(authorization) => {
+                    // Keys another instance settled since are settled here too.
+                    self.apply_trust(app_id, room_id, &authorization);
+                    Ok(identity)
+                }
             },
         };
         self.remember_gate(

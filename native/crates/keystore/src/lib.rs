@@ -36,6 +36,7 @@ mod messages;
 mod room_keys;
 mod rotation;
 pub mod store;
+mod trust_marks;
 mod types;
 
 pub use batch::MAX_BATCH_MESSAGES;

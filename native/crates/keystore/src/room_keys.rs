@@ -10,6 +10,8 @@ use crate::audit::{action, Event, OK, SYSTEM};
 use crate::cache::{RoomKeyCache, Trust};
 use crate::ids::{check_app_id, check_id, BAD_KID, BAD_ROOM_ID};
 use crate::keystore::{blocking, lock};
+use crate::store::{TrustMark, TrustStatus};
+use crate::trust_marks::{loaded_trust, mark};
 use crate::types::{
     AcceptOptions, Accepted, KeyStatus, KeyVerdict, LoadedKeys, Proof, SubscriptionKeys, SuggestedOldKey,
 };
@@ -94,6 +96,7 @@ impl AppKeyStore {
             return Err(Error::ProofFailed(LEGACY_KID_ONLY).into());
         }
         let ignored = [options.suggested_by.as_str(), app_user.as_str()];
+        let mut opened_keys: Vec<Option<Arc<RoomKey>>> = Vec::with_capacity(options.old_room_keys.len());
         let (status, old_room_keys, rejected_old) = {
             let mut judge = Judge {
                 cache: lock(&self.inner.room_keys),
@@ -114,7 +117,9 @@ impl AppKeyStore {
             };
             let mut old_room_keys: Vec<KeyVerdict> = Vec::with_capacity(options.old_room_keys.len());
             for (old, key) in options.old_room_keys.iter().zip(opened) {
-                let verdict = judge.old_key(key.ok(), old, &options.expected_kid, &old_room_keys);
+                let key = key.ok();
+                let verdict = judge.old_key(key.clone(), old, &options.expected_kid, &old_room_keys);
+                opened_keys.push(key);
                 old_room_keys.push(verdict);
             }
             let rejected_old: Vec<String> = old_room_keys
@@ -124,6 +129,22 @@ impl AppKeyStore {
                 .collect();
             (status, old_room_keys, rejected_old)
         };
+        // How far each kept key is trusted goes on record for the other instances (and a restart).
+        let mut kept = vec![(Arc::clone(&key), status)];
+        for (old, verdict) in opened_keys.iter().zip(&old_room_keys) {
+            if let Some(old) = old {
+                kept.push((Arc::clone(old), verdict.status));
+            }
+        }
+        let marks: Vec<TrustMark> = {
+            let cache = lock(&self.inner.room_keys);
+            kept.iter().filter_map(|(key, status)| trust_mark(&cache, app_id, room_id, key, *status)).collect()
+        };
+        if let Err(error) = self.record_trust(app_id, room_id, &marks).await {
+            // Not recorded, not kept: another instance would load the key as verified.
+            lock(&self.inner.room_keys).reject(app_id, room_id, key.kid());
+            return Err(error.into());
+        }
         for old_kid in rejected_old {
             let event = Event {
                 kid: Some(&old_kid),
@@ -149,13 +170,14 @@ impl AppKeyStore {
         check_id(&kid, BAD_KID)?;
         check_proofs(std::slice::from_ref(proof), &kid)?;
         let app_user = self.gate(app_id, room_id).await?;
-        let (status, detail) = {
+        let (status, detail, settled_mark) = {
             let mut cache = lock(&self.inner.room_keys);
             let (key, trust) = cache.entry(app_id, room_id, &kid).ok_or(Error::NoRoomKey)?;
             let suggested_by = match trust {
                 Trust::Verified => return Ok(KeyStatus::Verified),
                 Trust::Provisional { suggested_by } => suggested_by,
             };
+            let settled_mark = mark(&key, &suggested_by, TrustStatus::Provisional);
             if proof.sender_id == suggested_by || proof.sender_id == app_user {
                 return Ok(KeyStatus::Provisional);
             }
@@ -163,14 +185,21 @@ impl AppKeyStore {
                 Evidence::Irrelevant => return Ok(KeyStatus::Provisional),
                 Evidence::Opens => {
                     cache.set_trust(app_id, room_id, &kid, Trust::Verified);
-                    (KeyStatus::Verified, format!("confirmed_by={}", proof.sender_id))
+                    (KeyStatus::Verified, format!("confirmed_by={}", proof.sender_id), settled_mark)
                 }
                 Evidence::Conflicts => {
                     cache.reject(app_id, room_id, &kid);
-                    (KeyStatus::Rejected, format!("suggested_by={suggested_by} conflicting={}", proof.sender_id))
+                    let detail = format!("suggested_by={suggested_by} conflicting={}", proof.sender_id);
+                    (KeyStatus::Rejected, detail, settled_mark)
                 }
             }
         };
+        // Settled here: the other instances follow the mark at their next gate check.
+        let settled = match status {
+            KeyStatus::Rejected => TrustStatus::Rejected,
+            _ => TrustStatus::Verified,
+        };
+        self.record_trust(app_id, room_id, &[TrustMark { status: settled, ..settled_mark }]).await?;
         let (actor, action, outcome) = match status {
             KeyStatus::Rejected => (SYSTEM, action::ROOM_KEY_REJECT, Error::ProofFailed(CONFLICTING_PROOF).code()),
             _ => (app_user.as_str(), action::ROOM_KEY_CONFIRM, OK),
@@ -220,6 +249,8 @@ impl AppKeyStore {
 
     async fn load_inner(&self, app_id: &str, room_id: &str, keys: &SubscriptionKeys) -> Result<(String, LoadedKeys)> {
         let identity = self.fresh_gate(app_id, room_id).await?;
+        // A key another instance accepted provisionally (or rejected since) loads as such.
+        let marks = self.inner.store.authorization(app_id, room_id).await?.map(|doc| doc.trust).unwrap_or_default();
         let private_keys = self.private_keys_of(&identity).await?;
         let wrapped: Vec<String> =
             keys.e2e_key.iter().cloned().chain(keys.old_room_keys.iter().map(|old| old.e2e_key.clone())).collect();
@@ -240,7 +271,7 @@ impl AppKeyStore {
             match opened.next().flatten() {
                 Some(key) => {
                     let kid = key.kid().to_owned();
-                    if load_one(&mut cache, app_id, room_id, key, true, &mut loaded) {
+                    if load_one(&mut cache, app_id, room_id, key, true, &marks, &mut loaded) {
                         loaded.current_kid = Some(kid);
                     } else if cache.fingerprint(app_id, room_id, &kid).is_some() {
                         // The kid is held with the key this store accepted: that one stays current.
@@ -268,7 +299,7 @@ impl AppKeyStore {
                 continue;
             }
             seen.push(key.kid().to_owned());
-            load_one(&mut cache, app_id, room_id, key, false, &mut loaded);
+            load_one(&mut cache, app_id, room_id, key, false, &marks, &mut loaded);
         }
         Ok((identity.app_user_id, loaded))
     }
@@ -367,17 +398,39 @@ fn load_one(
     room_id: &str,
     key: Arc<RoomKey>,
     current: bool,
+    marks: &[TrustMark],
     loaded: &mut LoadedKeys,
 ) -> bool {
     let taken = cache.fingerprint(app_id, room_id, key.kid()).is_some_and(|known| known != key.fingerprint());
-    if taken || !acceptable_algorithm(&key) {
+    let held = cache.entry(app_id, room_id, key.kid()).map(|(_, trust)| trust);
+    // What this instance judged stands; otherwise the record does (a rejected key stays out).
+    let trust = held.or_else(|| loaded_trust(marks, &key));
+    let Some(trust) = trust.filter(|_| !taken && acceptable_algorithm(&key)) else {
         loaded.skipped += 1;
         return false;
-    }
-    let trust = cache.entry(app_id, room_id, key.kid()).map_or(Trust::Verified, |(_, trust)| trust);
+    };
     loaded.kids.push(key.kid().to_owned());
     cache.insert(app_id, room_id, key, current, trust);
     true
+}
+
+/// The mark to record for a key just judged: provisional with its (first) suggester, or
+/// verified (which only settles an earlier provisional mark); a rejected key was not kept.
+fn trust_mark(
+    cache: &RoomKeyCache,
+    app_id: &str,
+    room_id: &str,
+    key: &RoomKey,
+    status: KeyStatus,
+) -> Option<TrustMark> {
+    match status {
+        KeyStatus::Verified => Some(mark(key, "", TrustStatus::Verified)),
+        KeyStatus::Provisional => match cache.entry(app_id, room_id, key.kid()) {
+            Some((_, Trust::Provisional { suggested_by })) => Some(mark(key, &suggested_by, TrustStatus::Provisional)),
+            _ => None,
+        },
+        KeyStatus::Rejected => None,
+    }
 }
 
 fn accepted_detail(accepted: &Accepted) -> String {

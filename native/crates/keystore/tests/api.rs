@@ -93,10 +93,10 @@ async fn mongodb_collections_get_their_indexes() {
         }
     };
     assert_eq!(names("rc_e2ee_app_identities").await, ["_id_", "app_user_id"]);
-    assert_eq!(names("rc_e2ee_app_authorizations").await, ["_id_", "app_id_room_id"]);
+    assert_eq!(names("rc_e2ee_app_authorizations").await, ["_id_", "app_id_room_id", "room_id"]);
     assert_eq!(names("rc_e2ee_audit").await, ["_id_", "app_id_ts", "ts"]);
     // Opening again (a second server instance) keeps them.
     backend.open(&kek).await.close().await.unwrap();
-    assert_eq!(names("rc_e2ee_app_authorizations").await, ["_id_", "app_id_room_id"]);
+    assert_eq!(names("rc_e2ee_app_authorizations").await, ["_id_", "app_id_room_id", "room_id"]);
     client.shutdown().await;
 }

@@ -20,7 +20,7 @@ use zeroize::Zeroizing;
 use crate::errors::{promise, to_js, Code};
 use crate::keystore_types::{
     audit_query, AcceptRequest, AcceptResult, AuditFilter, AuditRecord, Authorization, IdentityInfo, LoadedKeys, Proof,
-    RekeyReport, RotationReport, StoreOptions, SubscriptionKeys,
+    ProvisionalKey, RekeyReport, RotationReport, StoreOptions, SubscriptionKeys,
 };
 use crate::messages::{BatchResult, EncryptedContent, MessageFields};
 use crate::wire::{Ascii, Guarded, List, PlainText, Secret, Str, Text};
@@ -321,6 +321,21 @@ impl JsAppKeyStore {
             env,
             async move { Ok(store.confirm_room_key(&app_id.0, &room_id.0, &proof).await?.as_str().to_owned()) },
         )
+    }
+
+    /// The apps holding a provisional key in the room, with its kid: what a saved message of the
+    /// room could settle, whichever server instance accepted the key.
+    #[napi(catch_unwind, ts_return_type = "Promise<Array<ProvisionalKey>>")]
+    pub fn provisional_keys<'env>(
+        &self,
+        env: &'env Env,
+        #[napi(ts_arg_type = "string")] room_id: Str,
+    ) -> Pending<'env, Vec<ProvisionalKey>> {
+        let store = self.inner.clone();
+        promise(env, async move {
+            let keys = store.provisional_keys(&room_id.0).await?;
+            Ok(keys.into_iter().map(|(app_id, kid)| ProvisionalKey { app_id, kid }).collect())
+        })
     }
 
     /// Refills the cache from the app user's subscription (after a restart).

@@ -352,3 +352,10 @@ impl From<keystore::AuditRecord> for AuditRecord {
         }
     }
 }
+
+/// A provisional room key some app holds in a room (no key material).
+#[napi(object, object_from_js = false)]
+pub struct ProvisionalKey {
+    pub app_id: String,
+    pub kid: String,
+}

@@ -271,6 +271,29 @@ impl Store for FileStore {
         .await
     }
 
+    async fn update_authorization(&self, authorization: &AuthorizationDoc) -> Result<i64> {
+        let mut authorization = authorization.clone();
+        self.run(true, move |db| match db.authorizations.get_mut(&authorization.id) {
+            Some(stored) if stored.version == authorization.version => {
+                authorization.version += 1;
+                let version = authorization.version;
+                *stored = authorization;
+                Ok((version, true))
+            }
+            _ => Err(Error::Conflict("the authorization changed since it was read")),
+        })
+        .await
+    }
+
+    async fn marked_authorizations(&self, room_id: &str) -> Result<Vec<AuthorizationDoc>> {
+        let room_id = room_id.to_owned();
+        self.run(false, move |db| {
+            let marked = db.authorizations.values().filter(|a| a.room_id == room_id && !a.trust.is_empty());
+            Ok((marked.cloned().collect(), false))
+        })
+        .await
+    }
+
     async fn append_audit(&self, record: &AuditRecord) -> Result<()> {
         let record = record.clone();
         self.run(true, move |db| {

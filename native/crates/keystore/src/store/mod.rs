@@ -3,7 +3,8 @@
 //!
 //! Three collections (the embedded file keeps the same three lists):
 //! - `rc_e2ee_app_identities`: one [`IdentityDoc`] per app, `_id` = app id.
-//! - `rc_e2ee_app_authorizations`: one [`AuthorizationDoc`] per (app, room).
+//! - `rc_e2ee_app_authorizations`: one [`AuthorizationDoc`] per (app, room), with the trust
+//!   marks of room keys accepted provisionally there ([`TrustMark`]: kid, fingerprint, status).
 //! - `rc_e2ee_audit`: append-only [`AuditRecord`]s, plus counter records of decrypt/encrypt
 //!   calls: one per (app, room, action, outcome, minute) in the file; on MongoDB one per store
 //!   instance as well, which [`Store::audit`] adds up into one.
@@ -141,6 +142,34 @@ pub struct AuthorizationDoc {
     pub granted_by: String,
     pub granted_at: i64,
     pub version: i64,
+    /// How far the app's room keys for the room are trusted, where it is not plain "verified":
+    /// keys accepted provisionally and how they were settled, so every server instance (and
+    /// this one after a restart) judges a key it loads from the subscription the same way.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trust: Vec<TrustMark>,
+}
+
+/// The recorded trust of one room key, by kid and fingerprint (never key material).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrustMark {
+    pub kid: String,
+    /// Hex SHA-256 fingerprint of the key (`RoomKey::fingerprint`): a mark applies to that key only.
+    pub fingerprint: String,
+    /// Who suggested the key: their messages never settle it.
+    pub suggested_by: String,
+    pub status: TrustStatus,
+}
+
+/// Where a recorded key stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TrustStatus {
+    /// Accepted with nobody else's message to judge it by; settled by the next one.
+    Provisional,
+    /// Settled: another sender's message opened under it.
+    Verified,
+    /// Settled: another sender's message under its kid did not open; no instance keeps it.
+    Rejected,
 }
 
 impl AuthorizationDoc {
@@ -253,6 +282,11 @@ pub trait Store: Send + Sync {
     /// Deletes every authorization of an app; returns how many there were.
     async fn delete_authorizations(&self, app_id: &str) -> Result<u64>;
     async fn authorizations(&self, app_id: &str) -> Result<Vec<AuthorizationDoc>>;
+    /// Compare-and-swap: stores `doc` with `version = doc.version + 1` if the stored version is
+    /// `doc.version`; [`Error::Conflict`] otherwise (changed, or revoked meanwhile).
+    async fn update_authorization(&self, doc: &AuthorizationDoc) -> Result<i64>;
+    /// The authorizations of a room that carry trust marks (few: only while a key is new).
+    async fn marked_authorizations(&self, room_id: &str) -> Result<Vec<AuthorizationDoc>>;
     async fn append_audit(&self, record: &AuditRecord) -> Result<()>;
     /// Adds to counter records (upsert with `$inc`), creating them as needed. Lossless when
     /// called concurrently, from one store or from several.

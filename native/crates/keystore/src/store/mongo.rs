@@ -108,6 +108,8 @@ impl MongoStore {
             .create_index(index(doc! {"app_id": 1, "room_id": 1}, "app_id_room_id", true))
             .await
             .map_err(failed)?;
+        // A saved message asks which apps hold a provisional key in its room.
+        self.authorizations.create_index(index(doc! {"room_id": 1}, "room_id", false)).await.map_err(failed)?;
         self.audit.create_index(index(doc! {"ts": -1}, "ts", false)).await.map_err(failed)?;
         self.audit.create_index(index(doc! {"app_id": 1, "ts": -1}, "app_id_ts", false)).await.map_err(failed)?;
         // Finds the newest claim on a transition, and a document's claims to clean up.
@@ -210,6 +212,29 @@ impl Store for MongoStore {
             self.authorizations.find(doc! {"app_id": app_id}).sort(doc! {"granted_at": 1, "room_id": 1}).await,
         )
         .await
+    }
+
+    async fn update_authorization(&self, authorization: &AuthorizationDoc) -> Result<i64> {
+        let encoded = mongodb::bson::to_document(authorization)
+            .map_err(|_| Error::storage(StorageKind::Database, "cannot encode the authorization"))?;
+        let trust = encoded.get("trust").cloned();
+        let update = match trust {
+            Some(trust) => doc! {"$set": {"trust": trust}, "$inc": {"version": 1_i64}},
+            None => doc! {"$unset": {"trust": ""}, "$inc": {"version": 1_i64}},
+        };
+        let filter = doc! {"_id": &authorization.id, "version": authorization.version};
+        let cas = async { Ok(self.authorizations.update_one(filter, update).await?.matched_count == 1) };
+        // As for identities: the filter alone is not atomic on FerretDB; the claim is.
+        let failed = "cannot update the authorization";
+        let target = &authorization.id;
+        match self.claims.compare_and_swap(AUTHORIZATIONS, target, authorization.version, cas, failed).await? {
+            true => Ok(authorization.version + 1),
+            false => Err(Error::Conflict("the authorization changed since it was read")),
+        }
+    }
+
+    async fn marked_authorizations(&self, room_id: &str) -> Result<Vec<AuthorizationDoc>> {
+        Self::collect(self.authorizations.find(doc! {"room_id": room_id, "trust": {"$exists": true}}).await).await
     }
 
     async fn append_audit(&self, record: &AuditRecord) -> Result<()> {
