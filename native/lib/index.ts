@@ -48,6 +48,8 @@ export {
 export { E2EEHostService } from './host/service';
 export type { DeliveryOutcome } from './host/keyDelivery';
 export type { EnableReport } from './host/lifecycle';
+export type { KeyResetReport } from './host/identityRotation';
+export type { RoomEncryptionReport } from './host/roomState';
 export type { EncryptedRoomKey, MessageToDecrypt, RoomKeyInfo } from './host/bridge';
 export type * from './host/ports';
 

@@ -18,6 +18,7 @@ import type {
   OldRoomKey,
   RoomDoc,
   SubscriptionDoc,
+  SubscriptionRoomKeys,
 } from '../../native';
 import * as client from '../native/webcrypto-client';
 
@@ -109,16 +110,96 @@ export class RocketChat {
       _id: randomUUID(),
       rid: roomId,
       u: { _id: owner.userId },
+      roles: ['owner'],
       E2EKey: await client.wrapRoomKey(key, owner.keys.publicKey),
     });
     for (const userId of members) await this.join(roomId, userId);
     return roomId;
   }
 
+  /**
+   * `rooms.create` with encryption on, before any client made a key: no `e2eKeyId` yet, the
+   * members (the owner included) subscribed and queued, as Rocket.Chat leaves a new room until
+   * the creating client calls `e2e.setRoomKeyID`.
+   */
+  async encryptedRoomWithoutKey(owner: Browser, members: string[]): Promise<string> {
+    const roomId = randomUUID().replace(/-/g, '').slice(0, 17);
+    await this.rooms.insertOne({ _id: roomId, t: 'p', encrypted: true, usersWaitingForE2EKeys: [] });
+    await this.subscriptions.insertOne({ _id: randomUUID(), rid: roomId, u: { _id: owner.userId }, roles: ['owner'] });
+    for (const userId of members) await this.join(roomId, userId);
+    return roomId;
+  }
+
+  /**
+   * `e2e.setRoomKeyID` by a browser: a member may set the room's key id once (Rocket.Chat refuses
+   * a second with `error-room-e2e-key-already-exists`); the browser keeps the key and stores its
+   * own copy. Then the hook the Meteor series adds tells the service.
+   */
+  async setRoomKeyID(browser: Browser, roomId: string): Promise<client.ClientRoomKey> {
+    if (!(await this.subscription(roomId, browser.userId))) throw new Error('error-invalid-room');
+    const key = await client.generateRoomKey();
+    const { modifiedCount } = await this.rooms.updateOne(
+      { _id: roomId, e2eKeyId: { $exists: false } },
+      { $set: { e2eKeyId: key.kid } },
+    );
+    if (!modifiedCount) throw new Error('error-room-e2e-key-already-exists');
+    browser.rooms.set(roomId, key);
+    await this.subscriptions.updateOne(
+      { rid: roomId, 'u._id': browser.userId },
+      { $set: { E2EKey: await client.wrapRoomKey(key, browser.keys.publicKey) } },
+    );
+    await this.dequeue(roomId, browser.userId);
+    await this.service?.onRoomKeyIdSet(roomId, key.kid);
+    return key;
+  }
+
+  /**
+   * `saveRoomSettings` with `encrypted` (`saveRoomEncrypted`): only a room owner may (Rocket.Chat's
+   * `edit-room` check refuses anyone else before any write); the room's flag is written, the
+   * `room_e2e_enabled`/`room_e2e_disabled` system message saved, then the series' hook runs.
+   */
+  async saveRoomEncrypted(actor: Browser, roomId: string, encrypted: boolean): Promise<void> {
+    const sub = await this.subscriptions.findOne({ rid: roomId, 'u._id': actor.userId });
+    if (!(sub?.roles as string[] | undefined)?.includes('owner')) throw new Error('error-action-not-allowed');
+    await this.rooms.updateOne({ _id: roomId }, { $set: { encrypted } });
+    await this.messages.insertOne({
+      _id: randomUUID(),
+      rid: roomId,
+      t: encrypted ? 'room_e2e_enabled' : 'room_e2e_disabled',
+      msg: '',
+      u: { _id: actor.userId },
+      ts: new Date(),
+    });
+    await this.service?.onRoomEncryptionChanged(roomId);
+  }
+
+  /**
+   * `resetUserE2EEncriptionKey` (an admin's `users.resetE2EKey`): the user's keys and every room
+   * key of its subscriptions unset, the user queued in all its rooms; for an app user the
+   * series' hook then tells the service.
+   */
+  async resetUserE2EKey(userId: string): Promise<void> {
+    await this.users.updateOne({ _id: userId }, { $unset: { e2e: '' } });
+    await this.subscriptions.updateMany(
+      { 'u._id': userId },
+      { $unset: { E2EKey: '', E2ESuggestedKey: 1, oldRoomKeys: 1 } },
+    );
+    for (const sub of await this.subscriptions.find({ 'u._id': userId }).toArray()) {
+      await this.queue(sub.rid as string, userId);
+    }
+    const app = [...this.apps.values()].find((candidate) => candidate.appUserId === userId);
+    if (app) await this.service?.onAppUserKeyReset(app.appId);
+  }
+
   /** A member joins: subscribed, and queued for the key like any member without one. */
   async join(roomId: string, userId: string): Promise<void> {
     await this.subscriptions.insertOne({ _id: randomUUID(), rid: roomId, u: { _id: userId } });
     await this.queue(roomId, userId);
+  }
+
+  /** Takes a member out of the waiting queue, as whatever emptied it would (a test's set-up). */
+  async unqueue(roomId: string, userId: string): Promise<void> {
+    await this.dequeue(roomId, userId);
   }
 
   /** The server leaves a member's subscription and queue; the browser calls this on removal. */
@@ -296,6 +377,42 @@ export class RocketChat {
 
   // ----- the service's ports over these collections -----
 
+  /**
+   * The rotation's compare-and-set: one `updateOne` whose filter is the subscription's keys as
+   * the rotation read them (the `E2EKey`, or none; the `oldRoomKeys` by count and each entry's
+   * `E2EKey` in order), so a reset or an accept in between makes it match nothing.
+   */
+  async replaceRoomKeys(
+    roomId: string,
+    userId: string,
+    previous: SubscriptionRoomKeys,
+    keys: SubscriptionRoomKeys,
+  ): Promise<boolean> {
+    const old = previous.oldRoomKeys ?? [];
+    const filter: Record<string, unknown> = {
+      rid: roomId,
+      'u._id': userId,
+      E2EKey: previous.E2EKey ?? { $exists: false },
+      ...(old.length
+        ? Object.fromEntries([
+            ['oldRoomKeys', { $size: old.length }],
+            ...old.map((entry, i) => [`oldRoomKeys.${i}.E2EKey`, entry.E2EKey]),
+          ])
+        : { $or: [{ oldRoomKeys: { $exists: false } }, { oldRoomKeys: { $size: 0 } }] }),
+    };
+    const set: Record<string, unknown> = {};
+    const unset: Record<string, 1> = {};
+    if (keys.E2EKey) set.E2EKey = keys.E2EKey;
+    else unset.E2EKey = 1;
+    if (keys.oldRoomKeys?.length) set.oldRoomKeys = keys.oldRoomKeys;
+    else unset.oldRoomKeys = 1;
+    const { modifiedCount, matchedCount } = await this.subscriptions.updateOne(filter as never, {
+      ...(Object.keys(set).length ? { $set: set } : {}),
+      ...(Object.keys(unset).length ? { $unset: unset } : {}),
+    });
+    return matchedCount > 0 || modifiedCount > 0;
+  }
+
   ports(): HostPorts {
     return {
       users: {
@@ -314,8 +431,9 @@ export class RocketChat {
         find: (roomId, userId) => this.subscription(roomId, userId),
         listWithKeys: async (userId) =>
           (await this.subscriptions
-            .find({ 'u._id': userId, E2EKey: { $exists: true } })
+            .find({ 'u._id': userId, $or: [{ E2EKey: { $exists: true } }, { 'oldRoomKeys.0': { $exists: true } }] })
             .toArray()) as unknown as SubscriptionDoc[],
+        replaceRoomKeys: (roomId, userId, previous, keys) => this.replaceRoomKeys(roomId, userId, previous, keys),
         acceptSuggestedKey: async (roomId, userId, keys) => {
           await this.subscriptions.updateOne(
             { rid: roomId, 'u._id': userId },

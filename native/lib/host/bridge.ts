@@ -70,6 +70,11 @@ async function readable(context: HostContext, appId: string, roomId: string): Pr
   const appUserId = appUserOf(context, appId);
   if (!(await context.store.isAuthorized(appId, roomId)))
     fail('KEYSTORE_NOT_AUTHORIZED', 'the app is not authorized for the room');
+  // A room switched to unencrypted keeps no key for the app: what this instance still caches
+  // must not answer (the switch forgets the membership, so a read gets here and stops). Checked
+  // before the membership, whose success is what lets the next read skip these checks.
+  const room = await context.ports.rooms.findById(roomId);
+  if (!room?.encrypted) fail('HOST_NOT_ENCRYPTED', 'the room is not end-to-end encrypted');
   await requireMember(context, appId, roomId, appUserId);
   return appUserId;
 }
@@ -220,9 +225,10 @@ export async function encryptContent(
 ): Promise<EncryptedContent> {
   requirePermission(context, appId, 'e2ee.write');
   const appUserId = appUserOf(context, appId);
-  await requireMember(context, appId, roomId, appUserId);
   const room = await context.ports.rooms.findById(roomId);
   if (!room?.encrypted || !room.e2eKeyId) fail('HOST_NOT_ENCRYPTED', 'the room is not end-to-end encrypted');
+  // After the room check: a remembered membership lets reads skip the checks.
+  await requireMember(context, appId, roomId, appUserId);
   try {
     return await context.store.encryptContent(appId, roomId, payload, { expectedKid: room.e2eKeyId });
   } catch (error) {

@@ -108,3 +108,39 @@ export function kidOfWrappedKey(wrapped: string): string | undefined {
 export function hasCode(error: unknown, ...codes: string[]): error is E2EEError {
   return error instanceof E2EEError && codes.includes(error.code);
 }
+
+/**
+ * Queues the app user for the room's key when the room is encrypted, it is a member and holds
+ * no `E2EKey`: what Rocket.Chat does for a member with a public key, so a member's client wraps
+ * the key to it. Resolves whether it was queued.
+ */
+export async function queueIfKeyless(context: HostContext, roomId: string, appUserId: string): Promise<boolean> {
+  const room = await context.ports.rooms.findById(roomId);
+  if (!room?.encrypted || !(await context.ports.apps.isMember(roomId, appUserId))) return false;
+  const subscription = await context.ports.subscriptions.find(roomId, appUserId);
+  if (subscription?.E2EKey) return false;
+  await context.ports.rooms.addToWaitingQueue(roomId, appUserId);
+  return true;
+}
+
+/** Forgets what this instance trusted from memory about the app in the room (its membership). */
+export function forgetRoom(context: HostContext, appId: string, roomId: string): void {
+  context.members.delete(pairKey(appId, roomId));
+}
+
+/**
+ * The apps with an E2EE permission that hold an authorization for the room, each with its user
+ * when this instance knows it (apps whose user it does not know are skipped: nothing of theirs
+ * can be queued or cleared here).
+ */
+export async function authorizedApps(
+  context: HostContext,
+  roomId: string,
+): Promise<Array<{ appId: string; appUserId: string }>> {
+  const apps: Array<{ appId: string; appUserId: string }> = [];
+  for (const appId of context.ports.apps.e2eeApps()) {
+    const appUserId = context.ports.apps.appUserId(appId);
+    if (appUserId && (await context.store.isAuthorized(appId, roomId))) apps.push({ appId, appUserId });
+  }
+  return apps;
+}

@@ -5,7 +5,7 @@
  * included, and the next key arrives like the first (see `keyDelivery`).
  */
 import type { Authorization } from '../keystore';
-import { appUserOf, isEntitled, pairKey, type HostContext } from './context';
+import { appUserOf, forgetRoom, isEntitled, pairKey, queueIfKeyless, type HostContext } from './context';
 import { reloadRoomKeys } from './keyDelivery';
 import { fail } from '../errors';
 
@@ -35,16 +35,6 @@ export async function enableApp(context: HostContext, appId: string): Promise<En
     if (await queueIfKeyless(context, roomId, appUserId)) queued.push(roomId);
   }
   return { publicKey, queued, loaded };
-}
-
-/** Queues the app user for the room's key when the room is encrypted, it is a member and has none. */
-async function queueIfKeyless(context: HostContext, roomId: string, appUserId: string): Promise<boolean> {
-  const room = await context.ports.rooms.findById(roomId);
-  if (!room?.encrypted || !(await context.ports.apps.isMember(roomId, appUserId))) return false;
-  const subscription = await context.ports.subscriptions.find(roomId, appUserId);
-  if (subscription?.E2EKey) return false;
-  await context.ports.rooms.addToWaitingQueue(roomId, appUserId);
-  return true;
 }
 
 /**
@@ -130,8 +120,4 @@ export async function onAppUserLeft(context: HostContext, appId: string, roomId:
   if (await context.store.isAuthorized(appId, roomId)) {
     await context.ports.events.emit({ type: 'accessRevoked', appId, roomId, reason: 'removed-from-room' });
   }
-}
-
-function forgetRoom(context: HostContext, appId: string, roomId: string): void {
-  context.members.delete(pairKey(appId, roomId));
 }

@@ -7,7 +7,7 @@
  * package does not depend on core-typings' dependency tree.
  */
 import type { EncryptedContent } from '../content';
-import type { OldRoomKey } from '../keystore';
+import type { OldRoomKey, SubscriptionRoomKeys } from '../keystore';
 
 /** The E2EE fields of the app user's subscription to a room (`rocketchat_subscription`). */
 export interface SubscriptionDoc {
@@ -148,8 +148,26 @@ export interface RoomsPort {
 export interface SubscriptionsPort {
   /** `userId`'s subscription to the room (`rid` and `u._id`), or `undefined` when it has none. */
   find(roomId: string, userId: string): Promise<SubscriptionDoc | undefined>;
-  /** Every subscription of `userId` that holds a room key (for the reload at start). */
+  /**
+   * Every subscription of `userId` that holds a room key: an `E2EKey`, or `oldRoomKeys` only (a
+   * reset left it waiting for the new key). Read for the reload at start and by an identity
+   * rotation, which must re-wrap old keys too or they would be lost with the old private key.
+   */
   listWithKeys(userId: string): Promise<SubscriptionDoc[]>;
+  /**
+   * Compare-and-set for an identity rotation: replaces the subscription's `E2EKey` and
+   * `oldRoomKeys` with `keys` (an absent or `null` member is unset, an empty `oldRoomKeys` too)
+   * only while it still holds exactly `previous` (the same `E2EKey`, or none, and the same
+   * `oldRoomKeys` entries in order, compared by their `E2EKey`). Resolves `false`, writing
+   * nothing, when it changed meanwhile (a room-key reset or an accept landed): the rotation
+   * fails with `KEYSTORE_CONFLICT` and the next pass re-reads the subscription.
+   */
+  replaceRoomKeys(
+    roomId: string,
+    userId: string,
+    previous: SubscriptionRoomKeys,
+    keys: SubscriptionRoomKeys,
+  ): Promise<boolean>;
   /**
    * What a client's accept of a suggested key does: `E2EKey` = the suggestion, `oldRoomKeys` =
    * `oldRoomKeys` (merged by the caller), and both suggestion fields unset.

@@ -5,12 +5,14 @@
  * fires for it (the Meteor series) or from `AppE2EEBridge`.
  */
 import type { EncryptedContent, MessagePayload } from '../content';
-import type { AppKeyStore, Authorization } from '../keystore';
+import type { AppKeyStore, Authorization, RotationReport } from '../keystore';
 import * as bridge from './bridge';
 import { MAX_MEMBERSHIP_TTL_MS, MEMBERSHIP_TTL_MS, type HostContext } from './context';
 import { badInput, type E2EEError } from '../errors';
+import * as rotation from './identityRotation';
 import * as delivery from './keyDelivery';
 import * as lifecycle from './lifecycle';
+import * as roomState from './roomState';
 import type { HostPorts, MessageDoc } from './ports';
 
 /**
@@ -27,7 +29,11 @@ import type { HostPorts, MessageDoc } from './ports';
  * and revoke endpoints → {@link authorizeRoom}, {@link revokeRoom};
  * `provideUsersSuggestedGroupKeys` storing `E2ESuggestedKey` for an app user →
  * {@link onSuggestedKey}; a saved message → {@link onMessage}; `resetRoomKey` →
- * {@link onRoomKeyReset}; the app user leaving or removed from a room → {@link onAppUserLeft}.
+ * {@link onRoomKeyReset}; the room's first key id (`e2e.setRoomKeyID`) → {@link onRoomKeyIdSet};
+ * encryption switched off or on (`saveRoomEncrypted`) → {@link onRoomEncryptionChanged}; the app
+ * user's own key reset (`resetUserE2EEncriptionKey`) → {@link onAppUserKeyReset}; an admin's
+ * identity rotation → {@link rotateAppIdentity}; the app user leaving or removed from a room →
+ * {@link onAppUserLeft}.
  * `AppE2EEBridge` calls the rest for the app named by the host (never by the app):
  * `read.getE2EEReader()` and `modify.getE2EE()`.
  *
@@ -137,6 +143,54 @@ export class E2EEHostService {
   }
 
   /**
+   * The room's first key id was set (`e2e.setRoomKeyID`; `kid` is the id the client sent): the
+   * users of the apps authorized for the room are queued for the key when they are keyless
+   * members, so the creating client wraps it to them. The room is read, not trusted: a `kid`
+   * other than its `e2eKeyId`, or a room that is not encrypted, changes nothing. Resolves with the
+   * ids of the apps whose user was queued.
+   */
+  onRoomKeyIdSet(roomId: string, kid: string): Promise<string[]> {
+    return roomState.onRoomKeyIdSet(this.#context, roomId, kid);
+  }
+
+  /**
+   * The room's encryption was switched (`saveRoomEncrypted`, after Rocket.Chat's permission
+   * check and write). The room's stored `encrypted` decides, never the caller: off → the
+   * authorized apps' users lose their copies of the room keys and leave the waiting queue, reads
+   * refuse with `HOST_NOT_ENCRYPTED` (on other instances once their membership check expires,
+   * within `membershipTtlMs`), and each app gets `roomKeyRotated` without a new kid; its
+   * authorization stays. On → the keyless app users are queued for the key again.
+   */
+  onRoomEncryptionChanged(roomId: string): Promise<roomState.RoomEncryptionReport> {
+    return roomState.onRoomEncryptionChanged(this.#context, roomId);
+  }
+
+  /**
+   * Rotates the app's identity key (an admin's request, or after {@link onAppUserKeyReset}):
+   * every room key the app user holds is re-wrapped to the new key by compare-and-set writes on
+   * its subscriptions, the new public key published on the app user, the old private key
+   * shredded, and the keys reloaded (a provisional one is unset and waited for again instead:
+   * a reload would trust it). A subscription that changed under a pass (a reset, an accept) is
+   * re-read by the next pass, up to three; then `KEYSTORE_CONFLICT`, and a later call resumes.
+   * `HOST_NOT_INSTALLED`; `KEYSTORE_NO_IDENTITY`, `KEYSTORE_REVOKED`; `KEYSTORE_HOST_FAILED`
+   * when a port failed (its error as `cause`).
+   */
+  rotateAppIdentity(appId: string): Promise<RotationReport> {
+    return rotation.rotateAppIdentity(this.#context, appId);
+  }
+
+  /**
+   * Rocket.Chat reset the app user's own E2EE key (`resetUserE2EEncriptionKey`): its public key
+   * and the subscriptions' `E2EKey` are gone. The identity is rotated as {@link rotateAppIdentity}
+   * does (publishing the new public key) and the app user queued in every authorized encrypted
+   * room where it is a keyless member. `undefined` when the app has no active identity.
+   * `HOST_NOT_INSTALLED`, and the rotation's refusals.
+   */
+  onAppUserKeyReset(appId: string): Promise<rotation.KeyResetReport | undefined> {
+    return rotation.onAppUserKeyReset(this.#context, appId);
+  }
+
+  /**
    * The app user left or was removed from the room: its membership is
    * forgotten at once and the app gets `accessRevoked` (`removed-from-room`).
    */
@@ -156,7 +210,8 @@ export class E2EEHostService {
   /**
    * `read.getE2EEReader().getKeyHistory(roomId)`: the room keys the app user holds, current
    * first, without key material; empty when it holds none. `HOST_NO_PERMISSION` (`e2ee.read`),
-   * `HOST_NOT_INSTALLED`, `KEYSTORE_NOT_AUTHORIZED`, `HOST_NOT_MEMBER`.
+   * `HOST_NOT_INSTALLED`, `KEYSTORE_NOT_AUTHORIZED`, `HOST_NOT_MEMBER`, `HOST_NOT_ENCRYPTED` (the
+   * room was switched to unencrypted: the app keeps no key for it).
    */
   getKeyHistory(appId: string, roomId: string): Promise<bridge.RoomKeyInfo[]> {
     return bridge.getKeyHistory(this.#context, appId, roomId);
