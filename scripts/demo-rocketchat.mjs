@@ -181,7 +181,25 @@ export class MemoryRocketChat {
       },
       subscriptions: {
         find: async (roomId, userId) => this.subscriptions.get(pair(roomId, userId)),
-        listWithKeys: async (userId) => [...this.subscriptions.values()].filter((s) => s.u._id === userId && s.E2EKey),
+        listWithKeys: async (userId) =>
+          [...this.subscriptions.values()].filter((s) => s.u._id === userId && (s.E2EKey || s.oldRoomKeys?.length)),
+        // An identity rotation's compare-and-set: written only while the keys are still the ones it read.
+        replaceRoomKeys: async (roomId, userId, previous, keys) => {
+          const subscription = this.subscriptions.get(pair(roomId, userId));
+          const wrapped = (list) => (list ?? []).map((old) => old.E2EKey).join('\n');
+          if (
+            !subscription ||
+            (subscription.E2EKey ?? null) !== (previous.E2EKey ?? null) ||
+            wrapped(subscription.oldRoomKeys) !== wrapped(previous.oldRoomKeys)
+          ) {
+            return false;
+          }
+          if (keys.E2EKey) subscription.E2EKey = keys.E2EKey;
+          else delete subscription.E2EKey;
+          if (keys.oldRoomKeys?.length) subscription.oldRoomKeys = keys.oldRoomKeys;
+          else delete subscription.oldRoomKeys;
+          return true;
+        },
         acceptSuggestedKey: async (roomId, userId, keys) => {
           const subscription = this.subscriptions.get(pair(roomId, userId));
           Object.assign(subscription, keys);
