@@ -38,6 +38,9 @@ export interface ISubscription {
 	suggestedOldRoomKeys?: IOldRoomKey[];
 }
 
+// A few of the union's members (packages/message-types registers each type by one of them).
+export type MessageTypesValues = NonNullable<IMessage['t']>;
+
 export interface IMessage {
 	_id: string;
 	rid: string;

@@ -14,6 +14,8 @@ interface ICursor<T> {
 }
 interface IUpdateResult {
 	modifiedCount: number;
+	// mongodb's UpdateResult, as e2e.setRoomKeyID reads it (`const { matchedCount } = await Rooms…`).
+	matchedCount: number;
 }
 type Update = Record<string, Record<string, unknown>>;
 

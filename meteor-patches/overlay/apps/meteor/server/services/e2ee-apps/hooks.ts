@@ -104,3 +104,63 @@ export async function onE2EEMemberLeft(user: Pick<IUser, '_id' | 'type'> & { app
 	}
 	await withAppHost(appId, (service) => service.onAppUserLeft(appId, room._id)).catch(logged('an app user leaving a room'));
 }
+
+/**
+ * The service's `AppsPort.appUserId` is synchronous: before a room-wide flow, the users of every
+ * app with an E2EE permission are resolved, so none is skipped for being unknown here.
+ */
+async function resolveE2EEAppUsers(): Promise<void> {
+	for (const appId of rocketChatPorts.apps.e2eeApps()) {
+		await ensureAppUser(appId);
+	}
+}
+
+/** `e2e.setRoomKeyID` set the room's first key id: the authorized app users wait for the key with the other members. */
+export async function onE2EERoomKeyIdSet(roomId: string, keyId: string): Promise<void> {
+	try {
+		const host = await getE2EEAppsHost();
+		if (!host) {
+			return;
+		}
+		await resolveE2EEAppUsers();
+		await host.service.onRoomKeyIdSet(roomId, keyId);
+	} catch (error) {
+		logged("a room's first key id")(error);
+	}
+}
+
+/**
+ * `saveRoomEncrypted` switched the room's encryption (after Rocket.Chat's permission check and
+ * write): the service reads the room and, when it is off, unsets the app users' room keys.
+ */
+export async function onE2EERoomEncryptionSaved(roomId: string): Promise<void> {
+	try {
+		const host = await getE2EEAppsHost();
+		if (!host) {
+			return;
+		}
+		await resolveE2EEAppUsers();
+		await host.service.onRoomEncryptionChanged(roomId);
+	} catch (error) {
+		logged('a room encryption switch')(error);
+	}
+}
+
+/**
+ * `resetUserE2EEncriptionKey` reset a user's E2EE key: when it is an app user, its identity is
+ * rotated and the new public key published (an app user has no client to make one).
+ */
+export async function onE2EEUserKeyReset(userId: string): Promise<void> {
+	try {
+		if (!(await getE2EEAppsHost())) {
+			return;
+		}
+		const appId = await appOfUserId(userId);
+		if (!appId) {
+			return;
+		}
+		await withAppHost(appId, (service) => service.onAppUserKeyReset(appId));
+	} catch (error) {
+		logged("an app user's key reset")(error);
+	}
+}

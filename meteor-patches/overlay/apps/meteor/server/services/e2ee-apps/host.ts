@@ -2,7 +2,8 @@
  * rc-e2ee: the one key store and the one host service of this server process.
  *
  * Off unless the operator gives a key-encryption key: `RC_E2EE_KEK_FILE` (a mounted secret file
- * holding `openssl rand -base64 32`; docs/operations.md). The key store lives in Rocket.Chat's
+ * holding `openssl rand -base64 32`; docs/operations.md), and an admin turned the `E2E_Enable_Apps`
+ * setting on (with `E2E_Enable`; read at every call, so turning it off stops every flow at once). The key store lives in Rocket.Chat's
  * own database (`MONGO_URL`; collections `rc_e2ee_app_identities`, `rc_e2ee_app_authorizations`,
  * `rc_e2ee_audit`). A wrong or missing KEK fails the open (`KEYSTORE_BAD_KEK`): every E2EE call
  * then fails, closed, and the error is logged once.
@@ -11,6 +12,7 @@ import { AppKeyStore, E2EEHostService } from 'rc-e2ee';
 
 import { resolveAppUser } from './appUsers';
 import { rocketChatPorts } from './ports';
+import { isE2EEAppsEnabled } from './settings';
 import { SystemLogger } from '../../lib/logger/system';
 
 export interface IE2EEAppsConfig {
@@ -32,7 +34,7 @@ export class E2EEAppsDisabledError extends Error {
 	public readonly code = 'HOST_E2EE_DISABLED';
 
 	constructor() {
-		super('E2EE for apps is off on this server (no RC_E2EE_KEK_FILE)');
+		super('E2EE for apps is off on this server (no RC_E2EE_KEK_FILE, or E2E_Enable_Apps off)');
 		this.name = 'E2EEAppsDisabledError';
 	}
 }
@@ -60,6 +62,9 @@ async function open(): Promise<IE2EEAppsHost | undefined> {
 
 /** The host (key store and service), opened on first use; `undefined` when the feature is off. */
 export function getE2EEAppsHost(): Promise<IE2EEAppsHost | undefined> {
+	if (!isE2EEAppsEnabled()) {
+		return Promise.resolve(undefined);
+	}
 	opening ??= open();
 	return opening;
 }

@@ -21,6 +21,7 @@ import type {
 	RoomDoc,
 	RoomsPort,
 	SubscriptionDoc,
+	SubscriptionRoomKeys,
 	SubscriptionsPort,
 	UsersPort,
 } from 'rc-e2ee';
@@ -110,14 +111,66 @@ async function updateSubscription(roomId: string, userId: string, update: Parame
 	}
 }
 
+/**
+ * The filter of an identity rotation's compare-and-set: the subscription still holds the keys the
+ * rotation read (the same `E2EKey` or none; the same `oldRoomKeys`, by count and each entry's
+ * `E2EKey` in order), so a reset or an accept that landed meanwhile makes the write match nothing.
+ */
+export function sameRoomKeys(previous: SubscriptionRoomKeys): Record<string, unknown> {
+	const old = previous.oldRoomKeys ?? [];
+	const filter: Record<string, unknown> = { E2EKey: previous.E2EKey ?? { $exists: false } };
+	if (!old.length) {
+		filter.$or = [{ oldRoomKeys: { $exists: false } }, { oldRoomKeys: { $size: 0 } }];
+		return filter;
+	}
+	filter.oldRoomKeys = { $size: old.length };
+	old.forEach((entry, i) => {
+		filter[`oldRoomKeys.${i}.E2EKey`] = entry.E2EKey;
+	});
+	return filter;
+}
+
+/** The rotation's write: the re-wrapped keys set, an absent `E2EKey` or an empty `oldRoomKeys` unset. */
+export function roomKeysUpdate(keys: SubscriptionRoomKeys): Parameters<typeof Subscriptions.updateOne>[1] {
+	const $set: Record<string, unknown> = {};
+	const $unset: Record<string, 1> = {};
+	if (keys.E2EKey) {
+		$set.E2EKey = keys.E2EKey;
+	} else {
+		$unset.E2EKey = 1;
+	}
+	if (keys.oldRoomKeys?.length) {
+		$set.oldRoomKeys = keys.oldRoomKeys;
+	} else {
+		$unset.oldRoomKeys = 1;
+	}
+	return { ...(Object.keys($set).length > 0 && { $set }), ...(Object.keys($unset).length > 0 && { $unset }) };
+}
+
 export const subscriptionsPort: SubscriptionsPort = {
 	async find(roomId, userId) {
 		const sub = await subscriptionOf(roomId, userId);
 		return sub ? toSubscriptionDoc(sub) : undefined;
 	},
 	async listWithKeys(userId) {
-		const subs = await Subscriptions.find({ 'u._id': userId, 'E2EKey': { $exists: true } }, { projection: SUBSCRIPTION_KEYS }).toArray();
+		const subs = await Subscriptions.find(
+			{ 'u._id': userId, '$or': [{ E2EKey: { $exists: true } }, { 'oldRoomKeys.0': { $exists: true } }] },
+			{ projection: SUBSCRIPTION_KEYS },
+		).toArray();
 		return subs.map(toSubscriptionDoc);
+	},
+	async replaceRoomKeys(roomId, userId, previous, keys) {
+		const { modifiedCount, matchedCount } = await Subscriptions.updateOne(
+			{ 'rid': roomId, 'u._id': userId, ...sameRoomKeys(previous) },
+			roomKeysUpdate(keys),
+		);
+		if (modifiedCount) {
+			const sub = await subscriptionOf(roomId, userId);
+			if (sub) {
+				void notifyOnSubscriptionChangedById(sub._id);
+			}
+		}
+		return matchedCount > 0;
 	},
 	async acceptSuggestedKey(roomId, userId, keys) {
 		await updateSubscription(roomId, userId, {

@@ -1,11 +1,11 @@
 /**
  * rc-e2ee: the rules of the admin endpoints (`e2e.apps.authorize`, `e2e.apps.revoke`,
- * `e2e.apps.list`): their input schemas (ajv, as Rocket.Chat's other routes), who may call them,
+ * `e2e.apps.list`, `e2e.apps.rotateIdentity`): their input schemas (ajv, as Rocket.Chat's other routes), who may call them,
  * and the system messages a grant or a revocation posts in the room.
  *
  * Who: `manage-apps`, and for the room either its ownership or `toggle-room-e2e-encryption`
  * there (the permission that resets the room's key): an app admin alone cannot open a room to an
- * app, nor can a room owner install one.
+ * app, nor can a room owner install one. An identity rotation concerns the app alone: `manage-apps`.
  */
 import { Message } from '@rocket.chat/core-services';
 import type { IMessage, IRoom, IUser } from '@rocket.chat/core-typings';
@@ -37,6 +37,7 @@ const APP_ID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F
 const ROOM_ID_PATTERN = '^[A-Za-z0-9_-]{1,128}$';
 
 export type E2EEAppsRoomProps = { appId: string; rid: string };
+export type E2EEAppsAppProps = { appId: string };
 export type E2EEAppsListProps = { rid: string };
 
 export const isE2EEAppsRoomProps = ajv.compile<E2EEAppsRoomProps>({
@@ -49,6 +50,15 @@ export const isE2EEAppsRoomProps = ajv.compile<E2EEAppsRoomProps>({
 	additionalProperties: false,
 });
 
+export const isE2EEAppsAppProps = ajv.compile<E2EEAppsAppProps>({
+	type: 'object',
+	properties: {
+		appId: { type: 'string', pattern: APP_ID_PATTERN },
+	},
+	required: ['appId'],
+	additionalProperties: false,
+});
+
 export const isE2EEAppsListProps = ajv.compile<E2EEAppsListProps>({
 	type: 'object',
 	properties: {
@@ -58,11 +68,16 @@ export const isE2EEAppsListProps = ajv.compile<E2EEAppsListProps>({
 	additionalProperties: false,
 });
 
-/** The encrypted room, when `userId` may manage apps there; refuses with a typed error otherwise. */
-export async function assertMayManageRoomApps(userId: string, rid: string): Promise<Pick<IRoom, '_id' | 'encrypted' | 't'>> {
+/** Refuses unless `userId` may manage apps: an identity rotation concerns the app, not one room. */
+export async function assertMayManageApps(userId: string): Promise<void> {
 	if (!(await hasPermissionAsync(userId, 'manage-apps'))) {
 		throw new E2EEAppsRestError('error-not-allowed', 'manage-apps is required');
 	}
+}
+
+/** The encrypted room, when `userId` may manage apps there; refuses with a typed error otherwise. */
+export async function assertMayManageRoomApps(userId: string, rid: string): Promise<Pick<IRoom, '_id' | 'encrypted' | 't'>> {
+	await assertMayManageApps(userId);
 	const room = await Rooms.findOneById<Pick<IRoom, '_id' | 'encrypted' | 't'>>(rid, { projection: { _id: 1, encrypted: 1, t: 1 } });
 	if (!room) {
 		throw new E2EEAppsRestError('error-room-not-found', 'no such room');

@@ -5,6 +5,7 @@
  *   POST e2e.apps.authorize { appId, rid }  grant the app the room (audited, system message, app user queued for the key)
  *   POST e2e.apps.revoke    { appId, rid }  revoke: grant and keys dropped, system message recommending a key reset
  *   GET  e2e.apps.list      ?rid=           the apps authorized for the room
+ *   POST e2e.apps.rotateIdentity { appId }  a new key pair for the app: its room keys re-wrapped, the new public key published
  */
 import { Apps } from '@rocket.chat/apps';
 
@@ -12,7 +13,9 @@ import { getE2EEAppsHost, withAppHost } from '../../../../server/services/e2ee-a
 import { rocketChatPorts } from '../../../../server/services/e2ee-apps/ports';
 import {
 	E2EEAppsRestError,
+	assertMayManageApps,
 	assertMayManageRoomApps,
+	isE2EEAppsAppProps,
 	isE2EEAppsListProps,
 	isE2EEAppsRoomProps,
 	postE2EEAppSystemMessage,
@@ -105,6 +108,32 @@ API.v1.addRoute(
 					}
 				}
 				return API.v1.success({ rid, apps });
+			} catch (error) {
+				return failure(error);
+			}
+		},
+	},
+);
+
+API.v1.addRoute(
+	'e2e.apps.rotateIdentity',
+	{ authRequired: true, validateParams: isE2EEAppsAppProps },
+	{
+		async post() {
+			try {
+				const { appId } = this.bodyParams;
+				await requireHost();
+				await assertMayManageApps(this.userId);
+				appName(appId);
+				const report = await withAppHost(appId, (service) => service.rotateAppIdentity(appId));
+				// Counts and the new key version only: the public key is on the app user already.
+				return API.v1.success({
+					appId,
+					keyVersion: report?.keyVersion,
+					resumed: report?.resumed,
+					keysRewrapped: report?.keysRewrapped,
+					keysUnreadable: report?.keysUnreadable,
+				});
 			} catch (error) {
 				return failure(error);
 			}
