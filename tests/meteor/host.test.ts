@@ -19,6 +19,9 @@ const mockState = {
   appCalls: [] as Array<[string, string, unknown]>,
   service: undefined as Doc | undefined,
   opened: [] as unknown[],
+  settings: new Map<string, unknown>(),
+  /** What the next `Subscriptions.updateOne` reports (a compare-and-set that matched or not). */
+  subscriptionUpdate: { modifiedCount: 1, matchedCount: 1 },
 };
 
 function mockRecord(name: string, result?: unknown) {
@@ -52,12 +55,14 @@ jest.mock(
           mockState.subscriptions.find((sub) => sub.rid === rid && sub.u._id === uid) ?? null,
         updateOne: async (filter: Doc, update: Doc) => {
           mockState.calls.push(['Subscriptions.updateOne', filter, update]);
-          return { modifiedCount: 1 };
+          return mockState.subscriptionUpdate;
         },
         find: (query: Doc, options: Doc) => ({
           toArray: async () => {
             mockState.calls.push(['Subscriptions.find', query, options]);
-            return mockState.subscriptions.filter((sub) => sub.u._id === query['u._id'] && sub.E2EKey);
+            return mockState.subscriptions.filter(
+              (sub) => sub.u._id === query['u._id'] && (sub.E2EKey || sub.oldRoomKeys?.length),
+            );
           },
         }),
       },
@@ -81,6 +86,11 @@ jest.mock(
     notifyOnSubscriptionChangedById: mockRecord('notifyOnSubscriptionChangedById'),
     notifyOnUserChange: mockRecord('notifyOnUserChange'),
   }),
+  { virtual: true },
+);
+jest.mock(
+  '../../meteor-patches/overlay/apps/meteor/app/settings/server',
+  () => ({ settings: { get: (id: string) => mockState.settings.get(id) } }),
   { virtual: true },
 );
 jest.mock(
@@ -171,6 +181,10 @@ jest.mock(
           onRoomKeyReset: method('onRoomKeyReset', ['app-a']),
           enableApp: method('enableApp', {}),
           onAppUserLeft: method('onAppUserLeft'),
+          onRoomKeyIdSet: method('onRoomKeyIdSet', ['app-a']),
+          onRoomEncryptionChanged: method('onRoomEncryptionChanged', { encrypted: false, apps: ['app-a'] }),
+          onAppUserKeyReset: method('onAppUserKeyReset', { queued: ['r1'] }),
+          rotateAppIdentity: method('rotateAppIdentity', { keyVersion: 2 }),
           onMessage: method('onMessage'),
           isAuthorized: method('isAuthorized', true),
           getEncryptedRoomKey: method('getEncryptedRoomKey', {
@@ -206,7 +220,7 @@ process.env.MONGO_URL = 'mongodb://localhost:3001/meteor';
 // The overlay's modules, loaded after the mocks; typed loosely (their Rocket.Chat imports do not
 // resolve here: scripts/rc-lint type-checks them).
 type Loaded = Doc;
-type Modules = { ports: Loaded; hooks: Loaded; host: Loaded; bridge: Loaded };
+type Modules = { ports: Loaded; hooks: Loaded; host: Loaded; bridge: Loaded; settings: Loaded };
 let m: Modules;
 
 beforeAll(async () => {
@@ -215,6 +229,7 @@ beforeAll(async () => {
     hooks: await import(`${OVERLAY}/server/services/e2ee-apps/hooks`),
     host: await import(`${OVERLAY}/server/services/e2ee-apps/host`),
     bridge: await import(`${OVERLAY}/app/apps/server/bridges/e2ee`),
+    settings: await import(`${OVERLAY}/server/services/e2ee-apps/settings`),
   };
 });
 
@@ -237,6 +252,11 @@ beforeEach(() => {
     ['app-plain', { read: false, write: false }],
   ]);
   mockState.listeners = new Map();
+  mockState.settings = new Map<string, unknown>([
+    ['E2E_Enable', true],
+    ['E2E_Enable_Apps', true],
+  ]);
+  mockState.subscriptionUpdate = { modifiedCount: 1, matchedCount: 1 };
 });
 
 const named = (name: string) => mockState.calls.filter(([call]) => call === name);
@@ -406,6 +426,156 @@ describe('hooks', () => {
     } finally {
       service.onAppUserLeft = onAppUserLeft;
     }
+  });
+});
+
+describe('the setting and room-state hooks', () => {
+  test('with E2E_Enable_Apps off, or E2E_Enable off, no hook reaches the service and the endpoints refuse', async () => {
+    for (const [id, value] of [
+      ['E2E_Enable_Apps', false],
+      ['E2E_Enable', false],
+    ] as const) {
+      mockState.settings.set(id, value);
+      await m.hooks.onE2EERoomKeyIdSet('r1', 'kid-1');
+      await m.hooks.onE2EERoomEncryptionSaved('r1');
+      await m.hooks.onE2EEUserKeyReset('bot-a');
+      await m.hooks.onE2EERoomKeyReset('r1', 'kid-1', 'kid-2');
+      await m.hooks.onE2EESuggestedKeysStored('r1', ['bot-a'], 'alice');
+      await expect(m.host.requireE2EEHostService()).rejects.toMatchObject({ code: 'HOST_E2EE_DISABLED' });
+      mockState.settings.set(id, true);
+    }
+    expect(mockState.calls.filter(([name]) => name.startsWith('service.'))).toEqual([]);
+    expect(mockState.calls.filter(([name]) => name.startsWith('Rooms.'))).toEqual([]);
+  });
+
+  test("a person's key reset is left alone; an app user's goes to the service for its app", async () => {
+    await m.hooks.onE2EEUserKeyReset('alice');
+    await m.hooks.onE2EEUserKeyReset('nobody');
+    expect(named('service.onAppUserKeyReset')).toEqual([]);
+    await m.hooks.onE2EEUserKeyReset('bot-a');
+    expect(named('service.onAppUserKeyReset')).toEqual([['service.onAppUserKeyReset', 'app-a']]);
+  });
+
+  test("the room's first key id and an encryption switch: every E2EE app's user resolved, then the room handed over", async () => {
+    await m.hooks.onE2EERoomKeyIdSet('r1', 'kid-1');
+    await m.hooks.onE2EERoomEncryptionSaved('r1');
+    expect(mockState.calls.filter(([name]) => name.startsWith('service.'))).toEqual([
+      ['service.onRoomKeyIdSet', 'r1', 'kid-1'],
+      ['service.onRoomEncryptionChanged', 'r1'],
+    ]);
+    // The service's synchronous appUserId now knows both E2EE apps' users.
+    expect(m.ports.appsPort.appUserId('app-a')).toBe('bot-a');
+    expect(m.ports.appsPort.appUserId('app-p')).toBe('planted-for');
+  });
+
+  test('a failing room-state flow is logged, never thrown into Rocket.Chat', async () => {
+    const { service } = await m.host.getE2EEAppsHost();
+    const { onRoomEncryptionChanged, onAppUserKeyReset } = service;
+    service.onRoomEncryptionChanged = async () => {
+      throw new Error('storage down');
+    };
+    service.onAppUserKeyReset = async () => {
+      throw new Error('storage down');
+    };
+    try {
+      await expect(m.hooks.onE2EERoomEncryptionSaved('r1')).resolves.toBeUndefined();
+      await expect(m.hooks.onE2EEUserKeyReset('bot-a')).resolves.toBeUndefined();
+      expect(named('SystemLogger.error')).toHaveLength(2);
+    } finally {
+      service.onRoomEncryptionChanged = onRoomEncryptionChanged;
+      service.onAppUserKeyReset = onAppUserKeyReset;
+    }
+  });
+
+  test('the setting is off by default, server-only, and usable only with E2E_Enable', async () => {
+    const added: unknown[] = [];
+    await m.settings.addE2EEAppsSettings({
+      add: async (...args: unknown[]) => {
+        added.push(args);
+      },
+    });
+    expect(added).toEqual([
+      [
+        'E2E_Enable_Apps',
+        false,
+        expect.objectContaining({
+          type: 'boolean',
+          public: false,
+          enableQuery: { _id: 'E2E_Enable', value: true },
+        }),
+      ],
+    ]);
+    expect(m.settings.isE2EEAppsEnabled()).toBe(true);
+    mockState.settings.set('E2E_Enable_Apps', 'true'); // only the boolean counts
+    expect(m.settings.isE2EEAppsEnabled()).toBe(false);
+    mockState.settings.delete('E2E_Enable_Apps');
+    expect(m.settings.isE2EEAppsEnabled()).toBe(false);
+  });
+});
+
+describe("the identity rotation's compare-and-set", () => {
+  const old = [{ e2eKeyId: 'kid-0', ts: new Date(0), E2EKey: 'kid-0OLD' }];
+
+  test('a write whose subscription changed meanwhile matches nothing, broadcasts nothing, and says so', async () => {
+    mockState.subscriptionUpdate = { modifiedCount: 0, matchedCount: 0 };
+    const written = await m.ports.subscriptionsPort.replaceRoomKeys(
+      'r1',
+      'bot-a',
+      { E2EKey: 'kid-1XYZ', oldRoomKeys: old },
+      { E2EKey: 'kid-1NEW', oldRoomKeys: [{ ...old[0], E2EKey: 'kid-0NEW' }] },
+    );
+    expect(written).toBe(false);
+    expect(named('Subscriptions.updateOne')).toEqual([
+      [
+        'Subscriptions.updateOne',
+        {
+          rid: 'r1',
+          'u._id': 'bot-a',
+          E2EKey: 'kid-1XYZ',
+          oldRoomKeys: { $size: 1 },
+          'oldRoomKeys.0.E2EKey': 'kid-0OLD',
+        },
+        { $set: { E2EKey: 'kid-1NEW', oldRoomKeys: [{ ...old[0], E2EKey: 'kid-0NEW' }] } },
+      ],
+    ]);
+    expect(named('notifyOnSubscriptionChangedById')).toEqual([]);
+  });
+
+  test('a subscription with old keys only is compared on the absent E2EKey, written, and broadcast', async () => {
+    const written = await m.ports.subscriptionsPort.replaceRoomKeys(
+      'r1',
+      'bot-a',
+      { E2EKey: null, oldRoomKeys: old },
+      { E2EKey: null, oldRoomKeys: [{ ...old[0], E2EKey: 'kid-0NEW' }] },
+    );
+    expect(written).toBe(true);
+    const [[, filter, update]] = named('Subscriptions.updateOne') as Array<[string, Doc, Doc]>;
+    expect(filter).toMatchObject({ E2EKey: { $exists: false }, oldRoomKeys: { $size: 1 } });
+    expect(update).toEqual({ $set: { oldRoomKeys: [{ ...old[0], E2EKey: 'kid-0NEW' }] }, $unset: { E2EKey: 1 } });
+    expect(named('notifyOnSubscriptionChangedById')).toEqual([['notifyOnSubscriptionChangedById', 's-bot']]);
+  });
+
+  test('no old keys: the filter accepts none or an empty list, and the write unsets them', async () => {
+    await m.ports.subscriptionsPort.replaceRoomKeys('r1', 'bot-a', { E2EKey: 'kid-1XYZ' }, { E2EKey: 'kid-1NEW' });
+    const [[, filter, update]] = named('Subscriptions.updateOne') as Array<[string, Doc, Doc]>;
+    expect(filter).toEqual({
+      rid: 'r1',
+      'u._id': 'bot-a',
+      E2EKey: 'kid-1XYZ',
+      $or: [{ oldRoomKeys: { $exists: false } }, { oldRoomKeys: { $size: 0 } }],
+    });
+    expect(update).toEqual({ $set: { E2EKey: 'kid-1NEW' }, $unset: { oldRoomKeys: 1 } });
+  });
+
+  test('the rotation lists subscriptions that hold old keys only, not just those with an E2EKey', async () => {
+    mockState.subscriptions.push({ _id: 's-old', rid: 'r2', u: { _id: 'bot-a' }, oldRoomKeys: old });
+    const listed = await m.ports.subscriptionsPort.listWithKeys('bot-a');
+    expect(listed.map((sub: Doc) => sub.rid)).toEqual(['r1', 'r2']);
+    const [[, query]] = named('Subscriptions.find') as Array<[string, Doc]>;
+    expect(query).toEqual({
+      'u._id': 'bot-a',
+      $or: [{ E2EKey: { $exists: true } }, { 'oldRoomKeys.0': { $exists: true } }],
+    });
   });
 });
 
