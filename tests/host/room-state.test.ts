@@ -67,6 +67,12 @@ describeOnMongo('room state and identity rotation on Rocket.Chat-shaped FerretDB
     return { alice, bob, roomId };
   }
 
+  /** Rocket.Chat's own collections, as text: what a refused flow must leave as it was. */
+  async function rocketChatState(): Promise<string[]> {
+    const names = ['users', 'rocketchat_room', 'rocketchat_subscription', 'rocketchat_message'];
+    return Promise.all(names.map(async (name) => JSON.stringify(await rc.db.collection(name).find({}).toArray())));
+  }
+
   const decrypt = (appId: string, roomId: string, messageId: string) =>
     service.decryptMessage(appId, { roomId, messageId });
 
@@ -80,7 +86,9 @@ describeOnMongo('room state and identity rotation on Rocket.Chat-shaped FerretDB
     await rc.join(roomId, mallory.userId);
     const before = await rc.subscription(roomId, app.appUserId);
 
+    const state = await rocketChatState();
     await expect(rc.saveRoomEncrypted(mallory, roomId, false)).rejects.toThrow('error-action-not-allowed');
+    expect(await rocketChatState()).toEqual(state);
     expect((await rc.room(roomId))?.encrypted).toBe(true);
     expect(await rc.subscription(roomId, app.appUserId)).toEqual(before);
     expect(rc.events.filter((event) => event.type === 'roomKeyRotated')).toEqual([]);
@@ -93,11 +101,13 @@ describeOnMongo('room state and identity rotation on Rocket.Chat-shaped FerretDB
     const note = await rc.send(bob, roomId, secret('untouched'));
     const before = await rc.subscription(roomId, app.appUserId);
 
+    const state = await rocketChatState();
     // "Switched off" while the stored room is still encrypted: the app keeps its key.
     expect(await service.onRoomEncryptionChanged(roomId)).toEqual({ encrypted: true, apps: [] });
     // A key id the room does not have, and a room that does not exist: nobody queued.
     expect(await service.onRoomKeyIdSet(roomId, 'forgedKidXYZ')).toEqual([]);
     expect(await service.onRoomEncryptionChanged('noSuchRoom0000000')).toEqual({ encrypted: false, apps: [] });
+    expect(await rocketChatState()).toEqual(state);
     expect(await rc.subscription(roomId, app.appUserId)).toEqual(before);
     expect(await rc.waiting(roomId)).toEqual([]);
     expect(rc.events.filter((event) => event.type === 'roomKeyRotated')).toEqual([]);
@@ -223,6 +233,45 @@ describeOnMongo('room state and identity rotation on Rocket.Chat-shaped FerretDB
     const honest = await rc.send(bob, roomId, secret('honest'));
     await rc.provideKeys(alice, roomId);
     expect((await decrypt(app.appId, roomId, honest._id)).msg).toMatch(/^honest/);
+  });
+
+  test('nothing is rotated for an app that is not installed, nor for a revoked identity, and nothing is written', async () => {
+    expect(await code(service.rotateAppIdentity(randomUUID()))).toBe('HOST_NOT_INSTALLED');
+    const app = await rc.installApp();
+    const { alice, roomId } = await keyedRoom(app);
+    await service.revokeApp(app.appId, alice.userId);
+    const before = await rocketChatState();
+    expect(await code(service.rotateAppIdentity(app.appId))).toBe('KEYSTORE_REVOKED');
+    // Rocket.Chat resetting a revoked app user's key: the host has nothing of its own to redo.
+    expect(await service.onAppUserKeyReset(app.appId)).toBeUndefined();
+    expect(await rocketChatState()).toEqual(before);
+    expect(await rc.subscription(roomId, app.appUserId)).not.toHaveProperty('E2EKey');
+  });
+
+  test('a rotation cut short by a failing port resumes on the next call and loses no key', async () => {
+    const app = await rc.installApp();
+    const { bob, roomId } = await keyedRoom(app);
+    const note = await rc.send(bob, roomId, secret('through the outage'));
+    const ports = rc.ports();
+    const failing: HostPorts = {
+      ...ports,
+      users: {
+        setPublicKey: async () => {
+          throw new Error('users collection unavailable');
+        },
+      },
+    };
+    const cut = new E2EEHostService(store, failing);
+    const error = await cut.rotateAppIdentity(app.appId).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: 'KEYSTORE_HOST_FAILED' });
+    expect((error as { cause?: Error }).cause?.message).toBe('users collection unavailable');
+    // Half-way: the old key is not shredded yet, so the app still reads.
+    expect((await cut.decryptMessage(app.appId, { roomId, messageId: note._id })).msg).toMatch(/^through the outage/);
+
+    const report = await service.rotateAppIdentity(app.appId);
+    expect(report.resumed).toBe(true);
+    expect(await rc.publicKeyOf(app.appUserId)).toBe(report.publicKey);
+    expect((await decrypt(app.appId, roomId, note._id)).msg).toMatch(/^through the outage/);
   });
 
   // ----- the flows -----
