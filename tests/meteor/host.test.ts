@@ -22,6 +22,9 @@ const mockState = {
   settings: new Map<string, unknown>(),
   /** What the next `Subscriptions.updateOne` reports (a compare-and-set that matched or not). */
   subscriptionUpdate: { modifiedCount: 1, matchedCount: 1 },
+  /** Who holds which global permission (`hasPermissionAsync` without a room). */
+  permissions: new Map<string, string[]>(),
+  routes: new Map<string, Doc>(),
 };
 
 function mockRecord(name: string, result?: unknown) {
@@ -94,6 +97,31 @@ jest.mock(
   { virtual: true },
 );
 jest.mock(
+  '../../meteor-patches/overlay/apps/meteor/app/api/server/api',
+  () => ({
+    API: {
+      v1: {
+        addRoute: (route: string, _options: unknown, operations: Doc) => mockState.routes.set(route, operations),
+        success: (body: unknown) => ({ statusCode: 200, body: { success: true, ...(body as Doc) } }),
+        failure: (body: unknown) => ({ statusCode: 400, body: { success: false, ...(body as Doc) } }),
+      },
+    },
+  }),
+  { virtual: true },
+);
+jest.mock(
+  '../../meteor-patches/overlay/apps/meteor/app/authorization/server/functions/hasPermission',
+  () => ({
+    hasPermissionAsync: async (userId: string, permission: string) =>
+      mockState.permissions.get(userId)?.includes(permission) ?? false,
+  }),
+  { virtual: true },
+);
+jest.mock('@rocket.chat/core-services', () => ({ Message: { saveSystemMessage: mockRecord('saveSystemMessage') } }), {
+  virtual: true,
+});
+jest.mock('@rocket.chat/rest-typings', () => ({ ajv: { compile: () => () => true } }), { virtual: true });
+jest.mock(
   '../../meteor-patches/overlay/apps/meteor/app/lib/server/methods/sendMessage',
   () => ({ executeSendMessage: mockRecord('executeSendMessage', { _id: 'sent-1' }) }),
   { virtual: true },
@@ -114,13 +142,15 @@ jest.mock(
         getConverters: () => ({ get: () => ({ convertById: async (id: string) => ({ id }) }) }),
         getManager: () => ({
           get: () => [...mockState.caps.keys()].map((id) => ({ getID: () => id })),
-          getOneById: (id: string) => ({
-            getID: () => id,
-            call: async (method: string, context: unknown) => {
-              mockState.appCalls.push([id, method, context]);
-              return true;
+          getOneById: (id: string) =>
+            mockState.caps.has(id) && {
+              getID: () => id,
+              getName: () => `App ${id}`,
+              call: async (method: string, context: unknown) => {
+                mockState.appCalls.push([id, method, context]);
+                return true;
+              },
             },
-          }),
           getListenerManager: () => ({
             getListeners: (int: string) => (mockState.listeners.get(int) ?? []).map((id) => ({ getID: () => id })),
           }),
@@ -220,7 +250,7 @@ process.env.MONGO_URL = 'mongodb://localhost:3001/meteor';
 // The overlay's modules, loaded after the mocks; typed loosely (their Rocket.Chat imports do not
 // resolve here: scripts/rc-lint type-checks them).
 type Loaded = Doc;
-type Modules = { ports: Loaded; hooks: Loaded; host: Loaded; bridge: Loaded; settings: Loaded };
+type Modules = { ports: Loaded; hooks: Loaded; host: Loaded; bridge: Loaded; settings: Loaded; rest: Loaded };
 let m: Modules;
 
 beforeAll(async () => {
@@ -230,6 +260,7 @@ beforeAll(async () => {
     host: await import(`${OVERLAY}/server/services/e2ee-apps/host`),
     bridge: await import(`${OVERLAY}/app/apps/server/bridges/e2ee`),
     settings: await import(`${OVERLAY}/server/services/e2ee-apps/settings`),
+    rest: await import(`${OVERLAY}/app/api/server/v1/e2eApps`),
   };
 });
 
@@ -257,6 +288,7 @@ beforeEach(() => {
     ['E2E_Enable_Apps', true],
   ]);
   mockState.subscriptionUpdate = { modifiedCount: 1, matchedCount: 1 };
+  mockState.permissions = new Map([['admin', ['manage-apps']]]);
 });
 
 const named = (name: string) => mockState.calls.filter(([call]) => call === name);
@@ -575,6 +607,64 @@ describe("the identity rotation's compare-and-set", () => {
     expect(query).toEqual({
       'u._id': 'bot-a',
       $or: [{ E2EKey: { $exists: true } }, { 'oldRoomKeys.0': { $exists: true } }],
+    });
+  });
+});
+
+describe('e2e.apps.rotateIdentity', () => {
+  const rotate = (userId: string, appId: string) =>
+    mockState.routes.get('e2e.apps.rotateIdentity')!.post.call({
+      userId,
+      user: { _id: userId, username: userId },
+      bodyParams: { appId },
+      queryParams: {},
+    });
+
+  test('refused without manage-apps, for an unknown app, and with the feature off; the service is never called', async () => {
+    expect((await rotate('alice', 'app-a')).body).toMatchObject({ success: false, errorType: 'error-not-allowed' });
+    expect((await rotate('admin', 'app-unknown')).body).toMatchObject({
+      success: false,
+      errorType: 'error-app-not-found',
+    });
+    mockState.settings.set('E2E_Enable_Apps', false);
+    expect((await rotate('admin', 'app-a')).body).toMatchObject({
+      success: false,
+      errorType: 'error-e2ee-apps-disabled',
+    });
+    expect(named('service.rotateAppIdentity')).toEqual([]);
+  });
+
+  test("the service's refusal keeps its stable code; its other errors are not turned into answers", async () => {
+    const { service } = await m.host.getE2EEAppsHost();
+    const { rotateAppIdentity } = service;
+    try {
+      service.rotateAppIdentity = async () => {
+        throw Object.assign(new Error('the identity was revoked'), { code: 'KEYSTORE_REVOKED' });
+      };
+      expect((await rotate('admin', 'app-a')).body).toEqual({
+        success: false,
+        errorType: 'KEYSTORE_REVOKED',
+        error: 'KEYSTORE_REVOKED',
+      });
+      service.rotateAppIdentity = async () => {
+        throw new Error('unexpected');
+      };
+      await expect(rotate('admin', 'app-a')).rejects.toThrow('unexpected');
+    } finally {
+      service.rotateAppIdentity = rotateAppIdentity;
+    }
+  });
+
+  test('an app admin rotates: the answer carries the key version and counts, never a key', async () => {
+    const answer = await rotate('admin', 'app-a');
+    expect(named('service.rotateAppIdentity')).toEqual([['service.rotateAppIdentity', 'app-a']]);
+    expect(answer.body).toEqual({
+      success: true,
+      appId: 'app-a',
+      keyVersion: 2,
+      resumed: undefined,
+      keysRewrapped: undefined,
+      keysUnreadable: undefined,
     });
   });
 });
