@@ -274,6 +274,25 @@ describeOnMongo('room state and identity rotation on Rocket.Chat-shaped FerretDB
     expect((await decrypt(app.appId, roomId, note._id)).msg).toMatch(/^through the outage/);
   });
 
+  test("a provisional key unset by a rotation takes none of the room's old keys with it", async () => {
+    const app = await rc.installApp();
+    const { alice, bob, roomId } = await keyedRoom(app);
+    const first = await rc.send(bob, roomId, secret('under the first key'));
+    await rc.resetRoomKey(alice, roomId);
+    // Nobody wrote under the new key yet: the app holds it provisionally, beside the first one.
+    await rc.provideKeys(alice, roomId);
+    const before = await rc.subscription(roomId, app.appUserId);
+    expect(before?.E2EKey).toBeDefined();
+    expect(before?.oldRoomKeys).toHaveLength(1);
+
+    await service.rotateAppIdentity(app.appId);
+    const after = await rc.subscription(roomId, app.appUserId);
+    expect(after?.E2EKey).toBeUndefined();
+    expect(after?.oldRoomKeys?.map((old) => old.e2eKeyId)).toEqual(before?.oldRoomKeys?.map((old) => old.e2eKeyId));
+    expect(await rc.waiting(roomId)).toContain(app.appUserId);
+    expect((await decrypt(app.appId, roomId, first._id)).msg).toMatch(/^under the first key/);
+  });
+
   // ----- the flows -----
 
   test('switched off: the app loses its keys, is told, and reads nothing; switched on: it waits and gets the key again', async () => {

@@ -8,6 +8,7 @@
  */
 import type { RotationHost, RotationReport } from '../keystore';
 import { appUserOf, hasCode, pairKey, queueIfKeyless, type HostContext } from './context';
+import { fail } from '../errors';
 import { reloadRoomKeys } from './keyDelivery';
 
 /**
@@ -28,8 +29,7 @@ export interface KeyResetReport {
  * Rotates the app's identity key: every room key its user holds (`E2EKey` and `oldRoomKeys`) is
  * re-wrapped to the new key, the new public key is published on the app user, the old private
  * key is shredded, and this instance's cache is refilled from the rewritten subscriptions.
- * A key still provisional here is not refilled: a reload trusts what it opens, so it is unset and
- * the app user waits for the key again, to be judged afresh.
+ * A key still provisional here is unset first and waited for again (see `unsetProvisionalKeys`).
  */
 export async function rotateAppIdentity(context: HostContext, appId: string): Promise<RotationReport> {
   const { ports, store } = context;
@@ -44,6 +44,11 @@ export async function rotateAppIdentity(context: HostContext, appId: string): Pr
     writeRoomKeys: (roomId, previous, keys) => ports.subscriptions.replaceRoomKeys(roomId, appUserId, previous, keys),
     publishPublicKey: (publicKey) => ports.users.setPublicKey(appUserId, publicKey),
   };
+  // Refused before anything is written: the key store would refuse these only after the unsetting below.
+  const identity = await store.identity(appId);
+  if (!identity) fail('KEYSTORE_NO_IDENTITY', 'the app has no identity');
+  if (identity.state !== 'active') fail('KEYSTORE_REVOKED', "the app's identity was revoked");
+  await unsetProvisionalKeys(context, appId, appUserId);
   let report: RotationReport | undefined;
   for (let attempt = 1; !report; attempt += 1) {
     try {
@@ -52,15 +57,30 @@ export async function rotateAppIdentity(context: HostContext, appId: string): Pr
       if (!hasCode(error, 'KEYSTORE_CONFLICT') || attempt >= ROTATION_ATTEMPTS) throw error;
     }
   }
+  await reloadRoomKeys(context, appId, appUserId);
+  return report;
+}
+
+/**
+ * The rotation ends by dropping this instance's cached keys, and the reload after it trusts what
+ * it opens: a key still provisional here would come back verified. So its copy is unset first
+ * (the room's old keys stay) by compare-and-set, and the app user waits for the key, to be judged
+ * afresh; a subscription that changed meanwhile was written by a newer judgment and is left alone.
+ */
+async function unsetProvisionalKeys(context: HostContext, appId: string, appUserId: string): Promise<void> {
+  const { ports } = context;
   for (const [pair] of [...context.provisional]) {
     const [provisionalApp, roomId] = pair.split('\u0000');
     if (provisionalApp !== appId) continue;
     context.provisional.delete(pairKey(appId, roomId));
-    await ports.subscriptions.clearRoomKeys(roomId, appUserId);
-    await ports.rooms.addToWaitingQueue(roomId, appUserId);
+    const subscription = await ports.subscriptions.find(roomId, appUserId);
+    if (!subscription?.E2EKey) continue;
+    const oldRoomKeys = subscription.oldRoomKeys ?? null;
+    const previous = { E2EKey: subscription.E2EKey, oldRoomKeys };
+    if (await ports.subscriptions.replaceRoomKeys(roomId, appUserId, previous, { E2EKey: null, oldRoomKeys })) {
+      await ports.rooms.addToWaitingQueue(roomId, appUserId);
+    }
   }
-  await reloadRoomKeys(context, appId, appUserId);
-  return report;
 }
 
 /**
