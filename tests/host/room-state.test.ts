@@ -293,6 +293,24 @@ describeOnMongo('room state and identity rotation on Rocket.Chat-shaped FerretDB
     expect((await decrypt(app.appId, roomId, first._id)).msg).toMatch(/^under the first key/);
   });
 
+  test('after a room key reset the replaced key opens old messages but is no longer current: no encrypting under it', async () => {
+    const app = await rc.installApp();
+    const { alice, bob, roomId } = await keyedRoom(app);
+    const before = await rc.send(bob, roomId, secret('before the reset'));
+    // Answered once from memory, so the old key is this instance's current key.
+    expect((await decrypt(app.appId, roomId, before._id)).msg).toMatch(/^before the reset/);
+    await rc.resetRoomKey(alice, roomId);
+    expect(await code(service.encryptContent(app.appId, roomId, secret('under which key?')))).toBe(
+      'KEYSTORE_NO_ROOM_KEY',
+    );
+    expect((await service.decryptMessage(app.appId, { roomId, content: before.content })).msg).toMatch(
+      /^before the reset/,
+    );
+    await rc.provideKeys(alice, roomId);
+    const content = await service.encryptContent(app.appId, roomId, secret('under the new key'));
+    expect(content.kid).toBe(alice.rooms.get(roomId)!.kid);
+  });
+
   // ----- the flows -----
 
   test('switched off: the app loses its keys, is told, and reads nothing; switched on: it waits and gets the key again', async () => {

@@ -96,8 +96,8 @@ export async function revokeApp(context: HostContext, appId: string, actorId: st
 
 /**
  * A room's key was reset (`resetRoomKey`): every authorized app is told, so it drops what it
- * cached under the old key. Its old key stays readable for old messages; the new one comes by
- * suggestion, as to every member.
+ * cached under the old key, and the old key stops being the room's current key here. It stays
+ * readable for old messages; the new one comes by suggestion, as to every member.
  */
 export async function onRoomKeyReset(
   context: HostContext,
@@ -108,10 +108,31 @@ export async function onRoomKeyReset(
   const told: string[] = [];
   for (const appId of context.ports.apps.e2eeApps()) {
     if (!(await context.store.isAuthorized(appId, roomId))) continue;
+    await evictCurrentKey(context, appId, roomId);
     await context.ports.events.emit({ type: 'roomKeyRotated', appId, roomId, previousKid, newKid });
     told.push(appId);
   }
   return told;
+}
+
+/**
+ * Rocket.Chat's reset moved the app user's `E2EKey` into `oldRoomKeys` before this hook runs: the
+ * cache is refilled from that, so the replaced key stays for old messages but is no longer the
+ * room's current key here (encrypting waits for the new one: `KEYSTORE_NO_ROOM_KEY`). One app's
+ * trouble (a revoked identity, storage) must not keep the others from being told.
+ */
+async function evictCurrentKey(context: HostContext, appId: string, roomId: string): Promise<void> {
+  const appUserId = context.ports.apps.appUserId(appId);
+  if (!appUserId) return;
+  try {
+    const subscription = await context.ports.subscriptions.find(roomId, appUserId);
+    await context.store.loadRoomKeys(appId, roomId, {
+      E2EKey: subscription?.E2EKey ?? null,
+      oldRoomKeys: subscription?.oldRoomKeys ?? null,
+    });
+  } catch {
+    // The next read reloads from the subscription anyway; the reset itself already happened.
+  }
 }
 
 /** The app user left or was removed from the room: nothing about it is trusted from memory. */

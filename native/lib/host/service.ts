@@ -135,8 +135,10 @@ export class E2EEHostService {
 
   /**
    * The room's key was reset (`resetRoomKey`; `previousKid` and `newKid` are the old and new
-   * `e2eKeyId`): every authorized app with an E2EE permission gets `roomKeyRotated`; the new key
-   * arrives by suggestion, as the first did. Resolves with the ids of the apps told.
+   * `e2eKeyId`): every authorized app with an E2EE permission gets `roomKeyRotated`, and this
+   * instance's cache is refilled from the app user's subscription, so the replaced key opens old
+   * messages but is no longer current (encrypting is `KEYSTORE_NO_ROOM_KEY` until the new key
+   * arrives by suggestion, as the first did). Resolves with the ids of the apps told.
    */
   onRoomKeyReset(roomId: string, previousKid?: string, newKid?: string): Promise<string[]> {
     return lifecycle.onRoomKeyReset(this.#context, roomId, previousKid, newKid);
