@@ -8,10 +8,15 @@ export interface IE2EERoomKeyReadyContext {
 	kid: string;
 }
 
-/** The room's key was reset: keys cached by the app are stale until the new key is ready. */
+/**
+ * The room's key was reset: keys cached by the app are stale until the new key is ready. Also sent,
+ * without `newKid`, when the room was switched to unencrypted: the app holds no key for it until it
+ * is switched back on and a member's client wraps the key to the app again.
+ */
 export interface IE2EERoomKeyRotatedContext {
 	room: IRoom;
 	previousKid?: string;
+	/** The new key's id; absent when the room was switched to unencrypted. */
 	newKid?: string;
 	rotatedBy?: IUser;
 }
