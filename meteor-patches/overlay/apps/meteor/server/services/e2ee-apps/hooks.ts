@@ -18,6 +18,16 @@ function logged(what: string): (error: unknown) => void {
 }
 
 /**
+ * The service's `AppsPort.appUserId` is synchronous: before a room-wide flow, the users of every
+ * app with an E2EE permission are resolved, so none is skipped for being unknown here.
+ */
+async function resolveE2EEAppUsers(): Promise<void> {
+	for (const appId of rocketChatPorts.apps.e2eeApps()) {
+		await ensureAppUser(appId);
+	}
+}
+
+/**
  * `provideUsersSuggestedGroupKeys` stored `E2ESuggestedKey` for these users of the room (and took
  * them out of the waiting queue): the app users among them get theirs judged by the service. A
  * refused key leaves the app user queued again, as Rocket.Chat's own reject does.
@@ -50,6 +60,7 @@ export async function onE2EERoomKeyReset(roomId: string, previousKid: string | u
 		if (!host) {
 			return;
 		}
+		await resolveE2EEAppUsers();
 		const told = await host.service.onRoomKeyReset(roomId, previousKid, newKid);
 		for (const appId of told) {
 			const appUserId = await ensureAppUser(appId);
@@ -103,16 +114,6 @@ export async function onE2EEMemberLeft(user: Pick<IUser, '_id' | 'type'> & { app
 		return;
 	}
 	await withAppHost(appId, (service) => service.onAppUserLeft(appId, room._id)).catch(logged('an app user leaving a room'));
-}
-
-/**
- * The service's `AppsPort.appUserId` is synchronous: before a room-wide flow, the users of every
- * app with an E2EE permission are resolved, so none is skipped for being unknown here.
- */
-async function resolveE2EEAppUsers(): Promise<void> {
-	for (const appId of rocketChatPorts.apps.e2eeApps()) {
-		await ensureAppUser(appId);
-	}
 }
 
 /** `e2e.setRoomKeyID` set the room's first key id: the authorized app users wait for the key with the other members. */
