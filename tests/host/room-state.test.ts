@@ -107,6 +107,11 @@ describeOnMongo('room state and identity rotation on Rocket.Chat-shaped FerretDB
     // A key id the room does not have, and a room that does not exist: nobody queued.
     expect(await service.onRoomKeyIdSet(roomId, 'forgedKidXYZ')).toEqual([]);
     expect(await service.onRoomEncryptionChanged('noSuchRoom0000000')).toEqual({ encrypted: false, apps: [] });
+    // An operator object for an id would match another room in a MongoDB filter: refused first.
+    const operator = { $ne: '' } as unknown as string;
+    expect(await code(service.onRoomEncryptionChanged(operator))).toBe('E2EE_BAD_INPUT');
+    expect(await code(service.onRoomKeyIdSet(operator, 'kid'))).toBe('E2EE_BAD_INPUT');
+    expect(await code(service.onRoomKeyIdSet(roomId, operator))).toBe('E2EE_BAD_INPUT');
     expect(await rocketChatState()).toEqual(state);
     expect(await rc.subscription(roomId, app.appUserId)).toEqual(before);
     expect(await rc.waiting(roomId)).toEqual([]);

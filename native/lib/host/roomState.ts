@@ -4,7 +4,7 @@
  * (`saveRoomEncrypted`). Each hook only says "look at this room": the service reads the room
  * itself, so a stale or forged call can queue a keyless app user at most, never unset a key.
  */
-import { authorizedApps, forgetRoom, queueIfKeyless, type HostContext } from './context';
+import { authorizedApps, forgetRoom, queueIfKeyless, requireId, type HostContext } from './context';
 
 /** What {@link E2EEHostService.onRoomEncryptionChanged} found and did. */
 export interface RoomEncryptionReport {
@@ -25,6 +25,9 @@ export interface RoomEncryptionReport {
  * lost a race, or a forged one) changes nothing. Resolves with the apps whose user was queued.
  */
 export async function onRoomKeyIdSet(context: HostContext, roomId: string, kid: string): Promise<string[]> {
+  // Before any port: an object would reach a MongoDB filter as an operator.
+  requireId(roomId, 'room id');
+  requireId(kid, 'key id');
   const room = await context.ports.rooms.findById(roomId);
   if (!room?.encrypted || !room.e2eKeyId || room.e2eKeyId !== kid) return [];
   const queued: string[] = [];
@@ -43,6 +46,7 @@ export async function onRoomKeyIdSet(context: HostContext, roomId: string, kid: 
  * and a member's client wraps it to them again (the store accepts a kid's key it held before).
  */
 export async function onRoomEncryptionChanged(context: HostContext, roomId: string): Promise<RoomEncryptionReport> {
+  requireId(roomId, 'room id');
   const room = await context.ports.rooms.findById(roomId);
   const encrypted = room?.encrypted === true;
   const acted: string[] = [];

@@ -149,7 +149,7 @@ export class E2EEHostService {
    * users of the apps authorized for the room are queued for the key when they are keyless
    * members, so the creating client wraps it to them. The room is read, not trusted: a `kid`
    * other than its `e2eKeyId`, or a room that is not encrypted, changes nothing. Resolves with the
-   * ids of the apps whose user was queued.
+   * ids of the apps whose user was queued; `E2EE_BAD_INPUT` for an id that is not a string.
    */
   onRoomKeyIdSet(roomId: string, kid: string): Promise<string[]> {
     return roomState.onRoomKeyIdSet(this.#context, roomId, kid);
@@ -162,6 +162,7 @@ export class E2EEHostService {
    * refuse with `HOST_NOT_ENCRYPTED` (on other instances once their membership check expires,
    * within `membershipTtlMs`), and each app gets `roomKeyRotated` without a new kid; its
    * authorization stays. On → the keyless app users are queued for the key again.
+   * `E2EE_BAD_INPUT` for a room id that is not a string, before anything is read.
    */
   onRoomEncryptionChanged(roomId: string): Promise<roomState.RoomEncryptionReport> {
     return roomState.onRoomEncryptionChanged(this.#context, roomId);
