@@ -184,11 +184,10 @@ export class RocketChat {
       { 'u._id': userId },
       { $unset: { E2EKey: '', E2ESuggestedKey: 1, oldRoomKeys: 1 } },
     );
-    for (const sub of await this.subscriptions.find({ 'u._id': userId }).toArray()) {
-      await this.queue(sub.rid as string, userId);
-    }
+    const roomIds = (await this.subscriptions.find({ 'u._id': userId }).toArray()).map((sub) => sub.rid as string);
+    for (const roomId of roomIds) await this.queue(roomId, userId);
     const app = [...this.apps.values()].find((candidate) => candidate.appUserId === userId);
-    if (app) await this.service?.onAppUserKeyReset(app.appId);
+    if (app) await this.service?.onAppUserKeyReset(app.appId, roomIds);
   }
 
   /** A member joins: subscribed, and queued for the key like any member without one. */

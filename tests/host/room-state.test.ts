@@ -376,6 +376,9 @@ describeOnMongo('room state and identity rotation on Rocket.Chat-shaped FerretDB
   test("the app user's own key reset rotates the identity, publishes the new key, and the app waits for its keys", async () => {
     const app = await rc.installApp();
     const { alice, bob, roomId } = await keyedRoom(app);
+    // A room the app user is in but the app is not authorized for: the reset queues it there too.
+    const elsewhere = await rc.encryptedRoom(bob, [app.appUserId]);
+    await rc.unqueue(elsewhere, app.appUserId);
     const note = await rc.send(bob, roomId, secret('before the reset'));
     const oldPublicKey = await rc.publicKeyOf(app.appUserId);
     const oldVersion = (await store.identity(app.appId))?.keyVersion;
@@ -387,6 +390,8 @@ describeOnMongo('room state and identity rotation on Rocket.Chat-shaped FerretDB
     expect(JSON.parse(published!)).not.toHaveProperty('d');
     expect((await store.identity(app.appId))?.keyVersion).toBe(oldVersion! + 1);
     expect(await rc.waiting(roomId)).toContain(app.appUserId);
+    // No member's client is asked to wrap a key the key store would refuse.
+    expect(await rc.waiting(elsewhere)).not.toContain(app.appUserId);
     expect(await code(decrypt(app.appId, roomId, note._id))).toBe('KEYSTORE_NO_ROOM_KEY');
 
     // A browser that still wraps to the old public key it cached is refused; the app user stays queued.

@@ -484,8 +484,8 @@ describe('the setting and room-state hooks', () => {
     await m.hooks.onE2EEUserKeyReset('alice');
     await m.hooks.onE2EEUserKeyReset('nobody');
     expect(named('service.onAppUserKeyReset')).toEqual([]);
-    await m.hooks.onE2EEUserKeyReset('bot-a');
-    expect(named('service.onAppUserKeyReset')).toEqual([['service.onAppUserKeyReset', 'app-a']]);
+    await m.hooks.onE2EEUserKeyReset('bot-a', ['r1', 'r2']);
+    expect(named('service.onAppUserKeyReset')).toEqual([['service.onAppUserKeyReset', 'app-a', ['r1', 'r2']]]);
   });
 
   test("the room's first key id and an encryption switch: every E2EE app's user resolved, then the room handed over", async () => {

@@ -7,7 +7,7 @@
  * replaces the one Rocket.Chat just unset.
  */
 import type { RotationHost, RotationReport } from '../keystore';
-import { appUserOf, hasCode, pairKey, queueIfKeyless, type HostContext } from './context';
+import { appUserOf, hasCode, pairKey, queueIfKeyless, requireId, type HostContext } from './context';
 import { fail } from '../errors';
 import { reloadRoomKeys } from './keyDelivery';
 
@@ -23,6 +23,11 @@ export interface KeyResetReport {
   rotation: RotationReport;
   /** Ids of the authorized encrypted rooms the app user now waits in for the key. */
   queued: string[];
+  /**
+   * Ids of the rooms Rocket.Chat queued the app user in that it is not authorized for: taken out
+   * of their queues, or members' clients would wrap keys to it that the key store refuses.
+   */
+  dequeued: string[];
 }
 
 /**
@@ -89,18 +94,32 @@ async function unsetProvisionalKeys(context: HostContext, appId: string, appUser
  * rooms). A person's client would make a new key pair at the next login; the app user has no
  * client, so the host rotates the identity (the key it had is no longer trusted; what members
  * wrapped to it since is re-wrapped, and the new public key is published) and queues the app
- * user in every authorized encrypted room where it is a keyless member. Resolves
+ * user in every authorized encrypted room where it is a keyless member; `queuedRoomIds` (the
+ * rooms the reset queued it in) lose it from the queue where it is not authorized. Resolves
  * `undefined` for an app without an active identity: nothing of the host's was reset.
  */
-export async function onAppUserKeyReset(context: HostContext, appId: string): Promise<KeyResetReport | undefined> {
+export async function onAppUserKeyReset(
+  context: HostContext,
+  appId: string,
+  queuedRoomIds: readonly string[] = [],
+): Promise<KeyResetReport | undefined> {
   const appUserId = appUserOf(context, appId);
+  for (const roomId of queuedRoomIds) requireId(roomId, 'room id');
   const identity = await context.store.identity(appId);
   if (!identity || identity.state !== 'active') return undefined;
+  const authorized = new Set((await context.store.listAuthorizations(appId)).map((grant) => grant.roomId));
+  // Before the new public key is published: until then no client wraps a key to the app user.
+  const dequeued: string[] = [];
+  for (const roomId of new Set(queuedRoomIds)) {
+    if (authorized.has(roomId)) continue;
+    await context.ports.rooms.removeFromWaitingQueue(roomId, appUserId);
+    dequeued.push(roomId);
+  }
   const rotation = await rotateAppIdentity(context, appId);
   const queued: string[] = [];
-  for (const { roomId } of await context.store.listAuthorizations(appId)) {
+  for (const roomId of authorized) {
     context.members.delete(pairKey(appId, roomId));
     if (await queueIfKeyless(context, roomId, appUserId)) queued.push(roomId);
   }
-  return { rotation, queued };
+  return { rotation, queued, dequeued };
 }

@@ -186,11 +186,13 @@ export class E2EEHostService {
    * Rocket.Chat reset the app user's own E2EE key (`resetUserE2EEncriptionKey`): its public key
    * and the subscriptions' `E2EKey` are gone. The identity is rotated as {@link rotateAppIdentity}
    * does (publishing the new public key) and the app user queued in every authorized encrypted
-   * room where it is a keyless member. `undefined` when the app has no active identity.
-   * `HOST_NOT_INSTALLED`, and the rotation's refusals.
+   * room where it is a keyless member. `queuedRoomIds`, the rooms the reset queued it in: where
+   * the app is not authorized it leaves the queue first (no member's client wraps a key to it
+   * there). `undefined` when the app has no active identity. `HOST_NOT_INSTALLED`,
+   * `E2EE_BAD_INPUT` for a room id that is not a string, and the rotation's refusals.
    */
-  onAppUserKeyReset(appId: string): Promise<rotation.KeyResetReport | undefined> {
-    return rotation.onAppUserKeyReset(this.#context, appId);
+  onAppUserKeyReset(appId: string, queuedRoomIds?: readonly string[]): Promise<rotation.KeyResetReport | undefined> {
+    return rotation.onAppUserKeyReset(this.#context, appId, queuedRoomIds);
   }
 
   /**

@@ -148,10 +148,11 @@ export async function onE2EERoomEncryptionSaved(roomId: string): Promise<void> {
 }
 
 /**
- * `resetUserE2EEncriptionKey` reset a user's E2EE key: when it is an app user, its identity is
- * rotated and the new public key published (an app user has no client to make one).
+ * `resetUserE2EEncriptionKey` reset a user's E2EE key and queued it in `roomIds`: when it is an app
+ * user, its identity is rotated and the new public key published (an app user has no client to
+ * make one), and it leaves the queues of the rooms its app is not authorized for.
  */
-export async function onE2EEUserKeyReset(userId: string): Promise<void> {
+export async function onE2EEUserKeyReset(userId: string, roomIds: ReadonlyArray<string> = []): Promise<void> {
 	try {
 		if (!(await getE2EEAppsHost())) {
 			return;
@@ -160,7 +161,7 @@ export async function onE2EEUserKeyReset(userId: string): Promise<void> {
 		if (!appId) {
 			return;
 		}
-		await withAppHost(appId, (service) => service.onAppUserKeyReset(appId));
+		await withAppHost(appId, (service) => service.onAppUserKeyReset(appId, roomIds));
 	} catch (error) {
 		logged("an app user's key reset")(error);
 	}
