@@ -215,7 +215,7 @@ describeOnMongo('room state and identity rotation on Rocket.Chat-shaped FerretDB
     );
   });
 
-  test('a key planted before anyone wrote stays unproven through a rotation: unset and waited for, never reloaded as verified', async () => {
+  test('a key planted before anyone wrote stays provisional through a rotation, and the next honest message finds it out', async () => {
     const app = await rc.installApp();
     const alice = await rc.browser('alice');
     const bob = await rc.browser('bob');
@@ -229,13 +229,20 @@ describeOnMongo('room state and identity rotation on Rocket.Chat-shaped FerretDB
     await rc.join(roomId, mallory.userId);
     const planted = { ...(await client.generateRoomKey()), kid: alice.rooms.get(roomId)!.kid };
     await rc.provideKeys(mallory, roomId, { key: planted });
-    expect((await rc.subscription(roomId, app.appUserId))?.E2EKey).toBeDefined();
+    const before = await rc.subscription(roomId, app.appUserId);
+    expect(before?.E2EKey).toBeDefined();
 
+    // Re-wrapped, not promoted: the key store keeps the key's trust apart from its wrapping.
     await service.rotateAppIdentity(app.appId);
+    const after = await rc.subscription(roomId, app.appUserId);
+    expect(after?.E2EKey).toBeDefined();
+    expect(after?.E2EKey).not.toBe(before?.E2EKey);
+    expect(await store.provisionalKeys(roomId)).toEqual([{ appId: app.appId, kid: planted.kid }]);
+
+    // Bob writes under the real key: the planted key does not open it, so the app's copy goes.
+    const honest = await rc.send(bob, roomId, secret('honest'));
     expect((await rc.subscription(roomId, app.appUserId))?.E2EKey).toBeUndefined();
     expect(await rc.waiting(roomId)).toContain(app.appUserId);
-    // An honest member's key is judged afresh and opens Bob's message.
-    const honest = await rc.send(bob, roomId, secret('honest'));
     await rc.provideKeys(alice, roomId);
     expect((await decrypt(app.appId, roomId, honest._id)).msg).toMatch(/^honest/);
   });
@@ -279,23 +286,27 @@ describeOnMongo('room state and identity rotation on Rocket.Chat-shaped FerretDB
     expect((await decrypt(app.appId, roomId, note._id)).msg).toMatch(/^through the outage/);
   });
 
-  test("a provisional key unset by a rotation takes none of the room's old keys with it", async () => {
+  test("a provisional key re-wrapped by a rotation keeps its trust and the room's old keys", async () => {
     const app = await rc.installApp();
     const { alice, bob, roomId } = await keyedRoom(app);
     const first = await rc.send(bob, roomId, secret('under the first key'));
-    await rc.resetRoomKey(alice, roomId);
+    const { next } = await rc.resetRoomKey(alice, roomId);
     // Nobody wrote under the new key yet: the app holds it provisionally, beside the first one.
     await rc.provideKeys(alice, roomId);
     const before = await rc.subscription(roomId, app.appUserId);
-    expect(before?.E2EKey).toBeDefined();
     expect(before?.oldRoomKeys).toHaveLength(1);
 
     await service.rotateAppIdentity(app.appId);
     const after = await rc.subscription(roomId, app.appUserId);
-    expect(after?.E2EKey).toBeUndefined();
+    expect(after?.E2EKey?.startsWith(next.kid)).toBe(true);
     expect(after?.oldRoomKeys?.map((old) => old.e2eKeyId)).toEqual(before?.oldRoomKeys?.map((old) => old.e2eKeyId));
-    expect(await rc.waiting(roomId)).toContain(app.appUserId);
+    expect(await store.provisionalKeys(roomId)).toEqual([{ appId: app.appId, kid: next.kid }]);
     expect((await decrypt(app.appId, roomId, first._id)).msg).toMatch(/^under the first key/);
+    // The next honest message under the new key settles it.
+    await rc.acceptAsBrowser(bob, roomId);
+    const second = await rc.send(bob, roomId, secret('under the second key'));
+    expect(await store.provisionalKeys(roomId)).toEqual([]);
+    expect((await decrypt(app.appId, roomId, second._id)).msg).toMatch(/^under the second key/);
   });
 
   test('after a room key reset the replaced key opens old messages but is no longer current: no encrypting under it', async () => {

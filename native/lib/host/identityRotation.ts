@@ -33,8 +33,9 @@ export interface KeyResetReport {
 /**
  * Rotates the app's identity key: every room key its user holds (`E2EKey` and `oldRoomKeys`) is
  * re-wrapped to the new key, the new public key is published on the app user, the old private
- * key is shredded, and this instance's cache is refilled from the rewritten subscriptions.
- * A key still provisional here is unset first and waited for again (see `unsetProvisionalKeys`).
+ * key is shredded, and this instance's cache is refilled from the rewritten subscriptions. A key
+ * still provisional stays so: the key store keeps its trust with the authorization, not with the
+ * wrapping, so the re-wrapped copy loads provisional and the next honest message still settles it.
  */
 export async function rotateAppIdentity(context: HostContext, appId: string): Promise<RotationReport> {
   const { ports, store } = context;
@@ -49,11 +50,10 @@ export async function rotateAppIdentity(context: HostContext, appId: string): Pr
     writeRoomKeys: (roomId, previous, keys) => ports.subscriptions.replaceRoomKeys(roomId, appUserId, previous, keys),
     publishPublicKey: (publicKey) => ports.users.setPublicKey(appUserId, publicKey),
   };
-  // Refused before anything is written: the key store would refuse these only after the unsetting below.
+  // Refused before anything is written, with the key store's own codes.
   const identity = await store.identity(appId);
   if (!identity) fail('KEYSTORE_NO_IDENTITY', 'the app has no identity');
   if (identity.state !== 'active') fail('KEYSTORE_REVOKED', "the app's identity was revoked");
-  await unsetProvisionalKeys(context, appId, appUserId);
   let report: RotationReport | undefined;
   for (let attempt = 1; !report; attempt += 1) {
     try {
@@ -64,28 +64,6 @@ export async function rotateAppIdentity(context: HostContext, appId: string): Pr
   }
   await reloadRoomKeys(context, appId, appUserId);
   return report;
-}
-
-/**
- * The rotation ends by dropping this instance's cached keys, and the reload after it trusts what
- * it opens: a key still provisional here would come back verified. So its copy is unset first
- * (the room's old keys stay) by compare-and-set, and the app user waits for the key, to be judged
- * afresh; a subscription that changed meanwhile was written by a newer judgment and is left alone.
- */
-async function unsetProvisionalKeys(context: HostContext, appId: string, appUserId: string): Promise<void> {
-  const { ports } = context;
-  for (const [pair] of [...context.provisional]) {
-    const [provisionalApp, roomId] = pair.split('\u0000');
-    if (provisionalApp !== appId) continue;
-    context.provisional.delete(pairKey(appId, roomId));
-    const subscription = await ports.subscriptions.find(roomId, appUserId);
-    if (!subscription?.E2EKey) continue;
-    const oldRoomKeys = subscription.oldRoomKeys ?? null;
-    const previous = { E2EKey: subscription.E2EKey, oldRoomKeys };
-    if (await ports.subscriptions.replaceRoomKeys(roomId, appUserId, previous, { E2EKey: null, oldRoomKeys })) {
-      await ports.rooms.addToWaitingQueue(roomId, appUserId);
-    }
-  }
 }
 
 /**

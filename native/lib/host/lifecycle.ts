@@ -5,7 +5,7 @@
  * included, and the next key arrives like the first (see `keyDelivery`).
  */
 import type { Authorization } from '../keystore';
-import { appUserOf, forgetRoom, isEntitled, pairKey, queueIfKeyless, type HostContext } from './context';
+import { appUserOf, forgetRoom, isEntitled, queueIfKeyless, type HostContext } from './context';
 import { reloadRoomKeys } from './keyDelivery';
 import { fail } from '../errors';
 

@@ -172,8 +172,8 @@ export class E2EEHostService {
    * Rotates the app's identity key (an admin's request, or after {@link onAppUserKeyReset}):
    * every room key the app user holds is re-wrapped to the new key by compare-and-set writes on
    * its subscriptions, the new public key published on the app user, the old private key
-   * shredded, and the keys reloaded (a provisional one is unset and waited for again instead:
-   * a reload would trust it). A subscription that changed under a pass (a reset, an accept) is
+   * shredded, and the keys reloaded (a provisional one stays provisional: the key store keeps
+   * its trust apart from the wrapping). A subscription that changed under a pass (a reset, an accept) is
    * re-read by the next pass, up to three; then `KEYSTORE_CONFLICT`, and a later call resumes.
    * `HOST_NOT_INSTALLED`; `KEYSTORE_NO_IDENTITY`, `KEYSTORE_REVOKED`; `KEYSTORE_HOST_FAILED`
    * when a port failed (its error as `cause`).
