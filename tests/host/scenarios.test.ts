@@ -634,6 +634,28 @@ describeOnMongo('the host service on Rocket.Chat-shaped FerretDB', () => {
     }
   });
 
+  test('an app user in a room its app is not authorized for stops waiting, until the grant queues it', async () => {
+    const app = await rc.installApp();
+    const alice = await rc.browser('alice');
+    const roomId = await rc.encryptedRoom(alice, []);
+    await service.enableApp(app.appId);
+    await rc.join(roomId, app.appUserId);
+    // Alice's client wraps the key to every waiting user, the app user too: refused, and out of
+    // the queue, so no client keeps wrapping keys the key store would refuse.
+    await rc.provideKeys(alice, roomId);
+    expect((await rc.subscription(roomId, app.appUserId))?.E2ESuggestedKey).toBeUndefined();
+    expect((await rc.subscription(roomId, app.appUserId))?.E2EKey).toBeUndefined();
+    expect(await rc.waiting(roomId)).not.toContain(app.appUserId);
+    // The grant puts it back in line, and the next key delivery reaches it.
+    await service.authorizeRoom(app.appId, roomId, alice.userId);
+    expect(await rc.waiting(roomId)).toContain(app.appUserId);
+    await rc.provideKeys(alice, roomId);
+    const message = await rc.send(alice, roomId, secret('after the grant'));
+    expect((await service.decryptMessage(app.appId, { roomId, messageId: message._id })).msg).toMatch(
+      /^after the grant/,
+    );
+  });
+
   test('a malformed suggestion is cleared, not retried forever', async () => {
     const app = await rc.installApp();
     const { alice, roomId } = await room(app);

@@ -40,6 +40,9 @@ export type DeliveryOutcome =
     };
 
 /** Refusals that end the suggestion: the key, its proofs or its room do not hold. */
+/** Refusals no other key would change: the app user stops waiting in the room. */
+const UNWAITABLE = ['KEYSTORE_NOT_AUTHORIZED', 'KEYSTORE_REVOKED', 'KEYSTORE_NO_IDENTITY'];
+
 const REFUSALS = [
   'KEYSTORE_PROOF_FAILED',
   'KEYSTORE_KID_MISMATCH',
@@ -103,8 +106,10 @@ export async function onSuggestedKey(
     if (!hasCode(error, ...REFUSALS)) throw error; // storage trouble: keep the suggestion for a retry
     await ports.subscriptions.clearSuggestedKey(roomId, appUserId);
     // Rocket.Chat dequeues a user once a key was suggested to it; the app user must wait on for
-    // an honest member's key, as a client's own reject re-queues it.
-    await ports.rooms.addToWaitingQueue(roomId, appUserId);
+    // an honest member's key, as a client's own reject re-queues it. Not where no key could be
+    // accepted (no grant, no identity): members' clients would wrap keys for it forever. The
+    // grant (`authorizeRoom`) and the app's enable queue it again.
+    if (!hasCode(error, ...UNWAITABLE)) await ports.rooms.addToWaitingQueue(roomId, appUserId);
     return { outcome: 'rejected', code: error.code };
   }
   const kept = new Set(accepted.oldRoomKeys.filter((old) => old.status !== 'rejected').map((old) => old.kid));
