@@ -62,16 +62,11 @@ export declare class AppKeyStore {
    */
   decryptMessageCached(appId: string, roomId: string, message: MessageFields): string | null
   /**
-   * `decryptMessageCached` for a `t: 'e2e'` message given by its v2 `content` members, as
-   * strings: the bridge's hot path, with no message object to convert.
+   * `decryptMessageCached` for a `t: 'e2e'` message whose `content` is labelled
+   * `rc.v2.aes-sha2` (the caller checked the label), given by its other members as strings:
+   * the bridge's hot path, with no message object and no label to convert.
    */
-  decryptV2MessageCached(appId: string, roomId: string, algorithm: string | undefined, kid: string | undefined, iv: string | undefined, ciphertext: string | undefined): string | null
-  /**
-   * Decrypts a page of the room's history (at most 1000 messages) on the thread pool: the
-   * gates are checked once, then each message alone; one that fails is `null` in
-   * `plaintexts`, with its index in `failed` and its code in `codes`. A refused batch rejects.
-   */
-  decryptMessages(appId: string, roomId: string, messages: Array<MessageFields>): Promise<BatchResult>
+  decryptV2MessageCached(appId: string, roomId: string, kid: string | undefined, iv: string | undefined, ciphertext: string | undefined): string | null
   /** Encrypts a payload text for the room with its current key. */
   encryptContent(appId: string, roomId: string, plaintext: string, expectedKid?: string | undefined | null): Promise<EncryptedContent>
   /** Audit records, newest first. */

@@ -5,6 +5,7 @@
 import EJSON = require('ejson');
 
 import native = require('./binding');
+import { parseEjson } from './ejsonParse';
 import { badInput, call, callAsync, E2EEError, errorOfCode, fail, isOwnError, reading } from './errors';
 import { isRoomKey, RoomKey, RoomKeys, ringHandle, roomHandle } from './keys';
 
@@ -121,7 +122,7 @@ export function parsePayload(plaintext: string): MessagePayload {
   if (typeof plaintext !== 'string') badInput('plaintext must be a string');
   let payload: unknown;
   try {
-    payload = EJSON.parse(plaintext);
+    payload = parseEjson(plaintext);
   } catch {
     throw new E2EEError('E2EE_BAD_PAYLOAD', 'decrypted payload is not a JSON object');
   }

@@ -4,6 +4,7 @@
  */
 import { badInput, E2EEError, fail } from '../errors';
 import type { AppKeyStore } from '../keystore';
+import type { Memberships } from './memberships';
 import type { HostPorts } from './ports';
 
 /** How many of a room's newest messages under a kid are offered as proofs about a key. */
@@ -24,14 +25,10 @@ export interface HostContext {
   readonly ports: HostPorts;
   /** How long a checked membership is trusted, in milliseconds. */
   readonly membershipTtlMs: number;
-  /** `appId \0 roomId` → until when (ms) the app user's membership is trusted. */
-  readonly members: Map<string, number>;
+  /** Until when (ms) each app user's membership of a room is trusted. */
+  readonly members: Memberships;
   /** Milliseconds now (a parameter for tests). */
   readonly now: () => number;
-}
-
-export function pairKey(appId: string, roomId: string): string {
-  return `${appId}\u0000${roomId}`;
 }
 
 /** The app's user, or `HOST_NOT_INSTALLED`. */
@@ -82,20 +79,18 @@ export async function requireMember(
 ): Promise<void> {
   requireId(roomId, 'room id');
   if (isKnownMember(context, appId, roomId)) return;
-  const key = pairKey(appId, roomId);
   return context.ports.apps.isMember(roomId, userId).then((member) => {
     if (!member) {
-      context.members.delete(key);
+      context.members.forget(appId, roomId);
       fail('HOST_NOT_MEMBER', 'the app user is not a member of the room');
     }
-    if (context.members.size >= 4096) context.members.clear();
-    context.members.set(key, context.now() + context.membershipTtlMs);
+    context.members.trust(appId, roomId, context.now() + context.membershipTtlMs);
   });
 }
 
 /** Whether the app user's membership was checked within the context's `membershipTtlMs`. */
 export function isKnownMember(context: HostContext, appId: string, roomId: string): boolean {
-  const until = context.members.get(pairKey(appId, roomId));
+  const until = context.members.until(appId, roomId);
   return until !== undefined && until > context.now();
 }
 
@@ -125,7 +120,7 @@ export async function queueIfKeyless(context: HostContext, roomId: string, appUs
 
 /** Forgets what this instance trusted from memory about the app in the room (its membership). */
 export function forgetRoom(context: HostContext, appId: string, roomId: string): void {
-  context.members.delete(pairKey(appId, roomId));
+  context.members.forget(appId, roomId);
 }
 
 /**

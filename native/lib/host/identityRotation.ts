@@ -7,7 +7,7 @@
  * replaces the one Rocket.Chat just unset.
  */
 import type { RotationHost, RotationReport } from '../keystore';
-import { appUserOf, hasCode, pairKey, queueIfKeyless, requireId, type HostContext } from './context';
+import { appUserOf, hasCode, queueIfKeyless, requireId, type HostContext } from './context';
 import { fail } from '../errors';
 import { reloadRoomKeys } from './keyDelivery';
 
@@ -96,7 +96,7 @@ export async function onAppUserKeyReset(
   const rotation = await rotateAppIdentity(context, appId);
   const queued: string[] = [];
   for (const roomId of authorized) {
-    context.members.delete(pairKey(appId, roomId));
+    context.members.forget(appId, roomId);
     if (await queueIfKeyless(context, roomId, appUserId)) queued.push(roomId);
   }
   return { rotation, queued, dequeued };

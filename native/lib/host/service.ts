@@ -8,6 +8,7 @@ import type { EncryptedContent, MessagePayload } from '../content';
 import type { AppKeyStore, Authorization, RotationReport } from '../keystore';
 import * as bridge from './bridge';
 import { MAX_MEMBERSHIP_TTL_MS, MEMBERSHIP_TTL_MS, type HostContext } from './context';
+import { Memberships } from './memberships';
 import { badInput, type E2EEError } from '../errors';
 import * as rotation from './identityRotation';
 import * as delivery from './keyDelivery';
@@ -59,7 +60,7 @@ export class E2EEHostService {
     this.#context = {
       store,
       ports,
-      members: new Map(),
+      members: new Memberships(),
       membershipTtlMs: ttl,
       now: options.now ?? Date.now,
     };

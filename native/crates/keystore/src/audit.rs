@@ -94,17 +94,22 @@ struct CounterKey {
 /// Pending counts, not yet in the store.
 pub struct Counters {
     pending: HashMap<CounterKey, i64>,
-    /// The key counted last: the next call is almost always the same app, room and outcome,
-    /// so it is found without building (and allocating) a new key.
-    last: Option<CounterKey>,
+    /// The key counted last and its calls not yet added to `pending`: the next call is almost
+    /// always the same app, room and outcome, so it is counted with a few comparisons, without
+    /// hashing or allocating a key.
+    last: Option<(CounterKey, i64)>,
+    /// The earliest minute among the pending counts (`last` included), so that "is a minute
+    /// over" needs no pass over them.
+    oldest_minute: Option<i64>,
     last_flush: Instant,
 }
 
 impl Counters {
     pub fn new() -> Self {
-        Self { pending: HashMap::new(), last: None, last_flush: Instant::now() }
+        Self { pending: HashMap::new(), last: None, oldest_minute: None, last_flush: Instant::now() }
     }
 
+    /// Counts one call; returns the minute it was counted in (for [`Counters::due_at`]).
     pub fn add(
         &mut self,
         actor: &str,
@@ -112,20 +117,21 @@ impl Counters {
         app_id: &str,
         room_id: Option<&str>,
         outcome: &'static str,
-    ) {
+    ) -> i64 {
         let minute = now_ms() / 60_000 * 60_000;
-        if let Some(last) = &self.last {
+        if let Some((last, count)) = &mut self.last {
             let same = last.minute == minute
                 && last.action == action
                 && last.outcome == outcome
                 && last.actor == actor
                 && last.app_id == app_id
                 && last.room_id.as_deref() == room_id;
-            if let Some(count) = same.then(|| self.pending.get_mut(last)).flatten() {
+            if same {
                 *count += 1;
-                return;
+                return minute;
             }
         }
+        self.settle_last();
         let key = CounterKey {
             minute,
             actor: actor.to_owned(),
@@ -134,22 +140,36 @@ impl Counters {
             room_id: room_id.map(str::to_owned),
             outcome,
         };
-        *self.pending.entry(key.clone()).or_insert(0) += 1;
-        self.last = Some(key);
+        self.last = Some((key, 1));
+        self.oldest_minute = Some(self.oldest_minute.map_or(minute, |oldest| oldest.min(minute)));
+        minute
+    }
+
+    /// Moves the calls held in `last` into `pending`.
+    fn settle_last(&mut self) {
+        if let Some((key, count)) = self.last.take() {
+            *self.pending.entry(key).or_insert(0) += count;
+        }
     }
 
     /// Whether pending counts should go to the store now: the interval passed, or a count's
     /// minute is over.
     pub fn due(&self, interval: Duration) -> bool {
-        if self.pending.is_empty() {
-            return false;
+        self.due_at(interval, now_ms() / 60_000 * 60_000)
+    }
+
+    /// [`Counters::due`] with the current minute already known.
+    pub fn due_at(&self, interval: Duration, minute: i64) -> bool {
+        match self.oldest_minute {
+            None => false,
+            Some(oldest) => oldest < minute || self.last_flush.elapsed() >= interval,
         }
-        let minute = now_ms() / 60_000 * 60_000;
-        self.last_flush.elapsed() >= interval || self.pending.keys().any(|key| key.minute < minute)
     }
 
     pub fn take(&mut self) -> Vec<AuditCount> {
+        self.settle_last();
         self.last_flush = Instant::now();
+        self.oldest_minute = None;
         self.pending
             .drain()
             .map(|(key, count)| AuditCount {
@@ -178,6 +198,7 @@ impl Counters {
                 room_id: count.room_id,
                 outcome,
             };
+            self.oldest_minute = Some(self.oldest_minute.map_or(key.minute, |oldest| oldest.min(key.minute)));
             *self.pending.entry(key).or_insert(0) += count.count;
         }
     }

@@ -53,8 +53,8 @@ impl AppKeyStore {
         outcome: &'static str,
     ) -> bool {
         let mut counters = lock(&self.inner.counters);
-        counters.add(actor, action, app_id, room_id, outcome);
-        counters.due(self.inner.audit_flush_interval)
+        let minute = counters.add(actor, action, app_id, room_id, outcome);
+        counters.due_at(self.inner.audit_flush_interval, minute)
     }
 
     pub(crate) async fn count_ok(&self, actor: &str, action: &'static str, app_id: &str, room_id: &str) {

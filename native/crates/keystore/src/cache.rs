@@ -26,11 +26,17 @@ pub(crate) enum Trust {
 }
 
 /// Room keys, bounded, least recently used evicted first.
+///
+/// A read only stamps the keys it touches with a new tick; the use order is brought up to
+/// date lazily, when something must be evicted (see [`RoomKeyCache::insert`]). Reads are
+/// per message on the JS thread, inserts are rare (a key accepted or loaded), so the ordered
+/// map's work moved from the first to the second.
 pub(crate) struct RoomKeyCache {
     capacity: usize,
     tick: u64,
     apps: HashMap<String, HashMap<String, Room>>,
-    /// Use order: tick → (app, room, kid).
+    /// Queue order: the tick each key was queued under → (app, room, kid). A key is queued
+    /// under a tick no later than its last use.
     order: BTreeMap<u64, (String, String, String)>,
     len: usize,
 }
@@ -46,8 +52,18 @@ struct Room {
 
 struct Entry {
     key: Arc<RoomKey>,
+    /// When it was last used.
     tick: u64,
+    /// Its key in `order` (at most `tick`).
+    queued: u64,
     trust: Trust,
+}
+
+/// The key a v2 message picks from a room (see [`RoomKeyCache::pick`]).
+pub(crate) struct Picked {
+    pub key: Arc<RoomKey>,
+    /// Whether the room holds a key under the message's kid (then `key` is that key).
+    pub kid_held: bool,
 }
 
 impl Room {
@@ -85,17 +101,34 @@ impl RoomKeyCache {
             room.current = Some(kid.clone());
         }
         room.remember(&kid, key.fingerprint());
-        match room.keys.insert(kid.clone(), Entry { key, tick, trust }) {
+        match room.keys.insert(kid.clone(), Entry { key, tick, queued: tick, trust }) {
             Some(old) => {
-                self.order.remove(&old.tick);
+                self.order.remove(&old.queued);
             }
             None => self.len += 1,
         }
         self.order.insert(tick, (app_id.to_owned(), room_id.to_owned(), kid));
         while self.len > self.capacity {
-            let Some((_, (app, room, kid))) = self.order.pop_first() else { break };
-            self.evict_key(&app, &room, &kid);
+            let Some((queued, ids)) = self.order.pop_first() else { break };
+            let (app, room, kid) = &ids;
+            let used = self.apps.get(app).and_then(|rooms| rooms.get(room)).and_then(|room| room.keys.get(kid));
+            match used.map(|entry| entry.tick) {
+                // Used since it was queued: queue it again under its last use and look further.
+                // Every key is requeued at most once per pass, so this ends, and the key
+                // evicted is the one least recently used, exactly as with an eager order.
+                Some(last) if last > queued => {
+                    if let Some(entry) = self.entry_mut(app, room, kid) {
+                        entry.queued = last;
+                    }
+                    self.order.insert(last, ids);
+                }
+                _ => self.evict_key(app, room, kid),
+            }
         }
+    }
+
+    fn entry_mut(&mut self, app_id: &str, room_id: &str, kid: &str) -> Option<&mut Entry> {
+        self.apps.get_mut(app_id)?.get_mut(room_id)?.keys.get_mut(kid)
     }
 
     /// The fingerprint of the key accepted for (app, room, kid), even if the key itself was
@@ -129,7 +162,7 @@ impl RoomKeyCache {
         let Some(rooms) = self.apps.get_mut(app_id) else { return };
         let Some(room) = rooms.get_mut(room_id) else { return };
         if let Some(entry) = room.keys.remove(kid) {
-            self.order.remove(&entry.tick);
+            self.order.remove(&entry.queued);
             self.len -= 1;
         }
         room.accepted.retain(|(known, _)| known != kid);
@@ -161,9 +194,6 @@ impl RoomKeyCache {
         let mut ring: Vec<(bool, Arc<RoomKey>)> = Vec::with_capacity(room.keys.len());
         for (kid, entry) in room.keys.iter_mut() {
             self.tick += 1;
-            if let Some(used) = self.order.remove(&entry.tick) {
-                self.order.insert(self.tick, used);
-            }
             entry.tick = self.tick;
             ring.push((room.current.as_deref() == Some(kid.as_str()), Arc::clone(&entry.key)));
         }
@@ -178,11 +208,28 @@ impl RoomKeyCache {
         let kid = room.current.clone()?;
         let entry = room.keys.get_mut(&kid)?;
         self.tick += 1;
-        if let Some(used) = self.order.remove(&entry.tick) {
-            self.order.insert(self.tick, used);
-        }
         entry.tick = self.tick;
         Some(Arc::clone(&entry.key))
+    }
+
+    /// The key [`rc_e2ee_core::content::select_key`] would choose from [`RoomKeyCache::ring`]
+    /// for a message under `kid` (that kid's key, else the current one, else any), found
+    /// without building the ring: the per-message read path. Every key of the room counts as
+    /// used, as with `ring`. `None` when the room holds no key.
+    pub fn pick(&mut self, app_id: &str, room_id: &str, kid: &str) -> Option<Picked> {
+        let room = self.apps.get_mut(app_id)?.get_mut(room_id)?;
+        for entry in room.keys.values_mut() {
+            self.tick += 1;
+            entry.tick = self.tick;
+        }
+        if let Some(entry) = room.keys.get(kid) {
+            return Some(Picked { key: Arc::clone(&entry.key), kid_held: true });
+        }
+        let current = room.current.as_deref().and_then(|current| room.keys.get(current));
+        // Without a current key the ring's first key is whichever the map yields first; under
+        // another kid it cannot open the message (authenticated cipher), so which one is moot.
+        let entry = current.or_else(|| room.keys.values().next())?;
+        Some(Picked { key: Arc::clone(&entry.key), kid_held: false })
     }
 
     /// The room's current kid, even if its key was evicted.
@@ -218,7 +265,7 @@ impl RoomKeyCache {
 
     fn forget(&mut self, room: Room) {
         for (_, entry) in room.keys {
-            self.order.remove(&entry.tick);
+            self.order.remove(&entry.queued);
             self.len -= 1;
         }
     }
@@ -320,6 +367,53 @@ mod tests {
         assert_eq!(cache.ring("other", "r1").len(), 1);
         cache.clear();
         assert_eq!(cache.len(), 0);
+    }
+
+    #[test]
+    fn eviction_follows_use_since_insertion() {
+        let mut cache = RoomKeyCache::new(3);
+        cache.insert("a", "r1", key("k1"), true, Trust::Verified);
+        cache.insert("a", "r2", key("k2"), true, Trust::Verified);
+        cache.insert("a", "r3", key("k3"), true, Trust::Verified);
+        // k1 was inserted first but used since, then k3: k2 is the least recently used, then k1.
+        assert_eq!(cache.pick("a", "r1", "k1").unwrap().key.kid(), "k1");
+        assert!(cache.current("a", "r3").is_some());
+        cache.insert("a", "r4", key("k4"), true, Trust::Verified);
+        assert!(cache.ring("a", "r2").is_empty());
+        assert_eq!(cache.len(), 3);
+        cache.insert("a", "r5", key("k5"), true, Trust::Verified);
+        assert!(cache.ring("a", "r1").is_empty());
+        assert!(cache.current("a", "r3").is_some());
+        assert!(cache.current("a", "r4").is_some());
+        // k5 is the least recently used now: k3 and k4 were just read.
+        cache.insert("a", "r6", key("k6"), true, Trust::Verified);
+        assert!(cache.ring("a", "r5").is_empty());
+        assert_eq!(cache.len(), 3);
+    }
+
+    #[test]
+    fn pick_chooses_as_the_ring_does() {
+        let mut cache = RoomKeyCache::new(8);
+        assert!(cache.pick("a", "r", "k").is_none());
+        cache.insert("a", "r", key("old"), false, Trust::Verified);
+        // No current key: a kid the room holds, else some key, never named.
+        assert!(cache.pick("a", "r", "old").unwrap().kid_held);
+        let other = cache.pick("a", "r", "unknown").unwrap();
+        assert!(!other.kid_held);
+        assert_eq!(other.key.kid(), "old");
+        cache.insert("a", "r", key("cur"), true, Trust::Verified);
+        let named = cache.pick("a", "r", "old").unwrap();
+        assert!(named.kid_held);
+        assert_eq!(named.key.kid(), "old");
+        let fallback = cache.pick("a", "r", "unknown").unwrap();
+        assert!(!fallback.kid_held);
+        assert_eq!(fallback.key.kid(), "cur");
+        let ring = cache.ring("a", "r");
+        let refs: Vec<&RoomKey> = ring.iter().map(Arc::as_ref).collect();
+        for kid in ["old", "cur", "unknown"] {
+            let chosen = rc_e2ee_core::content::select_key(&refs, kid).unwrap().kid().to_owned();
+            assert_eq!(cache.pick("a", "r", kid).unwrap().key.kid(), chosen, "{kid}");
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! room, trusted for a bounded time in a bounded cache.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::keystore::{lock, Gate, MAX_GATES};
@@ -27,22 +28,22 @@ impl AppKeyStore {
         self.remember_gate(
             app_id,
             room_id,
-            verdict.as_ref().map(|identity| identity.app_user_id.clone()).map_err(Clone::clone),
+            verdict.as_ref().map(|identity| Arc::from(identity.app_user_id.as_str())).map_err(Clone::clone),
         );
         verdict
     }
 
     /// The gate of decrypt/encrypt: identity active and app authorized, trusted for
     /// `authorization_ttl`. Returns the app user id (the audit actor).
-    pub(crate) async fn gate(&self, app_id: &str, room_id: &str) -> Result<String> {
+    pub(crate) async fn gate(&self, app_id: &str, room_id: &str) -> Result<Arc<str>> {
         match self.cached_gate(app_id, room_id) {
             Some(verdict) => verdict,
-            None => self.fresh_gate(app_id, room_id).await.map(|identity| identity.app_user_id),
+            None => self.fresh_gate(app_id, room_id).await.map(|identity| Arc::from(identity.app_user_id)),
         }
     }
 
     /// The verdict checked within `authorization_ttl`, if there is one.
-    pub(crate) fn cached_gate(&self, app_id: &str, room_id: &str) -> Option<Result<String>> {
+    pub(crate) fn cached_gate(&self, app_id: &str, room_id: &str) -> Option<Result<Arc<str>>> {
         let ttl = self.inner.authorization_ttl;
         if ttl.is_zero() {
             return None;
@@ -52,7 +53,7 @@ impl AppKeyStore {
         (gate.checked.elapsed() < ttl).then(|| gate.verdict.clone())
     }
 
-    pub(crate) fn remember_gate(&self, app_id: &str, room_id: &str, verdict: Result<String>) {
+    pub(crate) fn remember_gate(&self, app_id: &str, room_id: &str, verdict: Result<Arc<str>>) {
         match &verdict {
             Err(Error::Revoked | Error::NoIdentity) => self.forget_app(app_id, &[]),
             Err(Error::NotAuthorized) => lock(&self.inner.room_keys).evict_room(app_id, room_id),
@@ -137,7 +138,6 @@ impl GateCache {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
     use std::time::Duration;
 
     use super::*;

@@ -102,7 +102,8 @@ pub(crate) struct Keks {
 /// A checked (app, room) gate: the app user id, or why the app may not use the room.
 pub(crate) struct Gate {
     pub(crate) checked: Instant,
-    pub(crate) verdict: Result<String>,
+    /// Shared, so that a read clones a reference count rather than the id.
+    pub(crate) verdict: Result<Arc<str>>,
 }
 
 impl std::fmt::Debug for AppKeyStore {

@@ -43,8 +43,10 @@ impl AppKeyStore {
         room_id: &str,
         message: &MessageFields,
     ) -> Option<Result<Zeroizing<String>>> {
-        self.decrypt_cached(app_id, room_id, message.ciphertext_chars(), message.named_kid(), |ring| {
-            rc_e2ee_core::message::decrypt_message(ring, &message.as_ref())
+        self.decrypt_cached(app_id, room_id, message.ciphertext_chars(), |store| {
+            store.decrypt_with_ring(app_id, room_id, message.named_kid(), |ring| {
+                rc_e2ee_core::message::decrypt_message(ring, &message.as_ref())
+            })
         })
     }
 
@@ -58,9 +60,20 @@ impl AppKeyStore {
         content: &ContentFields,
     ) -> Option<Result<Zeroizing<String>>> {
         let chars = content.ciphertext.as_ref().map_or(0, String::len);
-        self.decrypt_cached(app_id, room_id, chars, content.named_kid(), |ring| {
-            rc_e2ee_core::decrypt_content(ring, &content.as_ref())
-        })
+        // A v2 envelope names its kid: the key is picked straight from the cache (the one the
+        // ring would choose), with no ring to build per message.
+        let pick = |store: &Self| match content.kid.as_deref() {
+            Some(kid) if content.algorithm.as_deref() == Some(rc_e2ee_core::content::ALGORITHM_V2) => {
+                let picked = lock(&store.inner.room_keys).pick(app_id, room_id, kid);
+                let Some(picked) = picked else { return Err(Error::NoRoomKey) };
+                rc_e2ee_core::decrypt_content(&[&picked.key], &content.as_ref())
+                    .map_err(|error| held_or_missing(error, picked.kid_held))
+            }
+            _ => store.decrypt_with_ring(app_id, room_id, content.named_kid(), |ring| {
+                rc_e2ee_core::decrypt_content(ring, &content.as_ref())
+            }),
+        };
+        self.decrypt_cached(app_id, room_id, chars, pick)
     }
 
     fn decrypt_cached(
@@ -68,8 +81,7 @@ impl AppKeyStore {
         app_id: &str,
         room_id: &str,
         ciphertext_chars: usize,
-        named_kid: Option<&str>,
-        decrypt: impl FnOnce(&[&RoomKey]) -> rc_e2ee_core::Result<Zeroizing<Vec<u8>>>,
+        decrypt: impl FnOnce(&Self) -> Result<Zeroizing<Vec<u8>>>,
     ) -> Option<Result<Zeroizing<String>>> {
         if ciphertext_chars > rc_e2ee_core::content::MAX_SYNC_CIPHERTEXT_B64 {
             return None;
@@ -82,7 +94,7 @@ impl AppKeyStore {
             Ok(actor) => actor,
             Err(error) => return Some(Err(self.count_now(SYSTEM, action, app_id, None, error))),
         };
-        match self.decrypt_with_ring(app_id, room_id, named_kid, decrypt) {
+        match decrypt(self) {
             // The async call may find the key (another instance accepted it, a reload): it
             // answers, and counts, a miss.
             Err(Error::NoRoomKey) => None,
@@ -134,17 +146,8 @@ impl AppKeyStore {
             return Err(Error::NoRoomKey);
         }
         let refs: Vec<&RoomKey> = ring.iter().map(Arc::as_ref).collect();
-        decrypt(&refs).map_err(|error| match error {
-            rc_e2ee_core::Error::UnknownKid => Error::NoRoomKey,
-            // The message names a key this cache does not hold and the current one did not
-            // open it: the host should load the subscription's keys.
-            rc_e2ee_core::Error::DecryptFailed
-                if named_kid.is_some_and(|kid| !refs.iter().any(|key| key.kid() == kid)) =>
-            {
-                Error::NoRoomKey
-            }
-            error => Error::Core(error),
-        })
+        let held = named_kid.is_none_or(|kid| refs.iter().any(|key| key.kid() == kid));
+        decrypt(&refs).map_err(|error| held_or_missing(error, held))
     }
 
     /// The checks before any gate: the store is open and the ids are well-formed.
@@ -200,5 +203,16 @@ impl AppKeyStore {
             }
         })
         .await
+    }
+}
+
+/// A decrypt error as the store reports it: a message under a kid the cache does not hold
+/// (`kid_held` false) that the current key did not open is [`Error::NoRoomKey`], so the host
+/// loads the subscription's keys; so is a ring without a usable key.
+fn held_or_missing(error: rc_e2ee_core::Error, kid_held: bool) -> Error {
+    match error {
+        rc_e2ee_core::Error::UnknownKid => Error::NoRoomKey,
+        rc_e2ee_core::Error::DecryptFailed if !kid_held => Error::NoRoomKey,
+        error => Error::Core(error),
     }
 }

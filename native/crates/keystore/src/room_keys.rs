@@ -178,7 +178,7 @@ impl AppKeyStore {
                 Trust::Provisional { suggested_by } => suggested_by,
             };
             let settled_mark = mark(&key, &suggested_by, TrustStatus::Provisional);
-            if proof.sender_id == suggested_by || proof.sender_id == app_user {
+            if proof.sender_id == suggested_by || proof.sender_id == *app_user {
                 return Ok(KeyStatus::Provisional);
             }
             match acceptance::evidence(&key, proof) {
@@ -202,7 +202,7 @@ impl AppKeyStore {
         self.record_trust(app_id, room_id, &[TrustMark { status: settled, ..settled_mark }]).await?;
         let (actor, action, outcome) = match status {
             KeyStatus::Rejected => (SYSTEM, action::ROOM_KEY_REJECT, Error::ProofFailed(CONFLICTING_PROOF).code()),
-            _ => (app_user.as_str(), action::ROOM_KEY_CONFIRM, OK),
+            _ => (&*app_user, action::ROOM_KEY_CONFIRM, OK),
         };
         let event =
             Event { kid: Some(&kid), detail: Some(detail), ..self.event(actor, action, Some(app_id), Some(room_id)) };

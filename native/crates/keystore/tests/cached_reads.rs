@@ -18,6 +18,7 @@ suite!(
     a_revocation_on_this_instance_ends_cached_reads_at_once,
     a_large_ciphertext_goes_to_the_async_path,
     cached_reads_are_counted_in_the_audit,
+    the_v2_read_answers_as_the_message_read_does,
 );
 
 async fn open(backend: &Backend, kek: &Arc<SealedCustody>) -> AppKeyStore {
@@ -154,5 +155,70 @@ async fn cached_reads_are_counted_in_the_audit(backend: &Backend) {
     let ok: f64 = records.iter().filter(|r| r.outcome == "ok").filter_map(|r| r.count).map(|c| c as f64).sum();
     assert_eq!(ok, 6.0, "{records:?}");
     assert!(records.iter().all(|r| r.actor == format!("{app}.bot")));
+    store.close().await.unwrap();
+}
+
+/// The bridge's v2 path (`decrypt_v2_message_cached`, the key picked by kid without a ring)
+/// gives the message path's answer in every case: current key, old key, unknown kid, tampered
+/// or malformed content, unauthorized room, too large; and both are counted alike.
+async fn the_v2_read_answers_as_the_message_read_does(backend: &Backend) {
+    let store = open(backend, &kek()).await;
+    let app = app_id();
+    let public_key = store.ensure_identity(&app, &format!("{app}.bot")).await.unwrap();
+    store.authorize(&app, "room", "admin").await.unwrap();
+    let (old, current) = (TestKey::gcm(), TestKey::gcm());
+    accept(&store, &app, "room", &old.wrap_for(&public_key)).await.unwrap();
+    accept(&store, &app, "room", &current.wrap_for(&public_key)).await.unwrap();
+    assert!(store.decrypt_message(&app, "room", &current.message("warm")).await.is_ok());
+    let text = secret_text();
+    let mut cases = vec![
+        ("current", "room", current.message(&text)),
+        ("old", "room", old.message(&text)),
+        ("unknown kid", "room", TestKey::gcm().message(&text)),
+        ("unauthorized", "elsewhere", current.message(&text)),
+        ("too large", "room", current.message(&"l".repeat(300 * 1024))),
+    ];
+    let mut tampered = current.message(&text);
+    let content = tampered.content.as_mut().unwrap();
+    let original = content.ciphertext.take().unwrap();
+    let first = if original.starts_with('A') { 'B' } else { 'A' };
+    content.ciphertext = Some(format!("{first}{}", &original[1..]));
+    cases.push(("tampered", "room", tampered));
+    // Another key's ciphertext under a kid the room holds: that key is tried, and fails.
+    let mut crossed = old.message(&text);
+    crossed.content.as_mut().unwrap().kid = current.message(&text).content.unwrap().kid;
+    cases.push(("crossed", "room", crossed));
+    let mut no_iv = current.message(&text);
+    no_iv.content.as_mut().unwrap().iv = None;
+    cases.push(("no iv", "room", no_iv));
+    let mut empty_kid = current.message(&text);
+    empty_kid.content.as_mut().unwrap().kid = Some(String::new());
+    cases.push(("empty kid", "room", empty_kid));
+    let mut bad_base64 = current.message(&text);
+    bad_base64.content.as_mut().unwrap().ciphertext = Some("!!!!".into());
+    cases.push(("bad base64", "room", bad_base64));
+    for (name, room, message) in &cases {
+        let content = message.content.as_ref().unwrap();
+        let by_message = store.decrypt_message_cached(&app, room, message);
+        let by_v2 = store.decrypt_v2_message_cached(&app, room, content);
+        assert_eq!(code(by_v2), code(by_message), "{name}");
+        if let (Some(Ok(a)), Some(Ok(b))) =
+            (store.decrypt_message_cached(&app, room, message), store.decrypt_v2_message_cached(&app, room, content))
+        {
+            assert_eq!(*a, *b, "{name}");
+        }
+    }
+    assert_eq!(code(store.decrypt_v2_message_cached(&app, "room", cases[0].2.content.as_ref().unwrap())), "ok");
+    assert_eq!(code(store.decrypt_v2_message_cached(&app, "room", cases[1].2.content.as_ref().unwrap())), "ok");
+    assert_eq!(code(store.decrypt_v2_message_cached(&app, "room", cases[2].2.content.as_ref().unwrap())), "miss");
+    // Counted as message decrypts: "warm", then current and old, each twice per path, twice.
+    let query = AuditQuery {
+        app_id: Some(app.clone()),
+        action: Some(actions::MESSAGE_DECRYPT.to_owned()),
+        ..Default::default()
+    };
+    let records = store.audit(&query).await.unwrap();
+    let ok: f64 = records.iter().filter(|r| r.outcome == "ok").filter_map(|r| r.count).map(|c| c as f64).sum();
+    assert_eq!(ok, 1.0 + 2.0 * 2.0 * 2.0 + 2.0, "{records:?}");
     store.close().await.unwrap();
 }

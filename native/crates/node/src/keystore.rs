@@ -23,7 +23,7 @@ use crate::keystore_types::{
     ProvisionalKey, RekeyReport, RotationReport, StoreOptions, SubscriptionKeys,
 };
 use crate::messages::{BatchResult, EncryptedContent, MessageFields};
-use crate::wire::{Ascii, Guarded, List, PlainText, Secret, Str, Text};
+use crate::wire::{Ascii, Guarded, Id, List, PlainText, Secret, Str, Text};
 
 /// Most messages one `decryptMessages` call takes (the key store's bound, checked before reading).
 const MAX_BATCH: u32 = keystore::MAX_BATCH_MESSAGES as u32;
@@ -373,32 +373,32 @@ impl JsAppKeyStore {
     #[napi(catch_unwind, ts_return_type = "string | null")]
     pub fn decrypt_message_cached(
         &self,
-        #[napi(ts_arg_type = "string")] app_id: Str,
-        #[napi(ts_arg_type = "string")] room_id: Str,
+        #[napi(ts_arg_type = "string")] app_id: Id,
+        #[napi(ts_arg_type = "string")] room_id: Id,
         message: MessageFields,
     ) -> Result<Option<PlainText>, Code> {
         let fields: keystore::MessageFields = message.into();
-        match self.inner.decrypt_message_cached(&app_id.0, &room_id.0, &fields) {
+        match self.inner.decrypt_message_cached(&app_id, &room_id, &fields) {
             None => Ok(None),
             Some(result) => result.map(|text| Some(PlainText(text))).map_err(|error| to_js(&error)),
         }
     }
 
-    /// `decryptMessageCached` for a `t: 'e2e'` message given by its v2 `content` members, as
-    /// strings: the bridge's hot path, with no message object to convert.
+    /// `decryptMessageCached` for a `t: 'e2e'` message whose `content` is labelled
+    /// `rc.v2.aes-sha2` (the caller checked the label), given by its other members as strings:
+    /// the bridge's hot path, with no message object and no label to convert.
     #[napi(catch_unwind, ts_return_type = "string | null")]
     pub fn decrypt_v2_message_cached(
         &self,
-        #[napi(ts_arg_type = "string")] app_id: Str,
-        #[napi(ts_arg_type = "string")] room_id: Str,
-        #[napi(ts_arg_type = "string | undefined")] algorithm: Text,
+        #[napi(ts_arg_type = "string")] app_id: Id,
+        #[napi(ts_arg_type = "string")] room_id: Id,
         #[napi(ts_arg_type = "string | undefined")] kid: Text,
         #[napi(ts_arg_type = "string | undefined")] iv: Ascii,
         #[napi(ts_arg_type = "string | undefined")] ciphertext: Ascii,
     ) -> Result<Option<PlainText>, Code> {
-        let content =
-            keystore::ContentFields { algorithm: algorithm.0, kid: kid.0, iv: iv.0, ciphertext: ciphertext.0 };
-        match self.inner.decrypt_v2_message_cached(&app_id.0, &room_id.0, &content) {
+        let algorithm = Some(rc_e2ee_core::content::ALGORITHM_V2.to_owned());
+        let content = keystore::ContentFields { algorithm, kid: kid.0, iv: iv.0, ciphertext: ciphertext.0 };
+        match self.inner.decrypt_v2_message_cached(&app_id, &room_id, &content) {
             None => Ok(None),
             Some(result) => result.map(|text| Some(PlainText(text))).map_err(|error| to_js(&error)),
         }

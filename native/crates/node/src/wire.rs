@@ -76,6 +76,63 @@ impl FromNapiValue for Str {
     }
 }
 
+/// Bytes an [`Id`] holds on the stack: twice the longest id the key store accepts (512
+/// bytes), so that every valid id, and a too-long one up to this size, needs no allocation.
+const ID_INLINE_BYTES: usize = 1024;
+
+/// A required id argument (app id, room id) on the per-message path. A short one is read in
+/// one N-API call into a buffer on the stack, where [`Str`] takes two calls (length, then
+/// copy) and an allocation; a longer one is read as `Str` reads it. Same text either way:
+/// UTF-8, lone surrogates as U+FFFD.
+pub enum Id {
+    Inline { bytes: [u8; ID_INLINE_BYTES], len: usize },
+    Heap(String),
+}
+
+impl FromNapiValue for Id {
+    unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> Result<Self> {
+        let mut bytes = [0u8; ID_INLINE_BYTES];
+        let mut written = 0usize;
+        // SAFETY: `bytes` is valid for ID_INLINE_BYTES writes; N-API writes at most that less
+        // one, whole characters only, and reports how many bytes it wrote.
+        let status = unsafe {
+            sys::napi_get_value_string_utf8(env, value, bytes.as_mut_ptr().cast(), bytes.len(), &mut written)
+        };
+        if status == sys::Status::napi_string_expected {
+            return Err(not_a_string());
+        }
+        if status != sys::Status::napi_ok {
+            return Err(unreadable());
+        }
+        // With room left for any character (4 bytes) after what was written, nothing was cut.
+        if written + 1 + 4 <= ID_INLINE_BYTES && std::str::from_utf8(bytes.get(..written).unwrap_or_default()).is_ok() {
+            return Ok(Id::Inline { bytes, len: written });
+        }
+        // SAFETY: env and value come straight from N-API argument conversion.
+        unsafe { utf8_of(env, value) }.map(|mut text| Id::Heap(std::mem::take(&mut *text)))
+    }
+}
+
+impl std::ops::Deref for Id {
+    type Target = str;
+    fn deref(&self) -> &str {
+        match self {
+            // Checked to be UTF-8 when it was read.
+            Id::Inline { bytes, len } => std::str::from_utf8(bytes.get(..*len).unwrap_or_default()).unwrap_or_default(),
+            Id::Heap(text) => text,
+        }
+    }
+}
+
+impl TypeName for Id {
+    fn type_name() -> &'static str {
+        "string"
+    }
+    fn value_type() -> ValueType {
+        ValueType::String
+    }
+}
+
 impl std::ops::Deref for Str {
     type Target = str;
     fn deref(&self) -> &str {
