@@ -121,6 +121,24 @@ export declare class RsaPrivateKey {
 }
 export type JsRsaPrivateKey = RsaPrivateKey
 
+/**
+ * An argument being assembled: a base64 text (one byte per UTF-16 unit, as `Ascii` reads
+ * it) or the bytes of a `Buffer`. Used by one call, then empty.
+ */
+export declare class Staged {
+  /** An empty staged argument of `length` characters (text) or bytes (`Buffer`). */
+  static withLength(length: number): Staged
+  /**
+   * Appends a slice of a base64 text. ASCII (every real base64 text) is written by N-API
+   * straight into place; a slice with any other character is read again unit by unit, each
+   * non-ASCII unit becoming `!` exactly as a text argument read whole does.
+   */
+  appendText(text: string): void
+  /** Appends a slice of a `Buffer` (copied now, on the calling thread). */
+  appendBytes(data: Buffer): void
+}
+export type JsStaged = Staged
+
 /** What a suggested key is judged by (see the key store's acceptance rule). */
 export interface AcceptRequest {
   /** The room's `e2eKeyId`. */
@@ -235,14 +253,29 @@ export declare function decryptContentWithKey(key: RoomKey, algorithm: string | 
  */
 export declare function decryptContentWithKeyAsync(key: RoomKey, algorithm: string | undefined, kid: string | undefined, iv: string | undefined, ciphertext: string | undefined): Promise<string>
 
+/**
+ * [`decrypt_content_with_key_async`] with the ciphertext staged by the facade (see
+ * `staging`): nothing of it is read on the JS thread now, and its bytes move to the worker.
+ */
+export declare function decryptContentWithKeyStagedAsync(key: RoomKey, algorithm: string | undefined, kid: string | undefined, iv: string | undefined, ciphertext: JsStaged): Promise<string>
+
 /** Decrypts one `content` with a key ring; over 256 KiB as for [`decrypt_content_with_key`]. */
 export declare function decryptContentWithRing(ring: RoomKeyRing, algorithm: string | undefined, kid: string | undefined, iv: string | undefined, ciphertext: string | undefined): string
 
 /** [`decrypt_content_with_ring`] of any size on the thread pool. */
 export declare function decryptContentWithRingAsync(ring: RoomKeyRing, algorithm: string | undefined, kid: string | undefined, iv: string | undefined, ciphertext: string | undefined): Promise<string>
 
+/** [`decrypt_content_with_ring_async`] with the ciphertext staged, as above. */
+export declare function decryptContentWithRingStagedAsync(ring: RoomKeyRing, algorithm: string | undefined, kid: string | undefined, iv: string | undefined, ciphertext: JsStaged): Promise<string>
+
 /** Decrypts a file with the JWK (JSON string) and counter block from its metadata. */
 export declare function decryptFile(keyJwk: string, iv: string, data: Buffer): Promise<Buffer>
+
+/**
+ * [`decrypt_file`] with the file staged by the facade a slice per event-loop turn (see
+ * `staging`), so that no turn copies more than a slice of it.
+ */
+export declare function decryptFileStaged(keyJwk: string, iv: string, data: JsStaged): Promise<Buffer>
 
 /**
  * Decrypts a whole message (v2, v1 in `content` or `msg`, mobile, pinned) to its payload text.

@@ -8,6 +8,7 @@ import native = require('./binding');
 import { parseEjson } from './ejsonParse';
 import { badInput, call, callAsync, E2EEError, errorOfCode, fail, isOwnError, reading } from './errors';
 import { isRoomKey, RoomKey, RoomKeys, ringHandle, roomHandle } from './keys';
+import { stageText, stagesText } from './staging';
 
 /** A `content` envelope as stored on a message (`t: 'e2e'`), current format. */
 export interface EncryptedContent {
@@ -109,6 +110,15 @@ export function decryptContent(keys: RoomKeys, content: unknown): string {
  */
 export async function decryptContentAsync(keys: RoomKeys, content: unknown): Promise<string> {
   const c = contentFields(asRecord(content, 'content')) as native.ContentFields;
+  if (c.ciphertext !== undefined && stagesText(c.ciphertext.length)) {
+    // A large ciphertext crosses a slice per event-loop turn, never in one long copy.
+    const handle = isRoomKey(keys) ? roomHandle(keys) : ringHandle(keys);
+    const staged = await stageText(c.ciphertext);
+    if (handle instanceof native.RoomKey) {
+      return callAsync(() => native.decryptContentWithKeyStagedAsync(handle, c.algorithm, c.kid, c.iv, staged));
+    }
+    return callAsync(() => native.decryptContentWithRingStagedAsync(handle, c.algorithm, c.kid, c.iv, staged));
+  }
   if (isRoomKey(keys)) {
     const key = roomHandle(keys);
     return callAsync(() => native.decryptContentWithKeyAsync(key, c.algorithm, c.kid, c.iv, c.ciphertext));

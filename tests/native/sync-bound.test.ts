@@ -3,14 +3,18 @@
  * and payloads up to 256 KiB and refuse larger ones with E2EE_TOO_LARGE naming the async call;
  * the async calls take any size up to the hard caps and give the same results and errors.
  */
+import { randomBytes } from 'node:crypto';
+
 import {
   decryptContent,
   decryptContentAsync,
+  decryptFile,
   decryptMessage,
   decryptMessageAsync,
   E2EEError,
   encryptContent,
   encryptContentAsync,
+  encryptFile,
   MAX_SYNC_CIPHERTEXT_CHARS,
   MAX_SYNC_PAYLOAD_BYTES,
   RoomKey,
@@ -216,6 +220,60 @@ describe('the async calls', () => {
       const ciphertext = big.ciphertext.slice(0, 50_000) + bad + big.ciphertext.slice(50_001);
       expect(await outcome(() => decryptContent(key, { ...big, ciphertext }))).toMatch(/^E2EE_BAD_ENVELOPE/);
       expect(await outcome(() => decryptContentAsync(key, { ...big, ciphertext }))).toMatch(/^E2EE_BAD_ENVELOPE/);
+    }
+  });
+});
+
+describe('large arguments cross a slice per event-loop turn', () => {
+  const key = roomKey();
+  const slice = 128 * 1024;
+
+  test('a staged ciphertext decrypts to the same text, with a key or a ring', async () => {
+    for (const length of [slice + 1, 3 * slice]) {
+      const text = JSON.stringify({ msg: 'z'.repeat(length) });
+      const sealed = await encryptContentAsync(key, text);
+      expect(await decryptContentAsync(key, sealed)).toBe(text);
+      expect(await decryptContentAsync([key], sealed)).toBe(text);
+    }
+  });
+
+  test('a non-ASCII character anywhere, a slice boundary included, is malformed base64', async () => {
+    const sealed = await encryptContentAsync(key, JSON.stringify({ msg: 'q'.repeat(2 * slice) }));
+    for (const at of [0, slice - 1, slice, slice + 1, 2 * slice]) {
+      for (const bad of ['é', 'Ł', '\ud800', '🌍']) {
+        const ciphertext = sealed.ciphertext.slice(0, at) + bad + sealed.ciphertext.slice(at + 1);
+        expect(await outcome(() => decryptContentAsync(key, { ...sealed, ciphertext }))).toMatch(/^E2EE_BAD_ENVELOPE/);
+      }
+    }
+  });
+
+  test('envelope errors are those of a small ciphertext', async () => {
+    const small = encryptContent(key, '{"msg":"s"}');
+    const large = await encryptContentAsync(key, JSON.stringify({ msg: 'l'.repeat(2 * slice) }));
+    const changes: Array<Record<string, unknown>> = [
+      { algorithm: 'rc.v9' },
+      { algorithm: undefined },
+      { iv: undefined },
+      { iv: '' },
+      { kid: '' },
+      { iv: 'not base64!' },
+    ];
+    for (const change of changes) {
+      const expected = (await outcome(() => decryptContentAsync(key, { ...small, ...change }))).split(':')[0];
+      expect(expected).not.toBe('ok');
+      expect((await outcome(() => decryptContentAsync(key, { ...large, ...change }))).split(':')[0]).toBe(expected);
+    }
+    const tampered = { ...large, ciphertext: `${large.ciphertext[0] === 'A' ? 'B' : 'A'}${large.ciphertext.slice(1)}` };
+    expect(await outcome(() => decryptContentAsync(key, tampered))).toMatch(/^E2EE_DECRYPT_FAILED/);
+  });
+
+  test('a large file round-trips through its staged copy', async () => {
+    for (const size of [slice - 1, slice, slice + 1, 3 * slice + 17]) {
+      const data = randomBytes(size);
+      const sealed = await encryptFile(data);
+      expect((await decryptFile(sealed.key, sealed.iv, sealed.ciphertext)).equals(data)).toBe(true);
+      const view = new Uint8Array(sealed.ciphertext.buffer, sealed.ciphertext.byteOffset, sealed.ciphertext.length);
+      expect((await decryptFile(sealed.key, sealed.iv, view)).equals(data)).toBe(true);
     }
   });
 });

@@ -4,7 +4,8 @@
 //! ciphertext in place) and the decrypted bytes, which reach JavaScript as a `Buffer` over that
 //! very allocation (no copy on the JS thread; zeroized when the `Buffer` is collected: see
 //! `PlainBytes`). The input is still copied on the JS thread: reading a caller's `Buffer` from a
-//! worker would race with JavaScript detaching or transferring it. The file key's JWK reaches JavaScript as a string built from a zeroizing buffer.
+//! worker would race with JavaScript detaching or transferring it; a large one is copied a
+//! slice per event-loop turn (`decrypt_file_staged`). The file key's JWK reaches JavaScript as a string built from a zeroizing buffer.
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -12,6 +13,7 @@ use rc_e2ee_core::file;
 use zeroize::Zeroizing;
 
 use crate::errors::Background;
+use crate::staging::JsStaged;
 use crate::wire::{PlainBytes, PlainText, Secret, Str};
 
 /// Decrypts a file with the JWK (JSON string) and counter block from its metadata.
@@ -23,6 +25,18 @@ pub fn decrypt_file(
 ) -> AsyncTask<Background<Zeroizing<Vec<u8>>, PlainBytes>> {
     let data = data.to_vec();
     Background::new(move || file::decrypt_file(&key_jwk, &iv, &data), |bytes| Ok(PlainBytes(bytes)))
+}
+
+/// [`decrypt_file`] with the file staged by the facade a slice per event-loop turn (see
+/// `staging`), so that no turn copies more than a slice of it.
+#[napi(catch_unwind, ts_return_type = "Promise<Buffer>")]
+pub fn decrypt_file_staged(
+    #[napi(ts_arg_type = "string")] key_jwk: Secret,
+    #[napi(ts_arg_type = "string")] iv: Str,
+    data: &JsStaged,
+) -> AsyncTask<Background<Zeroizing<Vec<u8>>, PlainBytes>> {
+    let staged = data.take();
+    Background::new(move || file::decrypt_file(&key_jwk, &iv, &staged?), |bytes| Ok(PlainBytes(bytes)))
 }
 
 /// A file encrypted under a fresh key.

@@ -17,6 +17,7 @@ use zeroize::Zeroizing;
 
 use crate::errors::{guard, sync, Background, Code};
 use crate::keys::{JsRoomKey, JsRoomKeyRing};
+use crate::staging::{into_ascii, JsStaged};
 use crate::wire::{Ascii, AsciiColumn, OwnedText, PlainText, Sealed, Secret, Text, TextList};
 
 /// What the synchronous exports say to a ciphertext or payload over the synchronous bound.
@@ -177,6 +178,47 @@ pub fn decrypt_content_with_key_async(
     let key = Arc::clone(key.core());
     let fields = Fields { algorithm, kid, iv, ciphertext };
     Background::new(move || decrypt_fields(&ring_of(&key), &fields, None).map(OwnedText::prepare), Ok)
+}
+
+/// [`decrypt_content_with_key_async`] with the ciphertext staged by the facade (see
+/// `staging`): nothing of it is read on the JS thread now, and its bytes move to the worker.
+#[napi(catch_unwind, ts_return_type = "Promise<string>")]
+pub fn decrypt_content_with_key_staged_async(
+    key: &JsRoomKey,
+    #[napi(ts_arg_type = "string | undefined")] algorithm: Text,
+    #[napi(ts_arg_type = "string | undefined")] kid: Text,
+    #[napi(ts_arg_type = "string | undefined")] iv: Ascii,
+    ciphertext: &JsStaged,
+) -> AsyncTask<Background<OwnedText, OwnedText>> {
+    let key = Arc::clone(key.core());
+    let staged = ciphertext.take();
+    Background::new(
+        move || {
+            let fields = Fields { algorithm, kid, iv, ciphertext: Ascii(Some(into_ascii(staged?)?)) };
+            decrypt_fields(&ring_of(&key), &fields, None).map(OwnedText::prepare)
+        },
+        Ok,
+    )
+}
+
+/// [`decrypt_content_with_ring_async`] with the ciphertext staged, as above.
+#[napi(catch_unwind, ts_return_type = "Promise<string>")]
+pub fn decrypt_content_with_ring_staged_async(
+    ring: &JsRoomKeyRing,
+    #[napi(ts_arg_type = "string | undefined")] algorithm: Text,
+    #[napi(ts_arg_type = "string | undefined")] kid: Text,
+    #[napi(ts_arg_type = "string | undefined")] iv: Ascii,
+    ciphertext: &JsStaged,
+) -> AsyncTask<Background<OwnedText, OwnedText>> {
+    let keys = ring.keys().to_vec();
+    let staged = ciphertext.take();
+    Background::new(
+        move || {
+            let fields = Fields { algorithm, kid, iv, ciphertext: Ascii(Some(into_ascii(staged?)?)) };
+            decrypt_fields(&refs(&keys), &fields, None).map(OwnedText::prepare)
+        },
+        Ok,
+    )
 }
 
 /// [`decrypt_content_with_ring`] of any size on the thread pool.

@@ -84,6 +84,8 @@ const ID_INLINE_BYTES: usize = 1024;
 /// one N-API call into a buffer on the stack, where [`Str`] takes two calls (length, then
 /// copy) and an allocation; a longer one is read as `Str` reads it. Same text either way:
 /// UTF-8, lone surrogates as U+FFFD.
+// The kilobyte lives on the stack for one call: avoiding the heap is the point.
+#[allow(clippy::large_enum_variant)]
 pub enum Id {
     Inline { bytes: [u8; ID_INLINE_BYTES], len: usize },
     Heap(String),
@@ -243,20 +245,51 @@ impl PlainBytes {
 pub const EXTERNAL_MIN_BYTES: usize = 64 * 1024;
 
 /// The finalizer of an external Buffer: frees (and, for zeroizing owners, zeroizes) the owner
-/// leaked when it was created. Touches no JavaScript.
-unsafe extern "C" fn release<T>(_env: sys::napi_env, _data: *mut std::ffi::c_void, hint: *mut std::ffi::c_void) {
+/// leaked when it was created, on the [`shred`] thread. Touches no JavaScript.
+unsafe extern "C" fn release<T: Send + 'static>(
+    _env: sys::napi_env,
+    _data: *mut std::ffi::c_void,
+    hint: *mut std::ffi::c_void,
+) {
     // SAFETY: `hint` is the `Box<T>` leaked by the creator, handed back exactly once by Node.
-    drop(unsafe { Box::from_raw(hint.cast::<T>()) });
+    shred(unsafe { Box::from_raw(hint.cast::<T>()) });
 }
 
 /// The same for an external string, whose finalizer may run during GC (a "basic" finalizer).
-unsafe extern "C" fn release_basic<T>(
+unsafe extern "C" fn release_basic<T: Send + 'static>(
     _env: sys::node_api_basic_env,
     _data: *mut std::ffi::c_void,
     hint: *mut std::ffi::c_void,
 ) {
     // SAFETY: as for `release`.
-    drop(unsafe { Box::from_raw(hint.cast::<T>()) });
+    shred(unsafe { Box::from_raw(hint.cast::<T>()) });
+}
+
+/// Drops `owner` (a large result's allocation: zeroized, then freed) on a thread of its own.
+/// Zeroizing and unmapping 8 to 32 MiB takes milliseconds, and a finalizer runs on the JS
+/// thread, an external string's even inside a GC pause. When that thread cannot be had, the
+/// owner is dropped here. Allocations still queued at exit are not zeroized: the process's
+/// memory goes with it.
+fn shred<T: Send + 'static>(owner: Box<T>) {
+    use std::sync::mpsc::{channel, Sender};
+    use std::sync::{Mutex, OnceLock};
+    type Owner = Box<dyn Send>;
+    static SHREDDER: OnceLock<Option<Mutex<Sender<Owner>>>> = OnceLock::new();
+    let shredder = SHREDDER.get_or_init(|| {
+        let (sender, receiver) = channel::<Owner>();
+        let spawned = std::thread::Builder::new().name("rc-e2ee-shred".into()).spawn(move || {
+            for owner in receiver {
+                drop(owner);
+            }
+        });
+        spawned.ok().map(|_| Mutex::new(sender))
+    });
+    let owner: Owner = owner;
+    let refused = match shredder.as_ref().map(|sender| sender.lock()) {
+        Some(Ok(sender)) => sender.send(owner).err().map(|error| error.0),
+        _ => Some(owner),
+    };
+    drop(refused);
 }
 
 /// An external string over `owner`'s characters (`latin1` bytes or UTF-16 units, chosen by
@@ -264,7 +297,7 @@ unsafe extern "C" fn release_basic<T>(
 /// the finalizer, which freed `owner`. On a failure nobody can tell whether Node's string
 /// resource still points at `owner`, so it is left alone (a leak, on a path the codec's sizes
 /// never reach: V8's limit is about 512 M characters).
-unsafe fn external<T, C>(
+unsafe fn external<T: Send + 'static, C>(
     env: sys::napi_env,
     owner: Box<T>,
     data: *const C,
