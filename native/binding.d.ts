@@ -67,6 +67,12 @@ export declare class AppKeyStore {
    * the bridge's hot path, with no message object and no label to convert.
    */
   decryptV2MessageCached(appId: string, roomId: string, kid: string | undefined, iv: string | undefined, ciphertext: string | undefined): string | null
+  /**
+   * Decrypts a page of the room's history (at most 1000 messages) on the thread pool: the
+   * gates are checked once, then each message alone; one that fails is `null` in
+   * `plaintexts`, with its index in `failed` and its code in `codes`. A refused batch rejects.
+   */
+  decryptMessages(appId: string, roomId: string, messages: Array<MessageFields>): Promise<BatchResult>
   /** Encrypts a payload text for the room with its current key. */
   encryptContent(appId: string, roomId: string, plaintext: string, expectedKid?: string | undefined | null): Promise<EncryptedContent>
   /** Audit records, newest first. */
