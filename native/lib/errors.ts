@@ -32,6 +32,12 @@ export const KEYSTORE_CODES = [
   'KEYSTORE_STORAGE',
   'KEYSTORE_BAD_INPUT',
   'KEYSTORE_HOST_FAILED',
+  'KEYSTORE_HSM_MODULE',
+  'KEYSTORE_HSM_TOKEN',
+  'KEYSTORE_HSM_PIN',
+  'KEYSTORE_HSM_KEY',
+  'KEYSTORE_HSM_MECHANISM',
+  'KEYSTORE_HSM_FAILED',
 ] as const;
 
 /** Every code an {@link E2EEError} can carry: one of {@link E2EE_CODES} or {@link KEYSTORE_CODES}. */

@@ -48,6 +48,10 @@ pub enum Error {
     /// rethrow it; this value only says where the failure happened.
     #[error("the host's room-key writer failed: {0}")]
     Host(&'static str),
+    /// A PKCS#11 token refused or failed (see [`HsmKind`] for which part). Nothing from the
+    /// module is kept but the kind: no PIN, no return-value text that could name an object.
+    #[error("PKCS#11 custody ({kind}): {message}")]
+    Hsm { kind: HsmKind, message: &'static str },
     /// A failure of the formats crate; [`Error::code`] reports its own `E2EE_*` code.
     #[error(transparent)]
     Core(#[from] rc_e2ee_core::Error),
@@ -69,6 +73,52 @@ pub enum StorageKind {
     Closed,
 }
 
+/// Which part of a PKCS#11 custody failed; each has its own stable code, so an operator knows
+/// from the code alone whether to fix the module path, the token label, the PIN, the key
+/// object or the token's mechanisms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HsmKind {
+    /// The module (shared object) cannot be loaded or initialized (`KEYSTORE_HSM_MODULE`).
+    Module,
+    /// No initialized token has the configured label (`KEYSTORE_HSM_TOKEN`).
+    Token,
+    /// The PIN file cannot be read, or the token refuses the PIN (`KEYSTORE_HSM_PIN`).
+    Pin,
+    /// The key object is missing, ambiguous or not of the required kind (`KEYSTORE_HSM_KEY`).
+    Key,
+    /// The token does not offer, or refuses, a mechanism the mode needs (`KEYSTORE_HSM_MECHANISM`).
+    Mechanism,
+    /// Any other token failure at use: device, session, memory (`KEYSTORE_HSM_FAILED`).
+    Failed,
+}
+
+impl HsmKind {
+    fn code(self) -> &'static str {
+        match self {
+            HsmKind::Module => "KEYSTORE_HSM_MODULE",
+            HsmKind::Token => "KEYSTORE_HSM_TOKEN",
+            HsmKind::Pin => "KEYSTORE_HSM_PIN",
+            HsmKind::Key => "KEYSTORE_HSM_KEY",
+            HsmKind::Mechanism => "KEYSTORE_HSM_MECHANISM",
+            HsmKind::Failed => "KEYSTORE_HSM_FAILED",
+        }
+    }
+}
+
+impl fmt::Display for HsmKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            HsmKind::Module => "module",
+            HsmKind::Token => "token",
+            HsmKind::Pin => "pin",
+            HsmKind::Key => "key",
+            HsmKind::Mechanism => "mechanism",
+            HsmKind::Failed => "failed",
+        })
+    }
+}
+
 impl fmt::Display for StorageKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -87,6 +137,11 @@ impl Error {
         Error::Storage { kind, message }
     }
 
+    /// A PKCS#11 custody failure of `kind`.
+    pub fn hsm(kind: HsmKind, message: &'static str) -> Self {
+        Error::Hsm { kind, message }
+    }
+
     /// Stable machine-readable code, the one JavaScript sees as `err.code`. A wrapped core
     /// error reports the core's own code (one of [`rc_e2ee_core::Error::ALL_CODES`]).
     pub fn code(&self) -> &'static str {
@@ -102,13 +157,14 @@ impl Error {
             Error::Storage { .. } => "KEYSTORE_STORAGE",
             Error::BadInput(_) => "KEYSTORE_BAD_INPUT",
             Error::Host(_) => "KEYSTORE_HOST_FAILED",
+            Error::Hsm { kind, .. } => kind.code(),
             Error::Core(error) => error.code(),
         }
     }
 
     /// Every `KEYSTORE_*` code this crate produces. Wrapped core errors add
     /// [`rc_e2ee_core::Error::ALL_CODES`]; the bridge's table is tested against both lists.
-    pub const ALL_CODES: [&'static str; 11] = [
+    pub const ALL_CODES: [&'static str; 17] = [
         "KEYSTORE_NOT_AUTHORIZED",
         "KEYSTORE_NO_ROOM_KEY",
         "KEYSTORE_REVOKED",
@@ -120,6 +176,12 @@ impl Error {
         "KEYSTORE_STORAGE",
         "KEYSTORE_BAD_INPUT",
         "KEYSTORE_HOST_FAILED",
+        "KEYSTORE_HSM_MODULE",
+        "KEYSTORE_HSM_TOKEN",
+        "KEYSTORE_HSM_PIN",
+        "KEYSTORE_HSM_KEY",
+        "KEYSTORE_HSM_MECHANISM",
+        "KEYSTORE_HSM_FAILED",
     ];
 
     /// The same error for a background task that died (a panic): a bug, never bad input.
@@ -148,6 +210,12 @@ mod tests {
             Error::storage(StorageKind::Io, "x"),
             Error::BadInput("x"),
             Error::Host("x"),
+            Error::hsm(HsmKind::Module, "x"),
+            Error::hsm(HsmKind::Token, "x"),
+            Error::hsm(HsmKind::Pin, "x"),
+            Error::hsm(HsmKind::Key, "x"),
+            Error::hsm(HsmKind::Mechanism, "x"),
+            Error::hsm(HsmKind::Failed, "x"),
         ];
         // A new variant breaks this exhaustive match until it gets a sample above.
         for sample in &samples {
@@ -163,6 +231,7 @@ mod tests {
                 | Error::Storage { .. }
                 | Error::BadInput(_)
                 | Error::Host(_)
+                | Error::Hsm { .. }
                 | Error::Core(_) => {}
             }
         }

@@ -38,7 +38,12 @@ impl AppKeyStore {
                 // Another instance created it meanwhile: load theirs.
                 Err(Error::Conflict(_)) => continue,
                 result => {
-                    let event = self.event(SYSTEM, action::IDENTITY_CREATE, Some(app_id), None);
+                    // The audit names the custody and its key object, so an operator sees where
+                    // each identity's key is held.
+                    let event = Event {
+                        detail: Some(self.current_custody().description()),
+                        ..self.event(SYSTEM, action::IDENTITY_CREATE, Some(app_id), None)
+                    };
                     self.audited(event, result).await?;
                     return Ok(identity.public_key);
                 }
@@ -68,7 +73,10 @@ impl AppKeyStore {
         identity.created_at = tombstone.created_at;
         identity.version = tombstone.version;
         let result = self.inner.store.update_identity(&identity).await;
-        let event = self.event(actor_id, action::IDENTITY_RECREATE, Some(app_id), None);
+        let event = Event {
+            detail: Some(self.current_custody().description()),
+            ..self.event(actor_id, action::IDENTITY_RECREATE, Some(app_id), None)
+        };
         self.audited(event, result).await?;
         self.forget_app(app_id, &[&identity.public_key]);
         Ok(identity.public_key)

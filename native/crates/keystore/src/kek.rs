@@ -33,7 +33,7 @@ impl AppKeyStore {
                 Ok(true) => {
                     report.resealed += 1;
                     let event = Event {
-                        detail: Some(format!("kek_id={}", custody.kek_id())),
+                        detail: Some(custody.description()),
                         ..self.event(SYSTEM, action::KEK_REKEY, Some(&app_id), None)
                     };
                     self.append(&event, OK).await?;

@@ -6,7 +6,8 @@
 //!   and encrypt by (app, room), and the audit. All methods are `async`; none returns key
 //!   material.
 //! - [`custody`]: private keys are sealed at rest under a key-encryption key through the
-//!   [`KeyCustody`] trait (AES-256-GCM [`SealedCustody`] now; an HSM or KMS later), with AAD
+//!   [`KeyCustody`] trait (AES-256-GCM [`SealedCustody`] in memory, or [`Pkcs11Custody`] in a
+//!   PKCS#11 token), with AAD
 //!   binding app id, key version and purpose.
 //! - [`store`]: one document trait with a MongoDB backend (production; also FerretDB 1.x) and an
 //!   embedded JSON-file backend (development, demo); optimistic concurrency on a `version` field
@@ -40,8 +41,8 @@ mod trust_marks;
 mod types;
 
 pub use batch::MAX_BATCH_MESSAGES;
-pub use custody::{KeyCustody, Sealed, SealedCustody};
-pub use error::{Error, Result, StorageKind};
+pub use custody::{KeyCustody, Pkcs11Config, Pkcs11Custody, Sealed, SealedCustody};
+pub use error::{Error, HsmKind, Result, StorageKind};
 pub use keystore::{AppKeyStore, OpenOptions, MAX_AUTHORIZATION_TTL};
 pub use rc_e2ee_core::EncryptedContent;
 pub use rotation::RoomKeyWriter;

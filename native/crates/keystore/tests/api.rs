@@ -54,7 +54,7 @@ fn store_is_shareable_across_threads() {
 
 #[test]
 fn codes_are_stable() {
-    assert_eq!(Error::ALL_CODES.len(), 11);
+    assert_eq!(Error::ALL_CODES.len(), 17);
     assert!(Error::ALL_CODES.iter().all(|code| code.starts_with("KEYSTORE_")));
     assert_eq!(Error::NotAuthorized.code(), "KEYSTORE_NOT_AUTHORIZED");
     assert_eq!(Error::from(rc_e2ee_core::Error::UnknownKid).code(), "E2EE_UNKNOWN_KID");

@@ -403,7 +403,7 @@ impl Room {
 
 /// The identity is settled: no rotation pending, the host publishes its key, and every key in
 /// the host's subscriptions is wrapped to it.
-async fn assert_settled(backend: &Backend, kek: &Arc<SealedCustody>, app: &str, host: &Host, rooms: &[&Room]) {
+async fn assert_settled(backend: &Backend, kek: &Kek, app: &str, host: &Host, rooms: &[&Room]) {
     let fresh = backend.open(kek).await;
     let info = fresh.identity(app).await.unwrap().unwrap();
     assert_eq!(info.rotation_step, None);
@@ -489,7 +489,7 @@ async fn rotation_resumes_after_a_crash_at_every_step(backend: &Backend) {
     assert_eq!(done, 10);
 }
 
-async fn crash_and_resume(backend: Backend, kek: Arc<SealedCustody>, store: AppKeyStore, fault: Fault) {
+async fn crash_and_resume(backend: Backend, kek: Kek, store: AppKeyStore, fault: Fault) {
     let app = app_id();
     let public_key = store.ensure_identity(&app, "bot").await.unwrap();
     for room in ["r1", "r2", "r3"] {

@@ -5,11 +5,10 @@
 #[macro_use]
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use rc_e2ee_keystore::{actions, AppKeyStore, AuditQuery, Error, OpenOptions, SealedCustody};
+use rc_e2ee_keystore::{actions, AppKeyStore, AuditQuery, Error, OpenOptions};
 
 suite!(
     a_cached_read_needs_a_checked_gate_and_a_cached_key,
@@ -21,7 +20,7 @@ suite!(
     the_v2_read_answers_as_the_message_read_does,
 );
 
-async fn open(backend: &Backend, kek: &Arc<SealedCustody>) -> AppKeyStore {
+async fn open(backend: &Backend, kek: &Kek) -> AppKeyStore {
     let options = OpenOptions { authorization_ttl: Duration::from_secs(60), ..OpenOptions::default() };
     backend.open_with(kek, options).await.unwrap()
 }
@@ -31,7 +30,7 @@ async fn ready(backend: &Backend, key: &TestKey) -> (AppKeyStore, String) {
     ready_under(backend, &kek(), key).await
 }
 
-async fn ready_under(backend: &Backend, kek: &Arc<SealedCustody>, key: &TestKey) -> (AppKeyStore, String) {
+async fn ready_under(backend: &Backend, kek: &Kek, key: &TestKey) -> (AppKeyStore, String) {
     let store = open(backend, kek).await;
     let app = app_id();
     let public_key = store.ensure_identity(&app, &format!("{app}.bot")).await.unwrap();

@@ -23,34 +23,111 @@ use rc_e2ee_core::{wrap_room_key, RoomKey, RsaPublicKey};
 use rc_e2ee_keystore::custody::identity_aad;
 use rc_e2ee_keystore::store::{self, Store};
 use rc_e2ee_keystore::{
-    AcceptOptions, Accepted, AppKeyStore, ContentFields, Error, KeyCustody, MessageFields, OpenOptions, Proof, Result,
-    RoomKeyWriter, SealedCustody, StoreUrl, SubscriptionKeys,
+    AcceptOptions, Accepted, AppKeyStore, ContentFields, Error, KeyCustody, MessageFields, OpenOptions, Pkcs11Config,
+    Pkcs11Custody, Proof, Result, RoomKeyWriter, SealedCustody, StoreUrl, SubscriptionKeys,
 };
 
-/// Runs each named `async fn(&Backend)` once per backend: the embedded file always, MongoDB
-/// at `MONGO_URL` (FerretDB: `eval "$(scripts/test-db/start)"`), required unless `RC_E2EE_SKIP_MONGO=1`.
+/// Runs each named `async fn(&Backend)` once per backend × custody: the embedded file always,
+/// MongoDB at `MONGO_URL` (FerretDB: `eval "$(scripts/test-db/start)"`), required unless
+/// `RC_E2EE_SKIP_MONGO=1`; sealed custody always, PKCS#11 custody (`kek` mode) on the SoftHSM2
+/// token of `eval "$(scripts/test-hsm/start)"`, required unless `RC_E2EE_SKIP_HSM=1`. The
+/// custody is what [`kek`] returns in the test's body.
 #[macro_export]
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
-        mod file_backend {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    let backend = super::Backend::file();
-                    super::$name(&backend).await;
-                }
-            )*
-        }
-        mod mongodb_backend {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    let Some(backend) = super::Backend::mongo(stringify!($name)).await else { return };
-                    super::$name(&backend).await;
-                }
-            )*
+        $crate::suite!(@custody sealed, $crate::common::CustodyKind::Sealed, $($name),*);
+        $crate::suite!(@custody pkcs11_kek, $crate::common::CustodyKind::Pkcs11Kek, $($name),*);
+    };
+    (@custody $custody:ident, $kind:expr, $($name:ident),*) => {
+        mod $custody {
+            mod file_backend {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                    async fn $name() {
+                        if !$crate::common::use_custody($kind, stringify!($name)) { return };
+                        let backend = $crate::common::Backend::file();
+                        super::super::$name(&backend).await;
+                    }
+                )*
+            }
+            mod mongodb_backend {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                    async fn $name() {
+                        if !$crate::common::use_custody($kind, stringify!($name)) { return };
+                        let Some(backend) = $crate::common::Backend::mongo(stringify!($name)).await else { return };
+                        super::super::$name(&backend).await;
+                    }
+                )*
+            }
         }
     };
+}
+
+// ----- custody -----
+
+/// The custody a test's [`kek`] calls make.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CustodyKind {
+    Sealed,
+    /// A fresh AES-256 KEK object per [`kek`] call in the SoftHSM2 token of scripts/test-hsm.
+    Pkcs11Kek,
+}
+
+/// The custody every test provider uses; a custody provider handed to the key store.
+pub type Kek = Arc<dyn KeyCustody>;
+
+thread_local! {
+    // The test's body runs on its own thread (the runtime's `block_on`), so a thread-local
+    // reaches every `kek()` of the body without threading a parameter through every test.
+    static CUSTODY: std::cell::Cell<CustodyKind> = const { std::cell::Cell::new(CustodyKind::Sealed) };
+}
+
+/// Selects the custody of this test; `false` (skip, with a note) only when the token was
+/// knowingly left out with `RC_E2EE_SKIP_HSM=1`. Without the token and without that, the test
+/// fails: a suite that passes because its token was missing would check nothing.
+pub fn use_custody(kind: CustodyKind, test: &str) -> bool {
+    if kind != CustodyKind::Sealed && hsm().is_none() {
+        if std::env::var("RC_E2EE_SKIP_HSM").is_ok_and(|value| value == "1") {
+            eprintln!("note: RC_E2EE_SKIP_HSM=1; skipping the {kind:?} run of {test}");
+            return false;
+        }
+        panic!(
+            "no PKCS#11 test token: start them with eval \"$(scripts/test-hsm/start)\", \
+             or set RC_E2EE_SKIP_HSM=1 to skip the token runs knowingly"
+        );
+    }
+    CUSTODY.with(|custody| custody.set(kind));
+    true
+}
+
+/// The tokens of scripts/test-hsm/start, from its exports.
+pub struct Hsm {
+    pub softhsm: PathBuf,
+    pub kryoptic: PathBuf,
+    pub pin_file: PathBuf,
+    pub other_pin_file: PathBuf,
+}
+
+pub fn hsm() -> Option<Hsm> {
+    let var = |name: &str| std::env::var_os(name).map(PathBuf::from);
+    Some(Hsm {
+        softhsm: var("RC_E2EE_SOFTHSM_MODULE")?,
+        kryoptic: var("RC_E2EE_KRYOPTIC_MODULE")?,
+        pin_file: var("RC_E2EE_HSM_PIN_FILE")?,
+        other_pin_file: var("RC_E2EE_HSM_OTHER_PIN_FILE")?,
+    })
+}
+
+/// The test token's configuration in `module` with a fresh key label.
+pub fn token_config(module: &std::path::Path) -> Pkcs11Config {
+    let hsm = hsm().expect("scripts/test-hsm/start exports");
+    Pkcs11Config {
+        module: module.to_path_buf(),
+        token_label: "rc-e2ee-test".into(),
+        pin_file: hsm.pin_file,
+        key_label: unique("kek"),
+    }
 }
 
 // ----- backends -----
@@ -122,11 +199,11 @@ impl Backend {
         }
     }
 
-    pub async fn open(&self, kek: &Arc<SealedCustody>) -> AppKeyStore {
+    pub async fn open(&self, kek: &Kek) -> AppKeyStore {
         self.open_with(kek, options()).await.unwrap()
     }
 
-    pub async fn open_with(&self, kek: &Arc<SealedCustody>, options: OpenOptions) -> Result<AppKeyStore> {
+    pub async fn open_with(&self, kek: &Kek, options: OpenOptions) -> Result<AppKeyStore> {
         let custody: Arc<dyn KeyCustody> = kek.clone();
         AppKeyStore::open(&self.url, custody, options).await
     }
@@ -177,8 +254,15 @@ pub fn options() -> OpenOptions {
     OpenOptions { authorization_ttl: Duration::ZERO, ..OpenOptions::default() }
 }
 
-pub fn kek() -> Arc<SealedCustody> {
-    Arc::new(SealedCustody::from_base64(&SealedCustody::generate_kek()).unwrap())
+/// A fresh KEK of the test's custody (see [`use_custody`]).
+pub fn kek() -> Kek {
+    match CUSTODY.with(std::cell::Cell::get) {
+        CustodyKind::Sealed => Arc::new(SealedCustody::from_base64(&SealedCustody::generate_kek()).unwrap()),
+        CustodyKind::Pkcs11Kek => {
+            let hsm = hsm().unwrap();
+            Arc::new(Pkcs11Custody::generate(&token_config(&hsm.softhsm)).unwrap())
+        }
+    }
 }
 
 /// A fresh Apps-Engine app id (a UUID, as in app.json).
@@ -264,7 +348,7 @@ pub fn secret_text() -> String {
 
 /// A store with an identity for a fresh app (app user `<app>.bot`), authorized for `rooms`.
 /// Returns (store, app id, public key).
-pub async fn setup(backend: &Backend, kek: &Arc<SealedCustody>, rooms: &[&str]) -> (AppKeyStore, String, String) {
+pub async fn setup(backend: &Backend, kek: &Kek, rooms: &[&str]) -> (AppKeyStore, String, String) {
     let store = backend.open(kek).await;
     let app = app_id();
     let public_key = store.ensure_identity(&app, &format!("{app}.bot")).await.unwrap();
@@ -470,7 +554,7 @@ impl Secrets {
 
 /// The PKCS#8 of an identity's current private key, opened with the test's KEK from the
 /// stored document (what an attacker with the KEK and the database could do).
-pub async fn private_key_der(backend: &Backend, kek: &SealedCustody, app_id: &str) -> Vec<u8> {
+pub async fn private_key_der(backend: &Backend, kek: &Kek, app_id: &str) -> Vec<u8> {
     let raw = backend.raw().await;
     let identity = raw.identity(app_id).await.unwrap().unwrap();
     raw.close().await.unwrap();

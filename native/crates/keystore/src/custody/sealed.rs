@@ -1,15 +1,6 @@
-//! Custody of the key-encryption key (KEK) that seals app private keys at rest.
-//!
-//! [`KeyCustody`] is the only thing the key store asks of a custody provider: seal and unseal a
-//! short secret (a PKCS#8 document) with associated data. Nothing in the trait requires the KEK
-//! to be exportable, so a PKCS#11 HSM (`C_Encrypt`/`C_Decrypt` with `CKM_AES_GCM` on a
-//! non-extractable key) or a cloud KMS (`Encrypt`/`Decrypt` with an encryption context as AAD)
-//! implements it without changing callers: its `kek_id` names the HSM key or KMS key version,
-//! `nonce` may stay empty when the provider embeds it in `ciphertext`. Calls are synchronous
-//! (PKCS#11 is); the key store makes them off the async runtime's worker threads.
-//!
-//! [`SealedCustody`] holds the KEK in process memory: AES-256-GCM with a random 96-bit nonce
-//! per seal. There is no plaintext fallback anywhere: no KEK, no key store.
+//! [`SealedCustody`]: the KEK in process memory (from base64 or a mounted secret file),
+//! AES-256-GCM with a random 96-bit nonce per seal. The software custody, and the baseline: whoever
+//! reads the process or the secret file can unseal every identity.
 
 use std::path::Path;
 
@@ -17,50 +8,13 @@ use aws_lc_rs::aead::{Aad, RandomizedNonceKey, AES_256_GCM, NONCE_LEN};
 use aws_lc_rs::digest::{digest, SHA256};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use super::{KeyCustody, Sealed, GCM_TAG_BYTES};
 use crate::{Error, Result};
 
-/// Purpose label in the AAD of a sealed identity key; a new purpose gets a new label.
-pub const IDENTITY_PURPOSE: &str = "rc-e2ee/identity/v1";
 const KEK_ID_DOMAIN: &[u8] = b"rc-e2ee/kek-id/v1\0";
 const KEK_BYTES: usize = 32;
-const GCM_TAG_BYTES: usize = 16;
-
-/// A custody provider: seals and unseals secrets under a KEK it may never reveal.
-pub trait KeyCustody: Send + Sync {
-    /// Stable public identifier of the KEK; stored beside every sealed blob so a KEK rotation
-    /// knows which blobs still need re-sealing and which provider opens which blob.
-    fn kek_id(&self) -> &str;
-    /// Encrypts and authenticates `plaintext` bound to `aad`.
-    fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Result<Sealed>;
-    /// Opens a blob made by [`KeyCustody::seal`] with the same `aad`. A blob of another KEK,
-    /// another AAD or with a flipped bit fails with [`Error::BadKek`].
-    fn unseal(&self, sealed: &Sealed, aad: &[u8]) -> Result<Zeroizing<Vec<u8>>>;
-}
-
-/// A sealed secret as stored: base64 members in JSON and BSON alike.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Sealed {
-    pub kek_id: String,
-    #[serde(with = "base64_bytes")]
-    pub nonce: Vec<u8>,
-    #[serde(with = "base64_bytes")]
-    pub ciphertext: Vec<u8>,
-}
-
-impl std::fmt::Debug for Sealed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sealed").field("kek_id", &self.kek_id).field("bytes", &self.ciphertext.len()).finish()
-    }
-}
-
-/// The AAD of an app's sealed private key: purpose, app id and key version, NUL-separated, so a
-/// blob copied to another app, another key version or another purpose does not open.
-pub fn identity_aad(app_id: &str, key_version: i64) -> Vec<u8> {
-    format!("{IDENTITY_PURPOSE}\0{app_id}\0{key_version}").into_bytes()
-}
 
 /// AES-256-GCM under a KEK held in memory, read from base64 or from a mounted secret file.
 pub struct SealedCustody {
@@ -157,25 +111,10 @@ impl std::fmt::Debug for SealedCustody {
     }
 }
 
-/// Serde for byte strings as standard base64, the same in the JSON file and in BSON.
-mod base64_bytes {
-    use base64::engine::general_purpose::STANDARD;
-    use base64::Engine;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&STANDARD.encode(bytes))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        STANDARD.decode(text).map_err(|_| serde::de::Error::custom("sealed member is not base64"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::custody::identity_aad;
 
     #[test]
     fn seals_and_binds_aad_and_kek() {

@@ -1,0 +1,231 @@
+//! PKCS#11 custody against the real soft tokens of scripts/test-hsm/start (SoftHSM2 and
+//! kryoptic): what the behaviour suite cannot show by running over it. A broken setup (module,
+//! token, PIN, key object, mechanism) fails with its own code before anything is written; the
+//! KEK cannot be read out of the token; identities move from sealed custody into the token with
+//! `rekey` and then open with the token alone; what is stored and what the process's
+//! environment holds after setup cannot open a room key.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+#[macro_use]
+mod common;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use common::*;
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::mechanism::Mechanism;
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass};
+use cryptoki::session::UserType;
+use cryptoki::types::AuthPin;
+use rc_e2ee_keystore::{actions, AuditQuery, KeyCustody, Pkcs11Config, Pkcs11Custody, SealedCustody};
+
+/// The tokens, or `None` (skip, with a note) when knowingly left out with RC_E2EE_SKIP_HSM=1.
+fn tokens(test: &str) -> Option<Hsm> {
+    use_custody(CustodyKind::Pkcs11Kek, test).then(|| hsm().unwrap())
+}
+
+fn p11_code<T>(result: rc_e2ee_keystore::Result<T>) -> &'static str {
+    match result {
+        Ok(_) => panic!("expected an error, got a value"),
+        Err(error) => error.code(),
+    }
+}
+
+#[test]
+fn a_broken_setup_fails_at_open_with_its_own_code() {
+    let Some(hsm) = tokens("a_broken_setup_fails_at_open_with_its_own_code") else { return };
+    let good = token_config(&hsm.softhsm);
+    Pkcs11Custody::generate(&good).unwrap();
+
+    let with = |change: &dyn Fn(&mut Pkcs11Config)| {
+        let mut config = good.clone();
+        change(&mut config);
+        config
+    };
+    let cases: Vec<(&str, Pkcs11Config)> = vec![
+        ("KEYSTORE_HSM_MODULE", with(&|c| c.module = PathBuf::from("/nonexistent/libpkcs11.so"))),
+        // A file that is not a module.
+        ("KEYSTORE_HSM_MODULE", with(&|c| c.module = hsm.pin_file.clone())),
+        ("KEYSTORE_HSM_TOKEN", with(&|c| c.token_label = "no-such-token".into())),
+        ("KEYSTORE_HSM_PIN", with(&|c| c.pin_file = PathBuf::from("/nonexistent/pin"))),
+        // The other token's PIN on the test token: refused even though this process is already
+        // logged in to it (the login of another custody must not carry a wrong PIN).
+        ("KEYSTORE_HSM_PIN", with(&|c| c.pin_file = hsm.other_pin_file.clone())),
+        // ...and on a token no one here logged in to yet, the token itself refuses it.
+        (
+            "KEYSTORE_HSM_PIN",
+            with(&|c| {
+                c.token_label = "rc-e2ee-other".into();
+                c.pin_file = hsm.pin_file.clone();
+            }),
+        ),
+        ("KEYSTORE_HSM_KEY", with(&|c| c.key_label = unique("missing"))),
+    ];
+    for (expected, config) in &cases {
+        assert_eq!(p11_code(Pkcs11Custody::open(config)), *expected, "{config:?}");
+    }
+    // An empty PIN file.
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("pin");
+    std::fs::write(&empty, "\n").unwrap();
+    assert_eq!(p11_code(Pkcs11Custody::open(&with(&|c| c.pin_file = empty.clone()))), "KEYSTORE_HSM_PIN");
+    // Generating under a label that exists is refused: open would be ambiguous.
+    assert_eq!(p11_code(Pkcs11Custody::generate(&good)), "KEYSTORE_HSM_KEY");
+    // The right configuration opens, and a second custody shares the token's login.
+    let first = Pkcs11Custody::open(&good).unwrap();
+    let second = Pkcs11Custody::open(&good).unwrap();
+    assert_eq!(first.kek_id(), second.kek_id());
+    assert!(first.kek_id().starts_with("p11-"));
+    // No PIN in what the custody prints or names.
+    let pin = std::fs::read_to_string(&hsm.pin_file).unwrap();
+    for text in [format!("{first:?}"), first.description().to_owned()] {
+        assert!(!text.contains(pin.trim()), "{text}");
+    }
+}
+
+#[test]
+fn a_token_that_refuses_the_mechanism_fails_at_open() {
+    let Some(hsm) = tokens("a_token_that_refuses_the_mechanism_fails_at_open") else { return };
+    // kryoptic's rc-e2ee-nomech slot has AES-GCM and RSA-OAEP on a deny list.
+    let config = Pkcs11Config { token_label: "rc-e2ee-nomech".into(), ..token_config(&hsm.kryoptic) };
+    assert_eq!(p11_code(Pkcs11Custody::generate(&config)), "KEYSTORE_HSM_MECHANISM");
+    assert_eq!(p11_code(Pkcs11Custody::open(&config)), "KEYSTORE_HSM_MECHANISM");
+}
+
+#[test]
+fn the_kek_never_leaves_the_token_and_an_extractable_one_is_refused() {
+    let Some(hsm) = tokens("the_kek_never_leaves_the_token_and_an_extractable_one_is_refused") else { return };
+    for module in [&hsm.softhsm, &hsm.kryoptic] {
+        let config = token_config(module);
+        let custody = Pkcs11Custody::generate(&config).unwrap();
+        // What an attacker holding the PIN would try, through the module directly.
+        let pkcs11 = Pkcs11::new(module).unwrap();
+        // The custody initialized this module in this process already.
+        let _ = pkcs11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK));
+        let slot = pkcs11
+            .get_slots_with_initialized_token()
+            .unwrap()
+            .into_iter()
+            .find(|slot| pkcs11.get_token_info(*slot).unwrap().label() == "rc-e2ee-test")
+            .unwrap();
+        let session = pkcs11.open_rw_session(slot).unwrap();
+        let pin = std::fs::read_to_string(&hsm.pin_file).unwrap();
+        let _ = session.login(UserType::User, Some(&AuthPin::new(pin.trim().into())));
+        let key = session.find_objects(&[Attribute::Label(config.key_label.as_bytes().to_vec())]).unwrap()[0];
+        let value = session.get_attributes(key, &[AttributeType::Value]).unwrap();
+        assert!(!value.iter().any(|a| matches!(a, Attribute::Value(_))), "CKA_VALUE readable in {module:?}");
+        // Wrapping it out under a key the attacker made is refused too.
+        let attacker = session
+            .generate_key(
+                &Mechanism::AesKeyGen,
+                &[
+                    Attribute::Class(ObjectClass::SECRET_KEY),
+                    Attribute::KeyType(KeyType::AES),
+                    Attribute::ValueLen(32.into()),
+                    Attribute::Token(false),
+                    Attribute::Wrap(true),
+                    Attribute::Extractable(true),
+                ],
+            )
+            .unwrap();
+        assert!(session.wrap_key(&Mechanism::AesKeyWrapPad, attacker, key).is_err(), "wrapped out of {module:?}");
+
+        // A KEK object someone made extractable is refused at open.
+        let loose = unique("loose");
+        session
+            .generate_key(
+                &Mechanism::AesKeyGen,
+                &[
+                    Attribute::Class(ObjectClass::SECRET_KEY),
+                    Attribute::KeyType(KeyType::AES),
+                    Attribute::ValueLen(32.into()),
+                    Attribute::Token(true),
+                    Attribute::Private(true),
+                    Attribute::Sensitive(false),
+                    Attribute::Extractable(true),
+                    Attribute::Encrypt(true),
+                    Attribute::Decrypt(true),
+                    Attribute::Label(loose.as_bytes().to_vec()),
+                ],
+            )
+            .unwrap();
+        let config = Pkcs11Config { key_label: loose, ..config.clone() };
+        assert_eq!(p11_code(Pkcs11Custody::open(&config)), "KEYSTORE_HSM_KEY");
+        drop(custody);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn identities_move_from_sealed_custody_into_the_token() {
+    let Some(hsm) = tokens("identities_move_from_sealed_custody_into_the_token") else { return };
+    for backend in backends("identities_move_from_sealed_custody_into_the_token").await {
+        let sealed: Kek = Arc::new(SealedCustody::from_base64(&SealedCustody::generate_kek()).unwrap());
+        let (store, app, public_key) = setup(&backend, &sealed, &["room"]).await;
+        let key = TestKey::gcm();
+        accept(&store, &app, "room", &key.wrap_for(&public_key)).await.unwrap();
+
+        let config = token_config(&hsm.softhsm);
+        let token: Kek = Arc::new(Pkcs11Custody::generate(&config).unwrap());
+        let report = store.rekey(Arc::clone(&token)).await.unwrap();
+        assert_eq!(report.resealed, 1);
+        assert_eq!(store.kek_id(), token.kek_id());
+        store.retire_kek(sealed.kek_id()).await.unwrap();
+        store.close().await.unwrap();
+
+        // The secret-file KEK no longer opens anything; the token alone does.
+        assert_eq!(code(backend.open_with(&sealed, options()).await), "KEYSTORE_BAD_KEK");
+        let reopened: Kek = Arc::new(Pkcs11Custody::open(&config).unwrap());
+        let store = backend.open(&reopened).await;
+        let second = TestKey::gcm();
+        assert_eq!(code(accept(&store, &app, "room2", &second.wrap_for(&public_key)).await), "KEYSTORE_NOT_AUTHORIZED");
+        store.authorize(&app, "room2", "admin").await.unwrap();
+        assert_eq!(accept(&store, &app, "room2", &second.wrap_for(&public_key)).await.unwrap(), second.kid());
+        // The audit names the custody and the key object, never the PIN.
+        let query = AuditQuery { action: Some(actions::KEK_REKEY.into()), ..Default::default() };
+        let audit = store.audit(&query).await.unwrap();
+        let detail = audit.iter().find_map(|record| record.detail.clone()).unwrap();
+        assert!(detail.starts_with("pkcs11-kek kek_id=p11-") && detail.contains("token=rc-e2ee-test"), "{detail}");
+        let pin = std::fs::read_to_string(&hsm.pin_file).unwrap();
+        assert!(!backend.dump().await.contains(pin.trim()));
+        store.close().await.unwrap();
+    }
+}
+
+/// After setup in the token, the stored documents and this process's environment together
+/// hold nothing that opens a room key: no private key in any encoding, no room key, no PIN.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn stored_documents_and_environment_cannot_open_a_room_key() {
+    let Some(hsm) = tokens("stored_documents_and_environment_cannot_open_a_room_key") else { return };
+    for backend in backends("stored_documents_and_environment_cannot_open_a_room_key").await {
+        let kek: Kek = Arc::new(Pkcs11Custody::generate(&token_config(&hsm.softhsm)).unwrap());
+        let (store, app, public_key) = setup(&backend, &kek, &["room"]).await;
+        let key = TestKey::gcm();
+        accept(&store, &app, "room", &key.wrap_for(&public_key)).await.unwrap();
+        store.flush_audit().await.unwrap();
+
+        let mut secrets = Secrets::default();
+        secrets.room_key(&key);
+        // The test can ask the token to open the blob (it holds the login); what it gets must
+        // not be in the data.
+        secrets.private_key("identity key", &private_key_der(&backend, &kek, &app).await);
+        let pin = std::fs::read_to_string(&hsm.pin_file).unwrap();
+        secrets.text("PIN", pin.trim());
+        let mut haystack = backend.dump().await;
+        for (name, value) in std::env::vars_os() {
+            haystack.push_str(&format!("{}={}\n", name.to_string_lossy(), value.to_string_lossy()));
+        }
+        secrets.assert_absent(&haystack);
+        // And no software KEK could open the stored blob: it names a token key.
+        let stored = backend.raw().await.identity(&app).await.unwrap().unwrap();
+        assert!(stored.sealed.unwrap().kek_id.starts_with("p11-"));
+        store.close().await.unwrap();
+    }
+}
+
+/// The file backend, and MongoDB at MONGO_URL (required unless RC_E2EE_SKIP_MONGO=1).
+async fn backends(test: &str) -> Vec<Backend> {
+    let mut all = vec![Backend::file()];
+    all.extend(Backend::mongo(test).await);
+    all
+}
