@@ -22,5 +22,5 @@ pub mod rsa;
 
 pub use content::{decrypt_content, encrypt_content, ContentRef, EncryptedContent};
 pub use error::{Error, Result};
-pub use room_key::{unwrap_room_key, wrap_room_key, RoomKey, RoomKeyAlgorithm};
+pub use room_key::{unwrap_room_key, unwrap_room_key_with, wrap_room_key, RoomKey, RoomKeyAlgorithm};
 pub use rsa::{RsaPrivateKey, RsaPublicKey};

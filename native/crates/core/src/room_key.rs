@@ -207,11 +207,21 @@ impl fmt::Debug for RoomKey {
 /// Opens an `E2EKey` (or `E2ESuggestedKey`, or an old key's `E2EKey`) with the member's
 /// private key. The kid is the prefix before the last 344 characters.
 pub fn unwrap_room_key(private_key: &RsaPrivateKey, e2e_key: &str) -> Result<RoomKey> {
+    unwrap_room_key_with(e2e_key, |ciphertext| private_key.decrypt_oaep(ciphertext))
+}
+
+/// [`unwrap_room_key`] with the RSA-OAEP-SHA256 decryption done by `decrypt`: for a private key
+/// that is not in this process (a PKCS#11 token's `C_Decrypt`). The `E2EKey` is parsed and
+/// checked here, so `decrypt` only ever sees one 256-byte block.
+pub fn unwrap_room_key_with<E: From<Error>>(
+    e2e_key: &str,
+    decrypt: impl FnOnce(&[u8]) -> Result<Zeroizing<Vec<u8>>, E>,
+) -> Result<RoomKey, E> {
     let split =
         e2e_key.len().checked_sub(E2E_KEY_BODY_CHARS).ok_or(Error::BadKey("E2EKey shorter than 344 characters"))?;
     if split > MAX_KID_BYTES {
         // Refused before the RSA operation: RoomKey::new would refuse this kid anyway.
-        return Err(Error::BadKey("kid longer than 256 bytes"));
+        return Err(Error::BadKey("kid longer than 256 bytes").into());
     }
     let (kid, body) = e2e_key
         .split_at_checked(split)
@@ -220,10 +230,10 @@ pub fn unwrap_room_key(private_key: &RsaPrivateKey, e2e_key: &str) -> Result<Roo
     let ciphertext =
         b64::decode(body, "E2EKey body is not base64").map_err(|_| Error::BadKey("E2EKey body is not base64"))?;
     if ciphertext.len() != MODULUS_BYTES {
-        return Err(Error::BadKey("E2EKey body is not one 256-byte RSA block"));
+        return Err(Error::BadKey("E2EKey body is not one 256-byte RSA block").into());
     }
-    let plaintext = private_key.decrypt_oaep(&ciphertext)?;
-    RoomKey::from_jwk(&latin1::decode(&plaintext), kid)
+    let plaintext = decrypt(&ciphertext)?;
+    Ok(RoomKey::from_jwk(&latin1::decode(&plaintext), kid)?)
 }
 
 /// Wraps a room key for one member: what goes into their `E2EKey` / `E2ESuggestedKey`.

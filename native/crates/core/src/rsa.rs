@@ -41,7 +41,9 @@ impl RsaPublicKey {
         Self::from_components(&n, &e)
     }
 
-    fn from_components(n: &[u8], e: &[u8]) -> Result<Self> {
+    /// A public key from its big-endian modulus and public exponent, as a PKCS#11 token gives
+    /// them (`CKA_MODULUS`, `CKA_PUBLIC_EXPONENT`); 2048-bit only.
+    pub fn from_components(n: &[u8], e: &[u8]) -> Result<Self> {
         let modulus = UintRef::new(n).map_err(|_| Error::BadKey("RSA modulus is malformed"))?;
         let public_exponent = UintRef::new(e).map_err(|_| Error::BadKey("RSA exponent is malformed"))?;
         if modulus.as_bytes().len() != MODULUS_BYTES {

@@ -9,7 +9,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use rc_e2ee_core::{RoomKey, RsaPrivateKey};
+use rc_e2ee_core::RoomKey;
+
+use crate::custody::IdentityKey;
 
 /// Kids whose accepted key a room remembers (by fingerprint) after the key left the cache.
 const REMEMBERED_KIDS_PER_ROOM: usize = 64;
@@ -286,11 +288,15 @@ impl RoomKeyCache {
     }
 }
 
-/// Imported app private keys by (app id, key version, public key string), few and bounded.
+/// (app id, key version, public key string).
+type KeyId = (String, i64, String);
+
+/// Opened identity keys (imported software keys, or handles of token objects) by (app id, key
+/// version, public key string), few and bounded.
 pub(crate) struct PrivateKeyCache {
     capacity: usize,
     tick: u64,
-    keys: HashMap<(String, i64, String), (Arc<RsaPrivateKey>, u64)>,
+    keys: HashMap<KeyId, (Arc<dyn IdentityKey>, u64)>,
 }
 
 impl PrivateKeyCache {
@@ -298,7 +304,7 @@ impl PrivateKeyCache {
         Self { capacity: capacity.max(1), tick: 0, keys: HashMap::new() }
     }
 
-    pub fn get(&mut self, app_id: &str, key_version: i64, public_key: &str) -> Option<Arc<RsaPrivateKey>> {
+    pub fn get(&mut self, app_id: &str, key_version: i64, public_key: &str) -> Option<Arc<dyn IdentityKey>> {
         self.tick += 1;
         let tick = self.tick;
         let (key, used) = self.keys.get_mut(&(app_id.to_owned(), key_version, public_key.to_owned()))?;
@@ -306,7 +312,7 @@ impl PrivateKeyCache {
         Some(Arc::clone(key))
     }
 
-    pub fn insert(&mut self, app_id: &str, key_version: i64, public_key: &str, key: Arc<RsaPrivateKey>) {
+    pub fn insert(&mut self, app_id: &str, key_version: i64, public_key: &str, key: Arc<dyn IdentityKey>) {
         self.tick += 1;
         self.keys.insert((app_id.to_owned(), key_version, public_key.to_owned()), (key, self.tick));
         while self.keys.len() > self.capacity {

@@ -3,11 +3,9 @@
 
 use std::sync::Arc;
 
-use rc_e2ee_core::RsaPrivateKey;
-
 use crate::audit::{action, Event, SYSTEM};
 use crate::clock::now_ms;
-use crate::custody::{identity_aad, Sealed};
+use crate::custody::{identity_aad, IdentityKey, KeyCustody, Sealed};
 use crate::ids::{check_app_id, check_id, BAD_ACTOR_ID, BAD_APP_USER_ID};
 use crate::keystore::{blocking, lock, CAS_ATTEMPTS};
 use crate::store::{IdentityDoc, IdentityState, RotationStep};
@@ -35,13 +33,17 @@ impl AppKeyStore {
             }
             let identity = self.new_identity(app_id, app_user_id, 1).await?;
             match self.inner.store.insert_identity(&identity).await {
-                // Another instance created it meanwhile: load theirs.
-                Err(Error::Conflict(_)) => continue,
+                // Another instance created it meanwhile: load theirs, and destroy ours if its
+                // custody keeps it outside the document.
+                Err(Error::Conflict(_)) => {
+                    let _ = self.destroy_keys(&identity.current_blobs().into_iter().cloned().collect::<Vec<_>>()).await;
+                    continue;
+                }
                 result => {
                     // The audit names the custody and its key object, so an operator sees where
                     // each identity's key is held.
                     let event = Event {
-                        detail: Some(self.current_custody().description()),
+                        detail: Some(self.key_description(&identity)),
                         ..self.event(SYSTEM, action::IDENTITY_CREATE, Some(app_id), None)
                     };
                     self.audited(event, result).await?;
@@ -74,7 +76,7 @@ impl AppKeyStore {
         identity.version = tombstone.version;
         let result = self.inner.store.update_identity(&identity).await;
         let event = Event {
-            detail: Some(self.current_custody().description()),
+            detail: Some(self.key_description(&identity)),
             ..self.event(actor_id, action::IDENTITY_RECREATE, Some(app_id), None)
         };
         self.audited(event, result).await?;
@@ -128,6 +130,13 @@ impl AppKeyStore {
             if identity.state == IdentityState::Revoked {
                 break;
             }
+            // Keys a custody keeps outside the document (a token's key pairs) are destroyed
+            // first: a crash after this and before the tombstone leaves an identity whose key
+            // is gone, which the next call finishes revoking; the other order could leave a
+            // live key that no document names.
+            let mut blobs: Vec<Sealed> = identity.current_blobs().into_iter().cloned().collect();
+            blobs.extend(identity.new_blobs().into_iter().cloned());
+            self.destroy_keys(&blobs).await?;
             let now = now_ms();
             let mut tombstone = identity.clone();
             tombstone.state = IdentityState::Revoked;
@@ -168,33 +177,27 @@ impl AppKeyStore {
         })
     }
 
-    /// Generates a key pair off the async workers, seals its PKCS#8 under the current KEK for
-    /// (app, key version) and caches the imported key. Returns (public key, sealed).
+    /// Creates a key pair in the current custody (off the async workers) for (app, key
+    /// version) and caches it. Returns (public key, what the document stores).
     pub(crate) async fn generate_sealed(&self, app_id: &str, key_version: i64) -> Result<(String, Sealed)> {
         let custody = self.current_custody();
         let aad = identity_aad(app_id, key_version);
-        let (key, sealed) = blocking(move || {
-            let key = RsaPrivateKey::generate()?;
-            let der = key.to_pkcs8_der()?;
-            let sealed = custody.seal(&der, &aad)?;
-            Ok((Arc::new(key), sealed))
-        })
-        .await?;
+        let (key, sealed) = blocking(move || custody.create_key(&aad)).await?;
         let public_key = key.public_key().to_rc_string();
         lock(&self.inner.private_keys).insert(app_id, key_version, &public_key, key);
         Ok((public_key, sealed))
     }
 
-    /// The imported private key sealed in `blobs` (copies under different KEKs: the first one
-    /// this store holds the KEK of opens) for (app, key version), whose public key must be
-    /// `public_key`; cached.
+    /// The identity key stored in `blobs` (copies under different custodies: the first one
+    /// this store holds opens) for (app, key version), whose public key must be `public_key`;
+    /// cached.
     pub(crate) async fn private_key(
         &self,
         app_id: &str,
         public_key: &str,
         blobs: &[&Sealed],
         key_version: i64,
-    ) -> Result<Arc<RsaPrivateKey>> {
+    ) -> Result<Arc<dyn IdentityKey>> {
         if let Some(key) = lock(&self.inner.private_keys).get(app_id, key_version, public_key) {
             return Ok(key);
         }
@@ -203,22 +206,49 @@ impl AppKeyStore {
         let blobs: Vec<Sealed> = blobs.iter().map(|sealed| (*sealed).clone()).collect();
         let expected = public_key.to_owned();
         let key = blocking(move || {
-            let refs: Vec<&Sealed> = blobs.iter().collect();
-            let der = this.open_any(&refs, &aad, None)?;
-            let key = RsaPrivateKey::from_pkcs8_der(&der).map_err(|_| Error::BadKek("the sealed key is not a key"))?;
-            if key.public_key().to_rc_string() != expected {
-                return Err(Error::BadKek("the sealed key does not match the identity's public key"));
+            let mut last = Error::BadKek("sealed under a KEK this store was not given");
+            for sealed in &blobs {
+                let Ok(custody) = this.custody_for(&sealed.kek_id) else { continue };
+                match custody.open_key(sealed, &aad) {
+                    Ok(key) if key.public_key().to_rc_string() == expected => return Ok(key),
+                    Ok(_) => last = Error::BadKek("the sealed key does not match the identity's public key"),
+                    Err(error) => last = error,
+                }
             }
-            Ok(Arc::new(key))
+            Err(last)
         })
         .await?;
         lock(&self.inner.private_keys).insert(app_id, key_version, public_key, Arc::clone(&key));
         Ok(key)
     }
 
+    /// Destroys what each stored key refers to outside the document (see
+    /// [`crate::KeyCustody::destroy_key`]). A key under a custody this store was not given is
+    /// skipped: for software custody there is nothing to destroy, and a token this store
+    /// cannot reach must be cleaned with the token's own tools.
+    pub(crate) async fn destroy_keys(&self, blobs: &[Sealed]) -> Result<()> {
+        let work: Vec<(Arc<dyn KeyCustody>, Sealed)> = blobs
+            .iter()
+            .filter_map(|sealed| self.custody_for(&sealed.kek_id).ok().map(|custody| (custody, sealed.clone())))
+            .collect();
+        if work.is_empty() {
+            return Ok(());
+        }
+        blocking(move || work.iter().try_for_each(|(custody, sealed)| custody.destroy_key(sealed))).await
+    }
+
+    /// What the audit names for an identity's current key: its custody and key object.
+    fn key_description(&self, identity: &IdentityDoc) -> String {
+        let custody = self.current_custody();
+        match &identity.sealed {
+            Some(sealed) => custody.key_description(sealed),
+            None => custody.description(),
+        }
+    }
+
     /// Every private key of an active identity: the current one, and the new one of a rotation
     /// in progress (new first once it is published, as new wrappings then use it).
-    pub(crate) async fn private_keys_of(&self, identity: &IdentityDoc) -> Result<Vec<Arc<RsaPrivateKey>>> {
+    pub(crate) async fn private_keys_of(&self, identity: &IdentityDoc) -> Result<Vec<Arc<dyn IdentityKey>>> {
         if identity.sealed.is_none() {
             return Err(Error::Revoked);
         }

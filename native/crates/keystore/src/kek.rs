@@ -22,9 +22,16 @@ impl AppKeyStore {
     /// [`AppKeyStore::retire_kek`] once every instance has the new KEK. One document at a time
     /// with compare-and-swap; resumable: call again after a failure. Fails with
     /// `KEYSTORE_BAD_KEK` (after re-sealing all it can, and without switching) if some
-    /// identity has no blob under a KEK this store holds.
+    /// identity has no blob under a KEK this store holds, and with `KEYSTORE_BAD_INPUT` (nothing
+    /// written) if `custody` seals nothing (PKCS#11 `rsa` mode: rotate identities into it).
     pub async fn rekey(&self, custody: Arc<dyn KeyCustody>) -> Result<RekeyReport> {
         self.ensure_open()?;
+        if !custody.seals() {
+            // A key that was once in this process does not become non-extractable by being
+            // imported into a token: identities move into such a custody by rotation (open
+            // with it as the current custody and the old one in `previous_keks`).
+            return Err(Error::BadInput("this custody keeps key pairs in the token: rotate identities into it"));
+        }
         let mut report = RekeyReport::default();
         let mut failure = None;
         for identity in self.inner.store.identities().await? {

@@ -41,7 +41,7 @@ mod trust_marks;
 mod types;
 
 pub use batch::MAX_BATCH_MESSAGES;
-pub use custody::{KeyCustody, Pkcs11Config, Pkcs11Custody, Sealed, SealedCustody};
+pub use custody::{IdentityKey, KeyCustody, Pkcs11Config, Pkcs11Custody, Pkcs11RsaCustody, Sealed, SealedCustody};
 pub use error::{Error, HsmKind, Result, StorageKind};
 pub use keystore::{AppKeyStore, OpenOptions, MAX_AUTHORIZATION_TTL};
 pub use rc_e2ee_core::EncryptedContent;

@@ -3,11 +3,12 @@
 
 use std::sync::Arc;
 
-use rc_e2ee_core::{unwrap_room_key, RoomKey, RsaPrivateKey};
+use rc_e2ee_core::{unwrap_room_key_with, RoomKey};
 
 use crate::acceptance::{self, acceptable_algorithm, check_proofs, judge, wrapped_kid, Evidence, Judgment};
 use crate::audit::{action, Event, OK, SYSTEM};
 use crate::cache::{RoomKeyCache, Trust};
+use crate::custody::IdentityKey;
 use crate::ids::{check_app_id, check_id, BAD_KID, BAD_ROOM_ID};
 use crate::keystore::{blocking, lock};
 use crate::store::{TrustMark, TrustStatus};
@@ -439,12 +440,12 @@ fn accepted_detail(accepted: &Accepted) -> String {
 }
 
 /// Unwraps with the first key that opens `e2e_key`; the last key's error otherwise.
-pub(crate) fn unwrap_with_any(keys: &[Arc<RsaPrivateKey>], e2e_key: &str) -> Result<RoomKey> {
+pub(crate) fn unwrap_with_any(keys: &[Arc<dyn IdentityKey>], e2e_key: &str) -> Result<RoomKey> {
     let mut last = Error::Core(rc_e2ee_core::Error::DecryptFailed);
     for key in keys {
-        match unwrap_room_key(key, e2e_key) {
+        match unwrap_room_key_with(e2e_key, |block| key.decrypt_oaep(block)) {
             Ok(room_key) => return Ok(room_key),
-            Err(error) => last = Error::Core(error),
+            Err(error) => last = error,
         }
     }
     Err(last)

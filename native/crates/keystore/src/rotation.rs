@@ -23,10 +23,11 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use rc_e2ee_core::{unwrap_room_key, wrap_room_key, RsaPrivateKey};
+use rc_e2ee_core::{unwrap_room_key_with, wrap_room_key};
 
 use crate::audit::{action, Event, SYSTEM};
 use crate::clock::now_ms;
+use crate::custody::{IdentityKey, Sealed};
 use crate::ids::check_app_id;
 use crate::keystore::blocking;
 use crate::store::{IdentityDoc, IdentityState, Rotation, RotationStep};
@@ -144,7 +145,17 @@ impl AppKeyStore {
             started_at: now,
         });
         next.updated_at = now;
-        next.version = self.inner.store.update_identity(&next).await?;
+        match self.inner.store.update_identity(&next).await {
+            Ok(version) => next.version = version,
+            Err(error) => {
+                // Lost the race: the new key is referenced nowhere. (Not on other failures: a
+                // write that failed to answer may still have been applied.)
+                if let (Error::Conflict(_), Some(rotation)) = (&error, &next.rotation) {
+                    let _ = self.destroy_keys(std::slice::from_ref(&rotation.new_sealed)).await;
+                }
+                return Err(error);
+            }
+        }
         *identity = next;
         Ok(())
     }
@@ -165,11 +176,18 @@ impl AppKeyStore {
         next.key_version = rotation.new_key_version;
         next.public_key = rotation.new_public_key;
         // The old sealed key is overwritten: shredded with this update.
+        let old: Vec<Sealed> = identity.current_blobs().into_iter().cloned().collect();
         next.sealed = Some(rotation.new_sealed);
         next.sealed_copies = rotation.new_sealed_copies;
         next.updated_at = now_ms();
         next.version = self.inner.store.update_identity(&next).await?;
         *identity = next;
+        // A custody that keeps the key outside the document (a token's key pair) destroys it
+        // now that nothing refers to it. Only after the update: until then, a resumed rotation
+        // still needs the old key to re-wrap. A crash in between leaves the old pair in the
+        // token, unreferenced (its label names the identity and key version), and so does a
+        // token failure here: it must not turn a finished rotation into a failed one.
+        let _ = self.destroy_keys(&old).await;
         Ok(())
     }
 
@@ -177,8 +195,8 @@ impl AppKeyStore {
     /// rooms that changed.
     async fn rewrap_all(
         &self,
-        old: &Arc<RsaPrivateKey>,
-        new: &Arc<RsaPrivateKey>,
+        old: &Arc<dyn IdentityKey>,
+        new: &Arc<dyn IdentityKey>,
         writer: &dyn RoomKeyWriter,
     ) -> Result<Tally> {
         let mut tally = Tally::default();
@@ -188,7 +206,7 @@ impl AppKeyStore {
             }
             let (old, new) = (Arc::clone(old), Arc::clone(new));
             let listed = room.clone();
-            let (next, rewrapped, unreadable) = blocking(move || rewrap_room(&old, &new, listed)).await?;
+            let (next, rewrapped, unreadable) = blocking(move || rewrap_room(&*old, &*new, listed)).await?;
             tally.rewrapped += rewrapped;
             tally.unreadable += unreadable;
             if rewrapped > 0 {
@@ -214,17 +232,17 @@ impl RotationReport {
 /// Re-wraps one subscription's keys; returns the new keys and the counts (re-wrapped,
 /// unreadable).
 fn rewrap_room(
-    old: &RsaPrivateKey,
-    new: &RsaPrivateKey,
+    old: &dyn IdentityKey,
+    new: &dyn IdentityKey,
     mut keys: SubscriptionKeys,
 ) -> Result<(SubscriptionKeys, u32, u32)> {
     let (mut rewrapped, mut unreadable) = (0, 0);
     let slots = keys.e2e_key.iter_mut().chain(keys.old_room_keys.iter_mut().map(|old| &mut old.e2e_key));
     for slot in slots {
-        if unwrap_room_key(new, slot).is_ok() {
+        if unwrap_room_key_with(slot, |block| new.decrypt_oaep(block)).is_ok() {
             continue;
         }
-        match unwrap_room_key(old, slot) {
+        match unwrap_room_key_with(slot, |block| old.decrypt_oaep(block)) {
             Ok(room_key) => {
                 *slot = wrap_room_key(&room_key, new.public_key())?;
                 rewrapped += 1;

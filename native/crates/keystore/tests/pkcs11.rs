@@ -15,10 +15,13 @@ use std::sync::Arc;
 use common::*;
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::mechanism::Mechanism;
-use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass};
-use cryptoki::session::UserType;
+use cryptoki::object::{Attribute, AttributeInfo, AttributeType, KeyType, ObjectClass};
+use cryptoki::session::{Session, UserType};
 use cryptoki::types::AuthPin;
-use rc_e2ee_keystore::{actions, AuditQuery, KeyCustody, Pkcs11Config, Pkcs11Custody, SealedCustody};
+use rc_e2ee_keystore::custody::identity_aad;
+use rc_e2ee_keystore::{
+    actions, AuditQuery, KeyCustody, OpenOptions, Pkcs11Config, Pkcs11Custody, Pkcs11RsaCustody, SealedCustody,
+};
 
 /// The tokens, or `None` (skip, with a note) when knowingly left out with RC_E2EE_SKIP_HSM=1.
 fn tokens(test: &str) -> Option<Hsm> {
@@ -91,6 +94,26 @@ fn a_token_that_refuses_the_mechanism_fails_at_open() {
     let config = Pkcs11Config { token_label: "rc-e2ee-nomech".into(), ..token_config(&hsm.kryoptic) };
     assert_eq!(p11_code(Pkcs11Custody::generate(&config)), "KEYSTORE_HSM_MECHANISM");
     assert_eq!(p11_code(Pkcs11Custody::open(&config)), "KEYSTORE_HSM_MECHANISM");
+    assert_eq!(p11_code(Pkcs11RsaCustody::open(&config)), "KEYSTORE_HSM_MECHANISM");
+}
+
+/// SoftHSM2 2.6 lists RSA-OAEP but does it with SHA-1 only: `rsa` mode opens on it, and the
+/// first identity fails with KEYSTORE_HSM_MECHANISM, nothing stored, no object left behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_token_without_oaep_sha256_fails_at_first_use_and_writes_nothing() {
+    let Some(hsm) = tokens("a_token_without_oaep_sha256_fails_at_first_use_and_writes_nothing") else { return };
+    let config = token_config(&hsm.softhsm);
+    let custody: Kek = Arc::new(Pkcs11RsaCustody::open(&config).unwrap());
+    let backend = Backend::file();
+    let store = backend.open(&custody).await;
+    let before = backend.dump().await;
+    let app = app_id();
+    assert_eq!(code(store.ensure_identity(&app, "bot").await), "KEYSTORE_HSM_MECHANISM");
+    assert!(store.identity(&app).await.unwrap().is_none());
+    assert_eq!(backend.dump().await, before);
+    let session = login(&hsm.softhsm, &hsm.pin_file);
+    let pairs = session.find_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY)]).unwrap();
+    assert!(pairs.is_empty(), "the refused pair was left in the token");
 }
 
 #[test]
@@ -197,30 +220,156 @@ async fn identities_move_from_sealed_custody_into_the_token() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn stored_documents_and_environment_cannot_open_a_room_key() {
     let Some(hsm) = tokens("stored_documents_and_environment_cannot_open_a_room_key") else { return };
-    for backend in backends("stored_documents_and_environment_cannot_open_a_room_key").await {
-        let kek: Kek = Arc::new(Pkcs11Custody::generate(&token_config(&hsm.softhsm)).unwrap());
-        let (store, app, public_key) = setup(&backend, &kek, &["room"]).await;
-        let key = TestKey::gcm();
-        accept(&store, &app, "room", &key.wrap_for(&public_key)).await.unwrap();
-        store.flush_audit().await.unwrap();
+    for rsa in [false, true] {
+        for backend in &backends("stored_documents_and_environment_cannot_open_a_room_key").await {
+            let kek: Kek = if rsa {
+                Arc::new(Pkcs11RsaCustody::open(&token_config(&hsm.kryoptic)).unwrap())
+            } else {
+                Arc::new(Pkcs11Custody::generate(&token_config(&hsm.softhsm)).unwrap())
+            };
+            let (store, app, public_key) = setup(backend, &kek, &["room", "room2"]).await;
+            let (key, key2) = (TestKey::gcm(), TestKey::gcm());
+            accept(&store, &app, "room", &key.wrap_for(&public_key)).await.unwrap();
+            accept(&store, &app, "room2", &key2.wrap_for(&public_key)).await.unwrap();
+            store.flush_audit().await.unwrap();
 
-        let mut secrets = Secrets::default();
-        secrets.room_key(&key);
-        // The test can ask the token to open the blob (it holds the login); what it gets must
-        // not be in the data.
-        secrets.private_key("identity key", &private_key_der(&backend, &kek, &app).await);
-        let pin = std::fs::read_to_string(&hsm.pin_file).unwrap();
-        secrets.text("PIN", pin.trim());
-        let mut haystack = backend.dump().await;
-        for (name, value) in std::env::vars_os() {
-            haystack.push_str(&format!("{}={}\n", name.to_string_lossy(), value.to_string_lossy()));
+            let mut secrets = Secrets::default();
+            secrets.room_key(&key);
+            secrets.room_key(&key2);
+            // In `kek` mode the test can ask the token to open the blob (it holds the login); what it
+            // gets must not be in the data. In `rsa` mode no bytes of the key exist outside the
+            // token: the stored reference is all there is.
+            secrets.private_key("identity key", &private_key_der(backend, &kek, &app).await);
+            let pin = std::fs::read_to_string(&hsm.pin_file).unwrap();
+            secrets.text("PIN", pin.trim());
+            let mut haystack = backend.dump().await;
+            for (name, value) in std::env::vars_os() {
+                haystack.push_str(&format!("{}={}\n", name.to_string_lossy(), value.to_string_lossy()));
+            }
+            secrets.assert_absent(&haystack);
+            // And no software KEK could open the stored blob: it names a token key.
+            let stored = backend.raw().await.identity(&app).await.unwrap().unwrap().sealed.unwrap();
+            assert!(stored.kek_id.starts_with(if rsa { "p11rsa-" } else { "p11-" }));
+            if rsa {
+                assert!(stored.nonce.is_empty() && stored.ciphertext.len() == 16, "{stored:?}");
+            }
+            store.close().await.unwrap();
         }
-        secrets.assert_absent(&haystack);
-        // And no software KEK could open the stored blob: it names a token key.
-        let stored = backend.raw().await.identity(&app).await.unwrap().unwrap();
-        assert!(stored.sealed.unwrap().kek_id.starts_with("p11-"));
+    }
+}
+
+/// `rsa` mode on kryoptic: the private key object cannot be read out (CKA_PRIVATE_EXPONENT,
+/// CKA_PRIME_1, CKA_VALUE are sensitive) nor wrapped out, the public key Rocket.Chat gets is the
+/// token's, and revocation destroys both objects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rsa_mode_keys_cannot_leave_the_token_and_revocation_destroys_them() {
+    let Some(hsm) = tokens("rsa_mode_keys_cannot_leave_the_token_and_revocation_destroys_them") else { return };
+    let custody: Kek = Arc::new(Pkcs11RsaCustody::open(&token_config(&hsm.kryoptic)).unwrap());
+    let backend = Backend::file();
+    let (store, app, public_key) = setup(&backend, &custody, &["room"]).await;
+    let key = TestKey::gcm();
+    accept(&store, &app, "room", &key.wrap_for(&public_key)).await.unwrap();
+    let stored = backend.raw().await.identity(&app).await.unwrap().unwrap().sealed.unwrap();
+    assert!(stored.kek_id.starts_with("p11rsa-") && stored.nonce.is_empty() && stored.ciphertext.len() == 16);
+
+    // The attacker holds the PIN and talks to the module directly.
+    let session = login(&hsm.kryoptic, &hsm.pin_file);
+    let id = Attribute::Id(stored.ciphertext.clone());
+    let private = session.find_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY), id.clone()]).unwrap();
+    assert_eq!(private.len(), 1);
+    let secret = [AttributeType::PrivateExponent, AttributeType::Prime1, AttributeType::Prime2, AttributeType::Value];
+    for (attribute, info) in secret.iter().zip(session.get_attribute_info(private[0], &secret).unwrap()) {
+        assert!(
+            matches!(info, AttributeInfo::Sensitive | AttributeInfo::TypeInvalid | AttributeInfo::Unavailable),
+            "{attribute:?} is readable: {info:?}"
+        );
+    }
+    let values = session.get_attributes(private[0], &secret).unwrap();
+    assert!(!values
+        .iter()
+        .any(|a| matches!(a, Attribute::PrivateExponent(_) | Attribute::Prime1(_) | Attribute::Value(_))));
+    let flags = session.get_attributes(private[0], &[AttributeType::Sensitive, AttributeType::Extractable]).unwrap();
+    assert!(flags.contains(&Attribute::Sensitive(true)) && flags.contains(&Attribute::Extractable(false)));
+    // Wrapping out under a key the attacker made is refused too.
+    let attacker = session
+        .generate_key(
+            &Mechanism::AesKeyGen,
+            &[
+                Attribute::Class(ObjectClass::SECRET_KEY),
+                Attribute::KeyType(KeyType::AES),
+                Attribute::ValueLen(32.into()),
+                Attribute::Token(false),
+                Attribute::Wrap(true),
+            ],
+        )
+        .unwrap();
+    assert!(session.wrap_key(&Mechanism::AesKeyWrapPad, attacker, private[0]).is_err());
+    // Rocket.Chat's public-key string is the token's public key.
+    let public = session.find_objects(&[Attribute::Class(ObjectClass::PUBLIC_KEY), id.clone()]).unwrap();
+    let parts = session.get_attributes(public[0], &[AttributeType::Modulus, AttributeType::PublicExponent]).unwrap();
+    let (Attribute::Modulus(n), Attribute::PublicExponent(e)) = (&parts[0], &parts[1]) else { panic!("{parts:?}") };
+    assert_eq!(rc_e2ee_core::RsaPublicKey::from_components(n, e).unwrap().to_rc_string(), public_key);
+
+    // Revocation is real shredding: both objects are gone from the token.
+    store.revoke_identity(&app, "admin").await.unwrap();
+    assert!(session.find_objects(&[id]).unwrap().is_empty(), "revocation left the key pair in the token");
+    assert_eq!(code(custody.open_key(&stored, &identity_aad(&app, 1))), "KEYSTORE_HSM_KEY");
+    // The audit names the custody and the object, never the PIN.
+    let records = store.audit(&AuditQuery { app_id: Some(app.clone()), ..Default::default() }).await.unwrap();
+    let created = records.iter().find(|r| r.action == actions::IDENTITY_CREATE).unwrap();
+    let detail = created.detail.as_deref().unwrap();
+    let hex: String = stored.ciphertext.iter().map(|b| format!("{b:02x}")).collect();
+    assert!(detail.starts_with("pkcs11-rsa kek_id=p11rsa-") && detail.ends_with(&format!("id={hex}")), "{detail}");
+    let pin = std::fs::read_to_string(&hsm.pin_file).unwrap();
+    assert!(!backend.dump().await.contains(pin.trim()));
+}
+
+/// Identities move from sealed custody into `rsa` mode by rotation: the new pair is generated in
+/// the token, the old sealed key shredded at commit; then the token alone opens the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn identities_rotate_from_sealed_custody_into_token_key_pairs() {
+    let Some(hsm) = tokens("identities_rotate_from_sealed_custody_into_token_key_pairs") else { return };
+    for backend in backends("identities_rotate_from_sealed_custody_into_token_key_pairs").await {
+        let sealed: Kek = Arc::new(SealedCustody::from_base64(&SealedCustody::generate_kek()).unwrap());
+        let (store, app, public_key) = setup(&backend, &sealed, &["room"]).await;
+        let old_der = private_key_der(&backend, &sealed, &app).await;
+        store.close().await.unwrap();
+
+        let rsa: Kek = Arc::new(Pkcs11RsaCustody::open(&token_config(&hsm.kryoptic)).unwrap());
+        assert_eq!(code(backend.open_with(&rsa, options()).await), "KEYSTORE_BAD_KEK");
+        let store =
+            backend.open_with(&rsa, OpenOptions { previous_keks: vec![sealed.clone()], ..options() }).await.unwrap();
+        let host = Host::new(&public_key);
+        let room = Room::new(&host, "room", &public_key, 2);
+        let report = store.rotate_identity(&app, host.as_ref()).await.unwrap();
+        assert_eq!(report.keys_rewrapped, 2);
+        assert_eq!(store.identity(&app).await.unwrap().unwrap().kek_id.as_deref(), Some(rsa.kek_id()));
+        store.close().await.unwrap();
+
+        let store = backend.open(&rsa).await;
+        room.assert_readable(&store, &app, &host).await;
+        let mut secrets = Secrets::default();
+        secrets.private_key("old software key", &old_der);
+        secrets.assert_absent(&backend.dump().await);
         store.close().await.unwrap();
     }
+}
+
+/// A logged-in session on the test token of `module`, as an attacker holding the PIN has.
+fn login(module: &std::path::Path, pin_file: &std::path::Path) -> Session {
+    let pkcs11 = Pkcs11::new(module).unwrap();
+    // The custody initialized this module in this process already.
+    let _ = pkcs11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK));
+    let slot = pkcs11
+        .get_slots_with_initialized_token()
+        .unwrap()
+        .into_iter()
+        .find(|slot| pkcs11.get_token_info(*slot).unwrap().label() == "rc-e2ee-test")
+        .unwrap();
+    let session = pkcs11.open_rw_session(slot).unwrap();
+    let pin = std::fs::read_to_string(pin_file).unwrap();
+    let _ = session.login(UserType::User, Some(&AuthPin::new(pin.trim().into())));
+    session
 }
 
 /// The file backend, and MongoDB at MONGO_URL (required unless RC_E2EE_SKIP_MONGO=1).

@@ -23,20 +23,23 @@ use rc_e2ee_core::{wrap_room_key, RoomKey, RsaPublicKey};
 use rc_e2ee_keystore::custody::identity_aad;
 use rc_e2ee_keystore::store::{self, Store};
 use rc_e2ee_keystore::{
-    AcceptOptions, Accepted, AppKeyStore, ContentFields, Error, KeyCustody, MessageFields, OpenOptions, Pkcs11Config,
-    Pkcs11Custody, Proof, Result, RoomKeyWriter, SealedCustody, StoreUrl, SubscriptionKeys,
+    AcceptOptions, Accepted, AppKeyStore, ContentFields, Error, IdentityKey, KeyCustody, MessageFields, OldRoomKey,
+    OpenOptions, Pkcs11Config, Pkcs11Custody, Pkcs11RsaCustody, Proof, Result, RoomKeyWriter, SealedCustody, StoreUrl,
+    SubscriptionKeys,
 };
 
 /// Runs each named `async fn(&Backend)` once per backend × custody: the embedded file always,
 /// MongoDB at `MONGO_URL` (FerretDB: `eval "$(scripts/test-db/start)"`), required unless
-/// `RC_E2EE_SKIP_MONGO=1`; sealed custody always, PKCS#11 custody (`kek` mode) on the SoftHSM2
-/// token of `eval "$(scripts/test-hsm/start)"`, required unless `RC_E2EE_SKIP_HSM=1`. The
+/// `RC_E2EE_SKIP_MONGO=1`; sealed custody always, PKCS#11 custody on the tokens of
+/// `eval "$(scripts/test-hsm/start)"` (`kek` mode on SoftHSM2, `rsa` mode on kryoptic), required
+/// unless `RC_E2EE_SKIP_HSM=1`. The
 /// custody is what [`kek`] returns in the test's body.
 #[macro_export]
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         $crate::suite!(@custody sealed, $crate::common::CustodyKind::Sealed, $($name),*);
         $crate::suite!(@custody pkcs11_kek, $crate::common::CustodyKind::Pkcs11Kek, $($name),*);
+        $crate::suite!(@custody pkcs11_rsa, $crate::common::CustodyKind::Pkcs11Rsa, $($name),*);
     };
     (@custody $custody:ident, $kind:expr, $($name:ident),*) => {
         mod $custody {
@@ -72,6 +75,14 @@ pub enum CustodyKind {
     Sealed,
     /// A fresh AES-256 KEK object per [`kek`] call in the SoftHSM2 token of scripts/test-hsm.
     Pkcs11Kek,
+    /// Key pairs in the kryoptic token of scripts/test-hsm (OAEP-SHA-256), a fresh custody name
+    /// per [`kek`] call.
+    Pkcs11Rsa,
+}
+
+/// The custody of the running test.
+pub fn custody_kind() -> CustodyKind {
+    CUSTODY.with(std::cell::Cell::get)
 }
 
 /// The custody every test provider uses; a custody provider handed to the key store.
@@ -261,6 +272,10 @@ pub fn kek() -> Kek {
         CustodyKind::Pkcs11Kek => {
             let hsm = hsm().unwrap();
             Arc::new(Pkcs11Custody::generate(&token_config(&hsm.softhsm)).unwrap())
+        }
+        CustodyKind::Pkcs11Rsa => {
+            let hsm = hsm().unwrap();
+            Arc::new(Pkcs11RsaCustody::open(&token_config(&hsm.kryoptic)).unwrap())
         }
     }
 }
@@ -526,8 +541,10 @@ impl Secrets {
     }
 
     /// A private key: its PKCS#8 document and its JWK private members d, p, q, dp, dq, qi.
-    pub fn private_key(&mut self, label: &str, pkcs8_der: &[u8]) {
+    /// `None` (a key in a token, no bytes of it here) adds nothing.
+    pub fn private_key(&mut self, label: &str, pkcs8_der: &Option<Vec<u8>>) {
         use pkcs1::der::Decode;
+        let Some(pkcs8_der) = pkcs8_der else { return };
         self.bytes(&format!("{label} PKCS#8"), pkcs8_der);
         let info = pkcs8::PrivateKeyInfo::from_der(pkcs8_der).unwrap();
         let key = pkcs1::RsaPrivateKey::from_der(info.private_key).unwrap();
@@ -553,13 +570,25 @@ impl Secrets {
 }
 
 /// The PKCS#8 of an identity's current private key, opened with the test's KEK from the
-/// stored document (what an attacker with the KEK and the database could do).
-pub async fn private_key_der(backend: &Backend, kek: &Kek, app_id: &str) -> Vec<u8> {
+/// stored document (what an attacker with the KEK and the database could do); `None` in
+/// PKCS#11 `rsa` custody, where no such bytes exist outside the token.
+pub async fn private_key_der(backend: &Backend, kek: &Kek, app_id: &str) -> Option<Vec<u8>> {
     let raw = backend.raw().await;
     let identity = raw.identity(app_id).await.unwrap().unwrap();
     raw.close().await.unwrap();
     let sealed = identity.sealed.unwrap();
-    kek.unseal(&sealed, &identity_aad(app_id, identity.key_version)).unwrap().to_vec()
+    if !kek.seals() {
+        return None;
+    }
+    Some(kek.unseal(&sealed, &identity_aad(app_id, identity.key_version)).unwrap().to_vec())
+}
+
+/// The identity's current key as its custody opens it (in any custody).
+pub async fn identity_key(backend: &Backend, kek: &Kek, app_id: &str) -> Arc<dyn IdentityKey> {
+    let raw = backend.raw().await;
+    let identity = raw.identity(app_id).await.unwrap().unwrap();
+    raw.close().await.unwrap();
+    kek.open_key(&identity.sealed.unwrap(), &identity_aad(app_id, identity.key_version)).unwrap()
 }
 
 /// The code of the error `result` must be.
@@ -567,5 +596,45 @@ pub fn code<T>(result: Result<T>) -> &'static str {
     match result {
         Ok(_) => panic!("expected an error, got a value"),
         Err(error) => error.code(),
+    }
+}
+
+/// A room of the rotation tests: keys wrapped in the host's subscription, and one message per
+/// key.
+pub struct Room {
+    pub id: String,
+    pub keys: Vec<TestKey>,
+    pub texts: Vec<String>,
+}
+
+impl Room {
+    pub fn new(host: &Host, id: &str, public_key: &str, keys: usize) -> Self {
+        let keys: Vec<_> = (0..keys).map(|_| TestKey::gcm()).collect();
+        let texts = keys.iter().map(|_| secret_text()).collect();
+        host.set_subscription(SubscriptionKeys {
+            room_id: id.into(),
+            e2e_key: keys.first().map(|k| k.wrap_for(public_key)),
+            old_room_keys: keys
+                .iter()
+                .skip(1)
+                .enumerate()
+                .map(|(i, k)| OldRoomKey {
+                    e2e_key_id: k.kid().into(),
+                    ts_ms: i as i64,
+                    e2e_key: k.wrap_for(public_key),
+                })
+                .collect(),
+        });
+        Self { id: id.into(), keys, texts }
+    }
+
+    /// Every message of the room decrypts after reloading the host's subscription into `store`.
+    pub async fn assert_readable(&self, store: &AppKeyStore, app: &str, host: &Host) {
+        let loaded = store.load_room_keys(app, &self.id, &host.subscription(&self.id)).await.unwrap();
+        assert_eq!(loaded.unreadable, 0, "room {}: a key no longer opens", self.id);
+        for (key, text) in self.keys.iter().zip(&self.texts) {
+            let plaintext = store.decrypt_message(app, &self.id, &key.message(text)).await.unwrap();
+            assert_eq!(plaintext.as_str(), payload(text));
+        }
     }
 }
