@@ -329,6 +329,48 @@ report(
   'node',
 );
 
+// The same unwrap inside the key store, per custody: `loadRoomKeys` of one wrapped key (the
+// app's private key opened once and cached; the call audited). Sealed and PKCS#11 `kek` custody
+// unwrap in the addon; `rsa` custody sends every unwrap to the token (C_Decrypt). An unwrap
+// happens once per room key (a join, a key reset, a restart), never per message. The tokens
+// are scripts/test-hsm's (scripts/bench starts them); without them these rows are left out.
+const tokens = process.env.RC_E2EE_SOFTHSM_MODULE && process.env.RC_E2EE_KRYOPTIC_MODULE;
+const custodies = [['sealed', { kek: randomBytes(32).toString('base64') }]];
+if (tokens) {
+  const token = { kind: 'pkcs11', tokenLabel: 'rc-e2ee-test', pinFile: process.env.RC_E2EE_HSM_PIN_FILE };
+  const label = `bench-${process.pid}`;
+  custodies.push(
+    [
+      'PKCS#11 kek, SoftHSM2',
+      { custody: { ...token, mode: 'kek', module: process.env.RC_E2EE_SOFTHSM_MODULE, keyLabel: label, createKey: true } },
+    ],
+    ['PKCS#11 rsa, kryoptic', { custody: { ...token, mode: 'rsa', module: process.env.RC_E2EE_KRYOPTIC_MODULE, keyLabel: label } }],
+  );
+} else {
+  console.error('  (no RC_E2EE_*_MODULE: PKCS#11 custody rows left out; scripts/bench starts the test tokens)');
+}
+for (const [name, custody] of custodies) {
+  const dir = mkdtempSync(join(tmpdir(), 'rc-e2ee-bench-custody-'));
+  const custodyStore = await e2ee.AppKeyStore.open({ url: `file://${join(dir, 'keystore.json')}`, ...custody });
+  const publicKey = await custodyStore.ensureIdentity(BENCH_APP, 'bench-app.bot');
+  await custodyStore.authorize(BENCH_APP, 'bench-room', 'admin');
+  const subscription = { roomId: 'bench-room', e2eKey: e2ee.wrapRoomKey(roomKey, publicKey), oldRoomKeys: [] };
+  if ((await custodyStore.loadRoomKeys(BENCH_APP, 'bench-room', subscription)).unreadable !== 0) {
+    throw new Error(`${name}: the key store does not open its own room key; refusing to benchmark`);
+  }
+  report(
+    `RSA-OAEP unwrap of a room key in the key store (loadRoomKeys), ${name}`,
+    await compare({
+      addon: () => custodyStore.loadRoomKeys(BENCH_APP, 'bench-room', subscription),
+      node: () => privateDecrypt({ key: nodeKey, oaepHash: 'sha256' }, body),
+    }),
+    'addon',
+    'node',
+  );
+  await custodyStore.close();
+  rmSync(dir, { recursive: true, force: true });
+}
+
 const generate = promisify(generateKeyPair);
 
 report(

@@ -31,6 +31,7 @@ export {
   type AuditQuery,
   type AuditRecord,
   type Authorization,
+  type CustodyOptions,
   type IdentityInfo,
   type LoadedKeys,
   type OldRoomKey,

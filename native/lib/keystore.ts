@@ -15,8 +15,42 @@ import { requireString } from './keys';
 export const MAX_BATCH_MESSAGES = 1000;
 
 /**
- * Options of {@link AppKeyStore.open}. Give exactly one of `kek` and `kekFile`; the durations
- * are milliseconds.
+ * Where an app identity's private key is held (see the README's "Key custody" section).
+ * - `sealed` (the default): the key is sealed under the KEK of `kek`/`kekFile`, held in this
+ *   process.
+ * - `pkcs11` with `mode: 'kek'`: the KEK is an AES-256 key inside a PKCS#11 token
+ *   (non-extractable); the token seals and opens identities with AES-GCM.
+ * - `pkcs11` with `mode: 'rsa'`: each identity's RSA key pair is generated inside the token and
+ *   never leaves it; the token unwraps room keys (RSA-OAEP-SHA-256). The stronger mode.
+ *
+ * A token that cannot be used fails at open (or, for a mechanism the token lists but refuses,
+ * at the first identity) with `KEYSTORE_HSM_MODULE`, `KEYSTORE_HSM_TOKEN`, `KEYSTORE_HSM_PIN`,
+ * `KEYSTORE_HSM_KEY` or `KEYSTORE_HSM_MECHANISM`, nothing written.
+ */
+export type CustodyOptions =
+  | { kind: 'sealed' }
+  | {
+      kind: 'pkcs11';
+      /** `kek`: the token holds the KEK. `rsa`: the token holds each identity's key pair. */
+      mode: 'kek' | 'rsa';
+      /** Path of the PKCS#11 module (shared object), e.g. `/usr/lib/softhsm/libsofthsm2.so`. */
+      module: string;
+      /** Label of the token to use. */
+      tokenLabel: string;
+      /** A file holding the user PIN (surrounding whitespace ignored); the PIN is never logged. */
+      pinFile: string;
+      /**
+       * `kek` mode: label of the AES-256 KEK object (default `rc-e2ee-kek`). `rsa` mode: name of
+       * this custody in the token (default `rc-e2ee`), so stores sharing a token keep apart.
+       */
+      keyLabel?: string;
+      /** `kek` mode: create the KEK object when the token has none under `keyLabel` (default false). */
+      createKey?: boolean;
+    };
+
+/**
+ * Options of {@link AppKeyStore.open}. For sealed custody give exactly one of `kek` and
+ * `kekFile`; for PKCS#11 custody neither. The durations are milliseconds.
  */
 export interface AppKeyStoreOptions {
   /**
@@ -38,6 +72,12 @@ export interface AppKeyStoreOptions {
    * (`rekey`, then `retireKek`) is under way. New blobs are sealed under the current KEK only.
    */
   previousKeks?: string[];
+  /**
+   * Where identity keys are held (default `{ kind: 'sealed' }`). Moving identities into a token:
+   * into `kek` mode with {@link AppKeyStore.rekey}; into `rsa` mode by opening with it and the
+   * old KEK in `previousKeks`, then rotating each identity.
+   */
+  custody?: CustodyOptions;
   /**
    * Unwrapped room keys this instance keeps in memory, least recently used evicted first
    * (default 4096; at least 1). An evicted key reads as `KEYSTORE_NO_ROOM_KEY` until the host
@@ -376,6 +416,32 @@ function readArgument<T>(what: string, read: () => T): T {
   }
 }
 
+/** A copy of a custody option with its shape checked; absent stays absent. */
+function custodyOption(value: unknown): native.CustodyOptions | undefined {
+  if (value === undefined) return undefined;
+  if (value === null || typeof value !== 'object') keystoreBadInput('custody must be an object');
+  const custody = value as Record<string, unknown>;
+  const text = (name: string): string | undefined => {
+    const field = custody[name];
+    if (field === undefined) return undefined;
+    if (typeof field !== 'string') keystoreBadInput(`custody.${name} must be a string`);
+    return field;
+  };
+  const createKey = custody.createKey;
+  if (createKey !== undefined && typeof createKey !== 'boolean') keystoreBadInput('custody.createKey must be a boolean');
+  const kind = text('kind');
+  if (kind !== 'sealed' && kind !== 'pkcs11') keystoreBadInput("custody.kind must be 'sealed' or 'pkcs11'");
+  return {
+    kind,
+    mode: text('mode'),
+    module: text('module'),
+    tokenLabel: text('tokenLabel'),
+    pinFile: text('pinFile'),
+    keyLabel: text('keyLabel'),
+    createKey,
+  };
+}
+
 /** A count option: absent, or an integer from 0 to 2^32 - 1 (N-API would wrap a negative one). */
 function countOption(
   options: AppKeyStoreOptions,
@@ -478,7 +544,7 @@ export class AppKeyStore {
       requireString(options.url, 'url');
       for (const name of ['roomKeyCapacity', 'authorizationTtlMs', 'auditFlushIntervalMs'] as const)
         countOption(options, name);
-      return { ...options };
+      return { ...options, custody: custodyOption(options.custody) };
     });
     return new AppKeyStore(await callAsync(() => native.AppKeyStore.open(copy)));
   }
@@ -604,16 +670,22 @@ export class AppKeyStore {
    * Re-seals every identity under a new KEK, which this instance uses once all are resealed;
    * resumable. The old KEK's blobs stay, so instances that hold only the old KEK keep working:
    * roll the new KEK out to every instance, then `retireKek(oldKekId)`. `kek` names the new KEK
-   * as {@link AppKeyStoreOptions} does (exactly one of `kek`, `kekFile`). Fails with
+   * as {@link AppKeyStoreOptions} does (exactly one of `kek`, `kekFile`, or a PKCS#11 `custody`
+   * in `kek` mode). `rsa` mode seals nothing: `KEYSTORE_BAD_INPUT`, rotate identities into it. Fails with
    * `KEYSTORE_BAD_KEK`, after re-sealing all it can and without switching, when an identity has
    * no blob under a KEK this store holds.
    */
-  rekey(kek: { kek?: string; kekFile?: string }): Promise<RekeyReport> {
+  rekey(kek: { kek?: string; kekFile?: string; custody?: CustodyOptions }): Promise<RekeyReport> {
     return callAsync(() => {
-      const { kek: value, kekFile } = readArgument('rekey options', () => ({ kek: kek?.kek, kekFile: kek?.kekFile }));
-      return this.#native.rekey(value, kekFile);
+      const { value, kekFile, custody } = readArgument('rekey options', () => ({
+        value: kek?.kek,
+        kekFile: kek?.kekFile,
+        custody: custodyOption(kek?.custody),
+      }));
+      return this.#native.rekey(value, kekFile, custody);
     });
   }
+
 
   /**
    * Shreds every blob sealed under the KEK `kekId` (see {@link IdentityInfo.kekId}), re-sealing

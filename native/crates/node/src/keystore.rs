@@ -12,15 +12,15 @@ use napi::bindgen_prelude::*;
 use napi::threadsafe_function::ThreadsafeFunction;
 use napi_derive::napi;
 use rc_e2ee_keystore::{
-    self as keystore, AcceptOptions, AppKeyStore, AuditQuery, KeyCustody, OpenOptions, RoomKeyWriter, SealedCustody,
-    StoreUrl,
+    self as keystore, AcceptOptions, AppKeyStore, AuditQuery, HsmKind, KeyCustody, OpenOptions, Pkcs11Config,
+    Pkcs11Custody, Pkcs11RsaCustody, RoomKeyWriter, SealedCustody, StoreUrl,
 };
 use zeroize::Zeroizing;
 
 use crate::errors::{promise, to_js, Code};
 use crate::keystore_types::{
-    audit_query, AcceptRequest, AcceptResult, AuditFilter, AuditRecord, Authorization, IdentityInfo, LoadedKeys, Proof,
-    ProvisionalKey, RekeyReport, RotationReport, StoreOptions, SubscriptionKeys,
+    audit_query, AcceptRequest, AcceptResult, AuditFilter, AuditRecord, Authorization, CustodyOptions, IdentityInfo,
+    LoadedKeys, Proof, ProvisionalKey, RekeyReport, RotationReport, StoreOptions, SubscriptionKeys,
 };
 use crate::messages::{BatchResult, EncryptedContent, MessageFields};
 use crate::wire::{Ascii, Guarded, Id, List, PlainText, Secret, Str, Text};
@@ -30,6 +30,68 @@ const MAX_BATCH: u32 = keystore::MAX_BATCH_MESSAGES as u32;
 
 fn custody(kek: Option<&str>, kek_file: Option<&str>) -> keystore::Result<Arc<dyn KeyCustody>> {
     Ok(Arc::new(SealedCustody::from_config(kek, kek_file.map(Path::new))?))
+}
+
+/// The custody `StoreOptions.custody` names; the sealed one (from `kek`/`kekFile`) when absent.
+/// Opening a token logs in and checks its key objects: blocking calls, made off the workers.
+async fn chosen_custody(
+    options: Option<CustodyOptions>,
+    kek: Option<&str>,
+    kek_file: Option<&str>,
+) -> keystore::Result<Arc<dyn KeyCustody>> {
+    let Some(options) = options else { return custody(kek, kek_file) };
+    match options.kind.as_str() {
+        "sealed" => {
+            if options.mode.is_some() || options.module.is_some() || options.token_label.is_some() {
+                return Err(keystore::Error::BadInput("sealed custody takes no PKCS#11 settings"));
+            }
+            custody(kek, kek_file)
+        }
+        "pkcs11" => {
+            if kek.is_some() || kek_file.is_some() {
+                return Err(keystore::Error::BadInput("PKCS#11 custody takes no kek or kekFile"));
+            }
+            let rsa = match options.mode.as_deref() {
+                Some("kek") => false,
+                Some("rsa") => true,
+                _ => return Err(keystore::Error::BadInput("custody.mode must be 'kek' or 'rsa'")),
+            };
+            let required = |value: Option<String>, message: &'static str| match value {
+                Some(value) if !value.is_empty() && !value.contains('\0') => Ok(value),
+                _ => Err(keystore::Error::BadInput(message)),
+            };
+            let config = Pkcs11Config {
+                module: required(options.module, "custody.module must be a path")?.into(),
+                token_label: required(options.token_label, "custody.tokenLabel must be a label")?,
+                pin_file: required(options.pin_file, "custody.pinFile must be a path")?.into(),
+                key_label: match options.key_label {
+                    Some(label) => required(Some(label), "custody.keyLabel must be a label")?,
+                    None if rsa => "rc-e2ee".to_owned(),
+                    None => keystore::custody::pkcs11::DEFAULT_KEK_LABEL.to_owned(),
+                },
+            };
+            let create = options.create_key.unwrap_or(false);
+            if rsa && create {
+                return Err(keystore::Error::BadInput(
+                    "custody.createKey is for kek mode (rsa mode creates key pairs)",
+                ));
+            }
+            let opened = napi::tokio::task::spawn_blocking(move || -> keystore::Result<Arc<dyn KeyCustody>> {
+                if rsa {
+                    return Ok(Arc::new(Pkcs11RsaCustody::open(&config)?));
+                }
+                match Pkcs11Custody::open(&config) {
+                    Err(keystore::Error::Hsm { kind: HsmKind::Key, .. }) if create => {
+                        Ok(Arc::new(Pkcs11Custody::generate(&config)?))
+                    }
+                    result => Ok(Arc::new(result?)),
+                }
+            })
+            .await;
+            opened.map_err(|_| keystore::Error::Core(rc_e2ee_core::Error::Internal("custody task failed")))?
+        }
+        _ => Err(keystore::Error::BadInput("custody.kind must be 'sealed' or 'pkcs11'")),
+    }
 }
 
 fn previous_custody(value: &str) -> keystore::Result<Arc<dyn KeyCustody>> {
@@ -115,7 +177,9 @@ impl JsAppKeyStore {
             let kek = options.kek.map(Zeroizing::new);
             let previous_keks: Vec<Zeroizing<String>> =
                 options.previous_keks.unwrap_or_default().into_iter().map(Zeroizing::new).collect();
-            let current = custody(kek.as_deref().map(String::as_str), options.kek_file.as_deref())?;
+            let current =
+                chosen_custody(options.custody, kek.as_deref().map(String::as_str), options.kek_file.as_deref())
+                    .await?;
             let mut open = OpenOptions::default();
             for previous in &previous_keks {
                 open.previous_keks.push(previous_custody(previous)?);
@@ -221,11 +285,12 @@ impl JsAppKeyStore {
         env: &'env Env,
         kek: Option<String>,
         kek_file: Option<String>,
+        custody: Option<CustodyOptions>,
     ) -> Pending<'env, RekeyReport> {
         let store = self.inner.clone();
         let kek = kek.map(Zeroizing::new);
         promise(env, async move {
-            let custody = custody(kek.as_deref().map(String::as_str), kek_file.as_deref())?;
+            let custody = chosen_custody(custody, kek.as_deref().map(String::as_str), kek_file.as_deref()).await?;
             store.rekey(custody).await.map(Into::into)
         })
     }

@@ -21,12 +21,36 @@ pub struct StoreOptions {
     pub kek_file: Option<String>,
     /// Earlier KEKs (base64 or `file:` paths) still accepted while a KEK rotation runs.
     pub previous_keks: Option<Vec<String>>,
+    /// Where identity keys are held: absent or `{kind: 'sealed'}` for the KEK above, or a
+    /// PKCS#11 token.
+    pub custody: Option<CustodyOptions>,
     /// Room keys held in memory at most.
     pub room_key_capacity: Option<u32>,
     /// How long a checked authorization is trusted, in milliseconds.
     pub authorization_ttl_ms: Option<u32>,
     /// Longest delay before counted decrypt/encrypt calls reach the audit, in milliseconds.
     pub audit_flush_interval_ms: Option<u32>,
+}
+
+/// The custody of `StoreOptions.custody`.
+#[napi(object)]
+pub struct CustodyOptions {
+    /// `sealed` (the KEK of `kek`/`kekFile`) or `pkcs11`.
+    pub kind: String,
+    /// PKCS#11 only: `kek` (an AES-256 KEK in the token seals identities) or `rsa` (identity
+    /// key pairs generated in the token).
+    pub mode: Option<String>,
+    /// PKCS#11 only: path of the module (shared object).
+    pub module: Option<String>,
+    /// PKCS#11 only: label of the token.
+    pub token_label: Option<String>,
+    /// PKCS#11 only: file holding the user PIN.
+    pub pin_file: Option<String>,
+    /// PKCS#11 only: label of the KEK object (`kek` mode) or of this custody's key pairs
+    /// (`rsa` mode); default `rc-e2ee-kek` / `rc-e2ee`.
+    pub key_label: Option<String>,
+    /// PKCS#11 `kek` mode only: create the KEK object in the token when none has the label.
+    pub create_key: Option<bool>,
 }
 
 #[napi(object)]
