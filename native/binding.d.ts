@@ -34,7 +34,7 @@ export declare class AppKeyStore {
   /** Shreds the app's private key, drops its authorizations and cached room keys. */
   revokeIdentity(appId: string, actorId: string): Promise<void>
   /** Re-seals every identity under a new KEK (resumable); the old KEK stays accepted. */
-  rekey(kek?: string | undefined | null, kekFile?: string | undefined | null): Promise<RekeyReport>
+  rekey(kek?: string | undefined | null, kekFile?: string | undefined | null, custody?: CustodyOptions | undefined | null): Promise<RekeyReport>
   /** Shreds every blob sealed under the KEK `kekId` (after a rekey away from it). */
   retireKek(kekId: string): Promise<RekeyReport>
   authorize(appId: string, roomId: string, actorId: string): Promise<Authorization>
@@ -237,6 +237,30 @@ export interface ContentFields {
   ciphertext?: string
 }
 
+/** The custody of `StoreOptions.custody`. */
+export interface CustodyOptions {
+  /** `sealed` (the KEK of `kek`/`kekFile`) or `pkcs11`. */
+  kind: string
+  /**
+   * PKCS#11 only: `kek` (an AES-256 KEK in the token seals identities) or `rsa` (identity
+   * key pairs generated in the token).
+   */
+  mode?: string
+  /** PKCS#11 only: path of the module (shared object). */
+  module?: string
+  /** PKCS#11 only: label of the token. */
+  tokenLabel?: string
+  /** PKCS#11 only: file holding the user PIN. */
+  pinFile?: string
+  /**
+   * PKCS#11 only: label of the KEK object (`kek` mode) or of this custody's key pairs
+   * (`rsa` mode); default `rc-e2ee-kek` / `rc-e2ee`.
+   */
+  keyLabel?: string
+  /** PKCS#11 `kek` mode only: create the KEK object in the token when none has the label. */
+  createKey?: boolean
+}
+
 /**
  * Decrypts many contents on the thread pool; one bad item fails alone.
  *
@@ -430,6 +454,11 @@ export interface StoreOptions {
   kekFile?: string
   /** Earlier KEKs (base64 or `file:` paths) still accepted while a KEK rotation runs. */
   previousKeks?: Array<string>
+  /**
+   * Where identity keys are held: absent or `{kind: 'sealed'}` for the KEK above, or a
+   * PKCS#11 token.
+   */
+  custody?: CustodyOptions
   /** Room keys held in memory at most. */
   roomKeyCapacity?: number
   /** How long a checked authorization is trusted, in milliseconds. */

@@ -342,9 +342,20 @@ if (tokens) {
   custodies.push(
     [
       'PKCS#11 kek, SoftHSM2',
-      { custody: { ...token, mode: 'kek', module: process.env.RC_E2EE_SOFTHSM_MODULE, keyLabel: label, createKey: true } },
+      {
+        custody: {
+          ...token,
+          mode: 'kek',
+          module: process.env.RC_E2EE_SOFTHSM_MODULE,
+          keyLabel: label,
+          createKey: true,
+        },
+      },
     ],
-    ['PKCS#11 rsa, kryoptic', { custody: { ...token, mode: 'rsa', module: process.env.RC_E2EE_KRYOPTIC_MODULE, keyLabel: label } }],
+    [
+      'PKCS#11 rsa, kryoptic',
+      { custody: { ...token, mode: 'rsa', module: process.env.RC_E2EE_KRYOPTIC_MODULE, keyLabel: label } },
+    ],
   );
 } else {
   console.error('  (no RC_E2EE_*_MODULE: PKCS#11 custody rows left out; scripts/bench starts the test tokens)');
@@ -354,7 +365,7 @@ for (const [name, custody] of custodies) {
   const custodyStore = await e2ee.AppKeyStore.open({ url: `file://${join(dir, 'keystore.json')}`, ...custody });
   const publicKey = await custodyStore.ensureIdentity(BENCH_APP, 'bench-app.bot');
   await custodyStore.authorize(BENCH_APP, 'bench-room', 'admin');
-  const subscription = { roomId: 'bench-room', e2eKey: e2ee.wrapRoomKey(roomKey, publicKey), oldRoomKeys: [] };
+  const subscription = { E2EKey: e2ee.wrapRoomKey(roomKey, publicKey), oldRoomKeys: [] };
   if ((await custodyStore.loadRoomKeys(BENCH_APP, 'bench-room', subscription)).unreadable !== 0) {
     throw new Error(`${name}: the key store does not open its own room key; refusing to benchmark`);
   }

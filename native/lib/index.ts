@@ -35,6 +35,7 @@ export {
   type IdentityInfo,
   type LoadedKeys,
   type OldRoomKey,
+  type Pkcs11CustodyOptions,
   type ProvisionalRoomKey,
   type RekeyReport,
   type RotationHost,

@@ -28,25 +28,32 @@ export const MAX_BATCH_MESSAGES = 1000;
  * `KEYSTORE_HSM_KEY` or `KEYSTORE_HSM_MECHANISM`, nothing written.
  */
 export type CustodyOptions =
-  | { kind: 'sealed' }
   | {
-      kind: 'pkcs11';
-      /** `kek`: the token holds the KEK. `rsa`: the token holds each identity's key pair. */
-      mode: 'kek' | 'rsa';
-      /** Path of the PKCS#11 module (shared object), e.g. `/usr/lib/softhsm/libsofthsm2.so`. */
-      module: string;
-      /** Label of the token to use. */
-      tokenLabel: string;
-      /** A file holding the user PIN (surrounding whitespace ignored); the PIN is never logged. */
-      pinFile: string;
-      /**
-       * `kek` mode: label of the AES-256 KEK object (default `rc-e2ee-kek`). `rsa` mode: name of
-       * this custody in the token (default `rc-e2ee`), so stores sharing a token keep apart.
-       */
-      keyLabel?: string;
-      /** `kek` mode: create the KEK object when the token has none under `keyLabel` (default false). */
-      createKey?: boolean;
-    };
+      /** The KEK of `kek`/`kekFile`, in this process. */
+      kind: 'sealed';
+    }
+  | Pkcs11CustodyOptions;
+
+/** A PKCS#11 token's custody: see {@link CustodyOptions}. */
+export interface Pkcs11CustodyOptions {
+  /** A PKCS#11 token (HSM, cloud HSM library or soft token). */
+  kind: 'pkcs11';
+  /** `kek`: the token holds the KEK. `rsa`: the token holds each identity's key pair. */
+  mode: 'kek' | 'rsa';
+  /** Path of the PKCS#11 module (shared object), e.g. `/usr/lib/softhsm/libsofthsm2.so`. */
+  module: string;
+  /** Label of the token to use. */
+  tokenLabel: string;
+  /** A file holding the user PIN (surrounding whitespace ignored); the PIN is never logged. */
+  pinFile: string;
+  /**
+   * `kek` mode: label of the AES-256 KEK object (default `rc-e2ee-kek`). `rsa` mode: name of
+   * this custody in the token (default `rc-e2ee`), so stores sharing a token keep apart.
+   */
+  keyLabel?: string;
+  /** `kek` mode: create the KEK object when the token has none under `keyLabel` (default false). */
+  createKey?: boolean;
+}
 
 /**
  * Options of {@link AppKeyStore.open}. For sealed custody give exactly one of `kek` and
@@ -428,7 +435,8 @@ function custodyOption(value: unknown): native.CustodyOptions | undefined {
     return field;
   };
   const createKey = custody.createKey;
-  if (createKey !== undefined && typeof createKey !== 'boolean') keystoreBadInput('custody.createKey must be a boolean');
+  if (createKey !== undefined && typeof createKey !== 'boolean')
+    keystoreBadInput('custody.createKey must be a boolean');
   const kind = text('kind');
   if (kind !== 'sealed' && kind !== 'pkcs11') keystoreBadInput("custody.kind must be 'sealed' or 'pkcs11'");
   return {
@@ -685,7 +693,6 @@ export class AppKeyStore {
       return this.#native.rekey(value, kekFile, custody);
     });
   }
-
 
   /**
    * Shreds every blob sealed under the KEK `kekId` (see {@link IdentityInfo.kekId}), re-sealing

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 
-import { AppKeyStore, CustodyOptions, RoomKey, wrapRoomKey } from '../../native';
+import { AppKeyStore, CustodyOptions, Pkcs11CustodyOptions, RoomKey, wrapRoomKey } from '../../native';
 import { code, fileBackend, newKek } from './backends';
 
 interface Tokens {
@@ -41,7 +41,7 @@ const APP = '4f1c2d3e-5a6b-4c7d-8e9f-0a1b2c3d4e5f';
 
 describeHsm('PKCS#11 custody', () => {
   const t = hsm as Tokens;
-  const kekMode = (): CustodyOptions => ({
+  const kekMode = (): Pkcs11CustodyOptions => ({
     kind: 'pkcs11',
     mode: 'kek',
     module: t.softhsm,
@@ -50,7 +50,7 @@ describeHsm('PKCS#11 custody', () => {
     keyLabel: `jest-${randomUUID()}`,
     createKey: true,
   });
-  const rsaMode = (): CustodyOptions => ({
+  const rsaMode = (): Pkcs11CustodyOptions => ({
     kind: 'pkcs11',
     mode: 'rsa',
     module: t.kryoptic,
@@ -71,8 +71,7 @@ describeHsm('PKCS#11 custody', () => {
       await store.authorize(APP, 'room', 'admin');
       const roomKey = RoomKey.generate();
       const loaded = await store.loadRoomKeys(APP, 'room', {
-        roomId: 'room',
-        e2eKey: wrapRoomKey(roomKey, publicKey),
+        E2EKey: wrapRoomKey(roomKey, publicKey),
         oldRoomKeys: [],
       });
       expect(loaded.unreadable).toBe(0);
@@ -112,7 +111,7 @@ describeHsm('PKCS#11 custody', () => {
     try {
       const open = (custody: unknown, extra: object = {}) =>
         AppKeyStore.open({ ...backend.location(), ...extra, custody: custody as CustodyOptions });
-      const good = rsaMode() as Record<string, unknown>;
+      const good: Record<string, unknown> = { ...rsaMode() };
       for (const bad of [
         null,
         'pkcs11',
