@@ -21,6 +21,7 @@ use cryptoki::types::AuthPin;
 use rc_e2ee_keystore::custody::identity_aad;
 use rc_e2ee_keystore::{
     actions, AuditQuery, KeyCustody, OpenOptions, Pkcs11Config, Pkcs11Custody, Pkcs11RsaCustody, SealedCustody,
+    SubscriptionKeys,
 };
 
 /// The tokens, or `None` (skip, with a note) when knowingly left out with RC_E2EE_SKIP_HSM=1.
@@ -352,6 +353,45 @@ async fn identities_rotate_from_sealed_custody_into_token_key_pairs() {
         secrets.private_key("old software key", &old_der);
         secrets.assert_absent(&backend.dump().await);
         store.close().await.unwrap();
+    }
+}
+
+/// Several instances on one token: two stores (as two servers would be) unwrap room keys
+/// concurrently through the token's session pool, in `rsa` mode where every unwrap is a token
+/// call; each store's keys and the other's agree.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn instances_share_one_token_concurrently() {
+    let Some(hsm) = tokens("instances_share_one_token_concurrently") else { return };
+    let config = token_config(&hsm.kryoptic);
+    let backend = Backend::file();
+    let first: Kek = Arc::new(Pkcs11RsaCustody::open(&config).unwrap());
+    let second: Kek = Arc::new(Pkcs11RsaCustody::open(&config).unwrap());
+    let rooms: Vec<String> = (0..8).map(|i| format!("room-{i}")).collect();
+    let names: Vec<&str> = rooms.iter().map(String::as_str).collect();
+    let (a, app, public_key) = setup(&backend, &first, &names).await;
+    let b = backend.open(&second).await;
+    let keys: Vec<TestKey> = rooms.iter().map(|_| TestKey::gcm()).collect();
+    let mut calls = Vec::new();
+    for (room, key) in rooms.iter().zip(&keys) {
+        for store in [&a, &b] {
+            let (store, app, room) = (store.clone(), app.clone(), room.clone());
+            let subscription = SubscriptionKeys {
+                room_id: room.clone(),
+                e2e_key: Some(key.wrap_for(&public_key)),
+                old_room_keys: vec![],
+            };
+            calls.push(tokio::spawn(async move { store.load_room_keys(&app, &room, &subscription).await }));
+        }
+    }
+    for call in calls {
+        let loaded = call.await.unwrap().unwrap();
+        assert_eq!((loaded.unreadable, loaded.kids.len()), (0, 1));
+    }
+    for (room, key) in rooms.iter().zip(&keys) {
+        for store in [&a, &b] {
+            let message = key.message("hello");
+            assert!(store.decrypt_message(&app, room, &message).await.is_ok());
+        }
     }
 }
 
