@@ -401,6 +401,45 @@ describe('hooks', () => {
     expect(m.host.e2eeAppsConfig({})).toBeUndefined();
   });
 
+  test('the custody comes from the environment: a KEK file by default, or a PKCS#11 token', () => {
+    const url = 'mongodb://db/rc';
+    const token = {
+      RC_E2EE_PKCS11_MODULE: '/usr/lib/softhsm/libsofthsm2.so',
+      RC_E2EE_PKCS11_TOKEN_LABEL: 'rc-e2ee',
+      RC_E2EE_PKCS11_PIN_FILE: '/run/secrets/pin',
+    };
+    expect(m.host.e2eeAppsConfig({ MONGO_URL: url })).toBeUndefined();
+    expect(m.host.e2eeAppsConfig({ MONGO_URL: url, RC_E2EE_KEK_FILE: '/k' })).toEqual({ url, kekFile: '/k' });
+    expect(m.host.e2eeAppsConfig({ MONGO_URL: url, RC_E2EE_CUSTODY: 'pkcs11-rsa', ...token })).toEqual({
+      url,
+      custody: {
+        kind: 'pkcs11',
+        mode: 'rsa',
+        module: token.RC_E2EE_PKCS11_MODULE,
+        tokenLabel: 'rc-e2ee',
+        pinFile: '/run/secrets/pin',
+      },
+    });
+    expect(
+      m.host.e2eeAppsConfig({
+        MONGO_URL: url,
+        RC_E2EE_CUSTODY: 'pkcs11-kek',
+        RC_E2EE_PKCS11_KEY_LABEL: 'kek-1',
+        ...token,
+      })?.custody,
+    ).toMatchObject({ mode: 'kek', keyLabel: 'kek-1' });
+    // Named but incomplete or unknown: an error the open logs (fails closed), never "off".
+    expect(() => m.host.e2eeAppsConfig({ MONGO_URL: url, RC_E2EE_CUSTODY: 'pkcs11-rsa' })).toThrow(
+      /RC_E2EE_PKCS11_MODULE/,
+    );
+    expect(() => m.host.e2eeAppsConfig({ MONGO_URL: url, RC_E2EE_CUSTODY: 'vault', ...token })).toThrow(
+      /RC_E2EE_CUSTODY/,
+    );
+    // The PIN itself is never in the options, only the file that holds it.
+    const config = m.host.e2eeAppsConfig({ MONGO_URL: url, RC_E2EE_CUSTODY: 'pkcs11-kek', ...token });
+    expect(JSON.stringify(config)).not.toMatch(/"pin"/i);
+  });
+
   test("suggested keys: app users only; a refused key queues the app user again, as Rocket.Chat's reject does", async () => {
     await m.hooks.onE2EESuggestedKeysStored('r1', ['alice', 'bot-a', 'planted-for'], 'alice');
     expect(named('service.onSuggestedKey')).toEqual([

@@ -1,40 +1,65 @@
 /**
  * rc-e2ee: the one key store and the one host service of this server process.
  *
- * Off unless the operator gives a key-encryption key: `RC_E2EE_KEK_FILE` (a mounted secret file
- * holding `openssl rand -base64 32`; docs/operations.md), and an admin turned the `E2E_Enable_Apps`
+ * Off unless the operator configures the custody of the apps' private keys in the environment
+ * (never in settings, so a settings admin cannot point the key store at a key of their choosing;
+ * docs/operations.md): by default a key-encryption key, `RC_E2EE_KEK_FILE` (a mounted secret file
+ * holding `openssl rand -base64 32`); or a PKCS#11 token, `RC_E2EE_CUSTODY=pkcs11-kek` (the KEK in
+ * the token) or `pkcs11-rsa` (each app's key pair in the token), with `RC_E2EE_PKCS11_MODULE`,
+ * `RC_E2EE_PKCS11_TOKEN_LABEL`, `RC_E2EE_PKCS11_PIN_FILE` and optionally `RC_E2EE_PKCS11_KEY_LABEL`.
+ * And an admin turned the `E2E_Enable_Apps`
  * setting on (with `E2E_Enable`; read at every call, so turning it off stops every flow at once). The key store lives in Rocket.Chat's
  * own database (`MONGO_URL`; collections `rc_e2ee_app_identities`, `rc_e2ee_app_authorizations`,
- * `rc_e2ee_audit`). A wrong or missing KEK fails the open (`KEYSTORE_BAD_KEK`): every E2EE call
+ * `rc_e2ee_audit`). A wrong or missing KEK, an unknown `RC_E2EE_CUSTODY` or a token that cannot be
+ * used fails the open (`KEYSTORE_BAD_KEK`, `KEYSTORE_BAD_INPUT`, `KEYSTORE_HSM_*`): every E2EE call
  * then fails, closed, and the error is logged once.
  */
 import { AppKeyStore, E2EEHostService } from 'rc-e2ee';
+import type { AppKeyStoreOptions } from 'rc-e2ee';
 
 import { resolveAppUser } from './appUsers';
 import { rocketChatPorts } from './ports';
 import { isE2EEAppsEnabled } from './settings';
 import { SystemLogger } from '../../lib/logger/system';
 
-export interface IE2EEAppsConfig {
-	url: string;
-	kekFile: string;
-}
+export type IE2EEAppsConfig = Pick<AppKeyStoreOptions, 'url' | 'kekFile' | 'custody'>;
 
-/** The key store's options from the environment, or `undefined` when E2EE for apps is off. */
+const PKCS11_MODES: Record<string, 'kek' | 'rsa'> = { 'pkcs11-kek': 'kek', 'pkcs11-rsa': 'rsa' };
+
+/**
+ * The key store's options from the environment, or `undefined` when E2EE for apps is off (no
+ * database, or no custody configured). A custody named but incomplete is an error, not "off": the
+ * operator meant to turn the feature on.
+ */
 export function e2eeAppsConfig(env: NodeJS.ProcessEnv = process.env): IE2EEAppsConfig | undefined {
-	const kekFile = env.RC_E2EE_KEK_FILE?.trim();
 	const url = env.MONGO_URL?.trim();
-	if (!kekFile || !url) {
+	const custody = env.RC_E2EE_CUSTODY?.trim() || 'sealed';
+	if (!url) {
 		return undefined;
 	}
-	return { url, kekFile };
+	if (custody === 'sealed') {
+		const kekFile = env.RC_E2EE_KEK_FILE?.trim();
+		return kekFile ? { url, kekFile } : undefined;
+	}
+	const mode = PKCS11_MODES[custody];
+	if (!mode) {
+		throw new Error('RC_E2EE_CUSTODY must be sealed, pkcs11-kek or pkcs11-rsa');
+	}
+	const module = env.RC_E2EE_PKCS11_MODULE?.trim();
+	const tokenLabel = env.RC_E2EE_PKCS11_TOKEN_LABEL?.trim();
+	const pinFile = env.RC_E2EE_PKCS11_PIN_FILE?.trim();
+	if (!module || !tokenLabel || !pinFile) {
+		throw new Error(`RC_E2EE_CUSTODY=${custody} needs RC_E2EE_PKCS11_MODULE, RC_E2EE_PKCS11_TOKEN_LABEL and RC_E2EE_PKCS11_PIN_FILE`);
+	}
+	const keyLabel = env.RC_E2EE_PKCS11_KEY_LABEL?.trim();
+	return { url, custody: { kind: 'pkcs11', mode, module, tokenLabel, pinFile, ...(keyLabel && { keyLabel }) } };
 }
 
 export class E2EEAppsDisabledError extends Error {
 	public readonly code = 'HOST_E2EE_DISABLED';
 
 	constructor() {
-		super('E2EE for apps is off on this server (no RC_E2EE_KEK_FILE, or E2E_Enable_Apps off)');
+		super('E2EE for apps is off on this server (no key custody configured, or E2E_Enable_Apps off)');
 		this.name = 'E2EEAppsDisabledError';
 	}
 }
@@ -47,12 +72,12 @@ interface IE2EEAppsHost {
 let opening: Promise<IE2EEAppsHost | undefined> | undefined;
 
 async function open(): Promise<IE2EEAppsHost | undefined> {
-	const config = e2eeAppsConfig();
-	if (!config) {
-		return undefined;
-	}
 	try {
-		const store = await AppKeyStore.open({ url: config.url, kekFile: config.kekFile });
+		const config = e2eeAppsConfig();
+		if (!config) {
+			return undefined;
+		}
+		const store = await AppKeyStore.open(config);
 		return { store, service: new E2EEHostService(store, rocketChatPorts) };
 	} catch (error) {
 		SystemLogger.error({ msg: 'rc-e2ee: the app key store did not open; E2EE for apps fails closed', err: error });
