@@ -48,10 +48,12 @@ pub enum Error {
     /// rethrow it; this value only says where the failure happened.
     #[error("the host's room-key writer failed: {0}")]
     Host(&'static str),
-    /// A PKCS#11 token refused or failed (see [`HsmKind`] for which part). Nothing from the
-    /// module is kept but the kind: no PIN, no return-value text that could name an object.
-    #[error("PKCS#11 custody ({kind}): {message}")]
-    Hsm { kind: HsmKind, message: &'static str },
+    /// A PKCS#11 token refused or failed (see [`HsmKind`] for which part). Of the module's
+    /// answer only the function and the return value's name are kept (`C_GenerateKey returned
+    /// GeneralError`), which an operator needs to tell a token's fault from a setup's; never a
+    /// PIN or the module's own text, which could name objects or paths.
+    #[error("PKCS#11 custody ({kind}): {message}{}", returned.as_deref().map(|r| format!(" ({r})")).unwrap_or_default())]
+    Hsm { kind: HsmKind, message: &'static str, returned: Option<String> },
     /// A failure of the formats crate; [`Error::code`] reports its own `E2EE_*` code.
     #[error(transparent)]
     Core(#[from] rc_e2ee_core::Error),
@@ -139,7 +141,7 @@ impl Error {
 
     /// A PKCS#11 custody failure of `kind`.
     pub fn hsm(kind: HsmKind, message: &'static str) -> Self {
-        Error::Hsm { kind, message }
+        Error::Hsm { kind, message, returned: None }
     }
 
     /// Stable machine-readable code, the one JavaScript sees as `err.code`. A wrapped core

@@ -5,6 +5,9 @@
 //! `rekey` and then open with the token alone; what is stored and what the process's
 //! environment holds after setup cannot open a room key.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+// The guard `tokens` hands out only orders this file's tests; each test has its own thread and
+// runtime, so holding it across an await blocks no one else's tasks.
+#![allow(clippy::await_holding_lock)]
 
 #[macro_use]
 mod common;
@@ -24,9 +27,15 @@ use rc_e2ee_keystore::{
     SubscriptionKeys,
 };
 
-/// The tokens, or `None` (skip, with a note) when knowingly left out with RC_E2EE_SKIP_HSM=1.
-fn tokens(test: &str) -> Option<Hsm> {
-    use_custody(CustodyKind::Pkcs11Kek, test).then(|| hsm().unwrap())
+/// The tokens, or `None` (skip, with a note) when knowingly left out with RC_E2EE_SKIP_HSM=1;
+/// with a guard that runs this file's tests one at a time. Some of them act as an attacker
+/// through the module directly, outside the custody's serialization of object-store work,
+/// and SoftHSM2 loses objects when that runs beside another session's (see
+/// `key_objects_are_created_and_destroyed_from_many_threads`).
+fn tokens(test: &str) -> Option<(Hsm, std::sync::MutexGuard<'static, ()>)> {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let serial = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    use_custody(CustodyKind::Pkcs11Kek, test).then(|| (hsm().unwrap(), serial))
 }
 
 fn p11_code<T>(result: rc_e2ee_keystore::Result<T>) -> &'static str {
@@ -38,7 +47,7 @@ fn p11_code<T>(result: rc_e2ee_keystore::Result<T>) -> &'static str {
 
 #[test]
 fn a_broken_setup_fails_at_open_with_its_own_code() {
-    let Some(hsm) = tokens("a_broken_setup_fails_at_open_with_its_own_code") else { return };
+    let Some((hsm, _serial)) = tokens("a_broken_setup_fails_at_open_with_its_own_code") else { return };
     let good = token_config(&hsm.softhsm);
     Pkcs11Custody::generate(&good).unwrap();
 
@@ -90,7 +99,7 @@ fn a_broken_setup_fails_at_open_with_its_own_code() {
 
 #[test]
 fn a_token_that_refuses_the_mechanism_fails_at_open() {
-    let Some(hsm) = tokens("a_token_that_refuses_the_mechanism_fails_at_open") else { return };
+    let Some((hsm, _serial)) = tokens("a_token_that_refuses_the_mechanism_fails_at_open") else { return };
     // kryoptic's rc-e2ee-nomech slot has AES-GCM and RSA-OAEP on a deny list.
     let config = Pkcs11Config { token_label: "rc-e2ee-nomech".into(), ..token_config(&hsm.kryoptic) };
     assert_eq!(p11_code(Pkcs11Custody::generate(&config)), "KEYSTORE_HSM_MECHANISM");
@@ -102,7 +111,9 @@ fn a_token_that_refuses_the_mechanism_fails_at_open() {
 /// first identity fails with KEYSTORE_HSM_MECHANISM, nothing stored, no object left behind.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_token_without_oaep_sha256_fails_at_first_use_and_writes_nothing() {
-    let Some(hsm) = tokens("a_token_without_oaep_sha256_fails_at_first_use_and_writes_nothing") else { return };
+    let Some((hsm, _serial)) = tokens("a_token_without_oaep_sha256_fails_at_first_use_and_writes_nothing") else {
+        return;
+    };
     let config = token_config(&hsm.softhsm);
     let custody: Kek = Arc::new(Pkcs11RsaCustody::open(&config).unwrap());
     let backend = Backend::file();
@@ -119,7 +130,9 @@ async fn a_token_without_oaep_sha256_fails_at_first_use_and_writes_nothing() {
 
 #[test]
 fn the_kek_never_leaves_the_token_and_an_extractable_one_is_refused() {
-    let Some(hsm) = tokens("the_kek_never_leaves_the_token_and_an_extractable_one_is_refused") else { return };
+    let Some((hsm, _serial)) = tokens("the_kek_never_leaves_the_token_and_an_extractable_one_is_refused") else {
+        return;
+    };
     for module in [&hsm.softhsm, &hsm.kryoptic] {
         let config = token_config(module);
         let custody = Pkcs11Custody::generate(&config).unwrap();
@@ -182,7 +195,7 @@ fn the_kek_never_leaves_the_token_and_an_extractable_one_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn identities_move_from_sealed_custody_into_the_token() {
-    let Some(hsm) = tokens("identities_move_from_sealed_custody_into_the_token") else { return };
+    let Some((hsm, _serial)) = tokens("identities_move_from_sealed_custody_into_the_token") else { return };
     for backend in backends("identities_move_from_sealed_custody_into_the_token").await {
         let sealed: Kek = Arc::new(SealedCustody::from_base64(&SealedCustody::generate_kek()).unwrap());
         let (store, app, public_key) = setup(&backend, &sealed, &["room"]).await;
@@ -220,7 +233,7 @@ async fn identities_move_from_sealed_custody_into_the_token() {
 /// hold nothing that opens a room key: no private key in any encoding, no room key, no PIN.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn stored_documents_and_environment_cannot_open_a_room_key() {
-    let Some(hsm) = tokens("stored_documents_and_environment_cannot_open_a_room_key") else { return };
+    let Some((hsm, _serial)) = tokens("stored_documents_and_environment_cannot_open_a_room_key") else { return };
     for rsa in [false, true] {
         for backend in &backends("stored_documents_and_environment_cannot_open_a_room_key").await {
             let kek: Kek = if rsa {
@@ -264,7 +277,9 @@ async fn stored_documents_and_environment_cannot_open_a_room_key() {
 /// token's, and revocation destroys both objects.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn rsa_mode_keys_cannot_leave_the_token_and_revocation_destroys_them() {
-    let Some(hsm) = tokens("rsa_mode_keys_cannot_leave_the_token_and_revocation_destroys_them") else { return };
+    let Some((hsm, _serial)) = tokens("rsa_mode_keys_cannot_leave_the_token_and_revocation_destroys_them") else {
+        return;
+    };
     let custody: Kek = Arc::new(Pkcs11RsaCustody::open(&token_config(&hsm.kryoptic)).unwrap());
     let backend = Backend::file();
     let (store, app, public_key) = setup(&backend, &custody, &["room"]).await;
@@ -329,7 +344,7 @@ async fn rsa_mode_keys_cannot_leave_the_token_and_revocation_destroys_them() {
 /// the token, the old sealed key shredded at commit; then the token alone opens the store.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn identities_rotate_from_sealed_custody_into_token_key_pairs() {
-    let Some(hsm) = tokens("identities_rotate_from_sealed_custody_into_token_key_pairs") else { return };
+    let Some((hsm, _serial)) = tokens("identities_rotate_from_sealed_custody_into_token_key_pairs") else { return };
     for backend in backends("identities_rotate_from_sealed_custody_into_token_key_pairs").await {
         let sealed: Kek = Arc::new(SealedCustody::from_base64(&SealedCustody::generate_kek()).unwrap());
         let (store, app, public_key) = setup(&backend, &sealed, &["room"]).await;
@@ -361,7 +376,7 @@ async fn identities_rotate_from_sealed_custody_into_token_key_pairs() {
 /// call; each store's keys and the other's agree.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn instances_share_one_token_concurrently() {
-    let Some(hsm) = tokens("instances_share_one_token_concurrently") else { return };
+    let Some((hsm, _serial)) = tokens("instances_share_one_token_concurrently") else { return };
     let config = token_config(&hsm.kryoptic);
     let backend = Backend::file();
     let first: Kek = Arc::new(Pkcs11RsaCustody::open(&config).unwrap());
@@ -392,6 +407,51 @@ async fn instances_share_one_token_concurrently() {
             let message = key.message("hello");
             assert!(store.decrypt_message(&app, room, &message).await.is_ok());
         }
+    }
+}
+
+/// Key objects created and destroyed from many threads at once, in both tokens. SoftHSM2
+/// 2.6.1's file store loses objects being written by concurrent sessions (its issue #573:
+/// `CKR_GENERAL_ERROR` from `C_GenerateKey`), which once failed a CI run here; creating and
+/// destroying objects is rare, so the token serializes it and every creation must succeed.
+#[test]
+fn key_objects_are_created_and_destroyed_from_many_threads() {
+    let Some((hsm, _serial)) = tokens("key_objects_are_created_and_destroyed_from_many_threads") else { return };
+    // Meanwhile others find the objects they need and use them, as stores opening do.
+    let existing = token_config(&hsm.softhsm);
+    Pkcs11Custody::generate(&existing).unwrap();
+    let readers: Vec<_> = (0..4)
+        .map(|_| {
+            let existing = existing.clone();
+            std::thread::spawn(move || {
+                for _ in 0..12 {
+                    let kek = Pkcs11Custody::open(&existing).unwrap();
+                    let sealed = kek.seal(b"secret", b"aad").unwrap();
+                    assert_eq!(kek.unseal(&sealed, b"aad").unwrap().as_slice(), b"secret");
+                }
+            })
+        })
+        .collect();
+    let workers: Vec<_> = (0..8)
+        .map(|_| {
+            let (softhsm, kryoptic) = (hsm.softhsm.clone(), hsm.kryoptic.clone());
+            std::thread::spawn(move || {
+                for _ in 0..6 {
+                    let kek = Pkcs11Custody::generate(&token_config(&softhsm)).unwrap();
+                    let sealed = kek.seal(b"secret", b"aad").unwrap();
+                    assert_eq!(kek.unseal(&sealed, b"aad").unwrap().as_slice(), b"secret");
+                    kek.destroy().unwrap();
+                }
+                let pairs = Pkcs11RsaCustody::open(&token_config(&kryoptic)).unwrap();
+                for _ in 0..2 {
+                    let (_, stored) = pairs.create_key(&identity_aad(&app_id(), 1)).unwrap();
+                    pairs.destroy_key(&stored).unwrap();
+                }
+            })
+        })
+        .collect();
+    for thread in workers.into_iter().chain(readers) {
+        thread.join().unwrap();
     }
 }
 

@@ -63,7 +63,7 @@ impl Pkcs11Custody {
     pub fn open(config: &Pkcs11Config) -> Result<Self> {
         let token = Token::open(&config.module, &config.token_label, &config.pin_file)?;
         token.require_mechanism(MechanismType::AES_GCM)?;
-        let (key, id) = token.with_session(|session| find_kek(session, &config.key_label))?;
+        let (key, id) = token.with_object_session(|session| find_kek(session, &config.key_label))?;
         let custody = Self::new(token, key, &id, &config.key_label);
         custody.probe()?;
         Ok(custody)
@@ -78,7 +78,7 @@ impl Pkcs11Custody {
         token.require_mechanism(MechanismType::AES_GCM)?;
         let mut id = [0u8; 16];
         rc_e2ee_core::random::key_bytes(&mut id);
-        let key = token.with_session(|session| {
+        let key = token.with_object_session(|session| {
             if !session
                 .find_objects(&[Attribute::Label(config.key_label.as_bytes().to_vec())])
                 .map_err(|error| map(&error, HsmKind::Key))?
@@ -111,7 +111,8 @@ impl Pkcs11Custody {
     /// Destroys the KEK object: every blob sealed under it becomes unreadable for good. For
     /// retiring a KEK after a `rekey` away from it, and for tests.
     pub fn destroy(self) -> Result<()> {
-        self.token.with_session(|session| session.destroy_object(self.key).map_err(|error| map(&error, HsmKind::Key)))
+        self.token
+            .with_object_session(|session| session.destroy_object(self.key).map_err(|error| map(&error, HsmKind::Key)))
     }
 
     /// What audit records name: the custody, the token and the key object (never a PIN).

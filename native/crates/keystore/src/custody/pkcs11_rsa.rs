@@ -103,7 +103,7 @@ impl KeyCustody for Pkcs11RsaCustody {
         let mut id = [0u8; OBJECT_ID_BYTES];
         rc_e2ee_core::random::key_bytes(&mut id);
         let label = label_of(aad);
-        let (private, public) = self.token.with_session(|session| {
+        let (private, public) = self.token.with_object_session(|session| {
             let common = [Attribute::Token(true), Attribute::Id(id.to_vec()), Attribute::Label(label.clone())];
             let mut public_template = vec![
                 Attribute::ModulusBits(MODULUS_BITS.into()),
@@ -155,7 +155,7 @@ impl KeyCustody for Pkcs11RsaCustody {
             return Err(Error::BadKek("not a PKCS#11 key reference"));
         }
         let id = &stored.ciphertext;
-        let (private, public) = self.token.with_session(|session| {
+        let (private, public) = self.token.with_object_session(|session| {
             let private = find(session, ObjectClass::PRIVATE_KEY, id)?
                 .ok_or(Error::hsm(HsmKind::Key, "the identity's key object is missing"))?;
             let public = find(session, ObjectClass::PUBLIC_KEY, id)?
@@ -171,7 +171,7 @@ impl KeyCustody for Pkcs11RsaCustody {
             return Err(Error::BadKek("stored under another token"));
         }
         let id = &stored.ciphertext;
-        self.token.with_session(|session| {
+        self.token.with_object_session(|session| {
             for class in [ObjectClass::PRIVATE_KEY, ObjectClass::PUBLIC_KEY] {
                 if let Some(object) = find(session, class, id)? {
                     session.destroy_object(object).map_err(|error| map(&error, HsmKind::Key))?;

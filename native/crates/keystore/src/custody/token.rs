@@ -47,6 +47,8 @@ pub(crate) struct Token {
     /// Keeps the login alive while the pool is empty; never used for operations.
     _anchor: Mutex<Session>,
     pool: Mutex<Vec<Session>>,
+    /// Held while the object store is worked on; see [`Token::with_object_session`].
+    objects: Mutex<()>,
 }
 
 impl Token {
@@ -82,6 +84,7 @@ impl Token {
             pin_digest: digest,
             _anchor: Mutex::new(anchor),
             pool: Mutex::new(Vec::new()),
+            objects: Mutex::new(()),
         });
         registry.insert(key, Arc::clone(&token));
         Ok(token)
@@ -128,6 +131,17 @@ impl Token {
         }
         result
     }
+
+    /// [`Token::with_session`] for work on the token's object store (creating, destroying or
+    /// searching objects), one at a time per token. SoftHSM2 2.6.1 (Debian's) loses objects
+    /// being written while another session of the process creates or searches, and can crash
+    /// (its issues #573 and #688); a token gains nothing from running these side by side. They
+    /// happen when a store opens, an identity is opened, created, rotated or revoked, never per
+    /// message: seals and unwraps keep running in parallel.
+    pub(crate) fn with_object_session<T>(&self, work: impl FnOnce(&Session) -> Result<T>) -> Result<T> {
+        let _one_at_a_time = lock(&self.objects);
+        self.with_session(work)
+    }
 }
 
 impl std::fmt::Debug for Token {
@@ -137,7 +151,8 @@ impl std::fmt::Debug for Token {
 }
 
 /// Maps a module's failure to our codes: `fallback` says which part the caller was using.
-/// The module's own text is never kept (it may name objects or paths).
+/// Kept of it: the function and the return value's name. The module's own text is never kept
+/// (it may name objects or paths).
 pub(crate) fn map(error: &P11Error, fallback: HsmKind) -> Error {
     let kind = match error {
         P11Error::Pkcs11(rv, _) => match rv {
@@ -154,17 +169,19 @@ pub(crate) fn map(error: &P11Error, fallback: HsmKind) -> Error {
         P11Error::LibraryLoading(_) | P11Error::MissingSymbol(_) | P11Error::NullFunctionPointer => HsmKind::Module,
         _ => fallback,
     };
-    Error::hsm(
-        kind,
-        match kind {
-            HsmKind::Module => "the PKCS#11 module cannot be loaded",
-            HsmKind::Token => "the token cannot be used",
-            HsmKind::Pin => "the token refuses the PIN or is not logged in",
-            HsmKind::Key => "the token refuses the key object",
-            HsmKind::Mechanism => "the token refuses the mechanism",
-            _ => "the token failed",
-        },
-    )
+    let message = match kind {
+        HsmKind::Module => "the PKCS#11 module cannot be loaded",
+        HsmKind::Token => "the token cannot be used",
+        HsmKind::Pin => "the token refuses the PIN or is not logged in",
+        HsmKind::Key => "the token refuses the key object",
+        HsmKind::Mechanism => "the token refuses the mechanism",
+        _ => "the token failed",
+    };
+    let returned = match error {
+        P11Error::Pkcs11(rv, function) => Some(format!("C_{function:?} returned {rv:?}")),
+        _ => None,
+    };
+    Error::Hsm { kind, message, returned }
 }
 
 type Registry = Mutex<HashMap<(PathBuf, String), Arc<Token>>>;
