@@ -99,6 +99,12 @@ async fn a_refusal_seen_in_memory_is_thrown_not_deferred(backend: &Backend) {
     // Bad ids are refused before any gate, as on the async path.
     assert_eq!(code(store.decrypt_message_cached("", "room", &key.message("x"))), "KEYSTORE_BAD_INPUT");
     assert_eq!(code(store.decrypt_message_cached(&app, "", &key.message("x"))), "KEYSTORE_BAD_INPUT");
+    // The admitted ids are not scanned again on the hot path; ids that only look like them are,
+    // and a refused verdict cached for a bad id still answers as a bad id.
+    assert_eq!(code(store.decrypt_message_cached(&app, "room\0", &key.message("x"))), "KEYSTORE_BAD_INPUT");
+    let _ = store.decrypt_message(&app, "room\u{7}", &key.message("x")).await;
+    assert_eq!(code(store.decrypt_message_cached(&app, "room\u{7}", &key.message("x"))), "KEYSTORE_BAD_INPUT");
+    assert_eq!(code(store.decrypt_message_cached(&app, "room", &key.message("x"))), "ok");
     store.close().await.unwrap();
     // A closed store answers nothing from memory.
     assert_eq!(code(store.decrypt_message_cached(&app, "room", &key.message("x"))), "KEYSTORE_STORAGE");

@@ -567,8 +567,18 @@ pub struct Text(pub Option<String>);
 impl FromNapiValue for Text {
     unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> Result<Self> {
         // SAFETY: env and value come straight from N-API argument conversion.
-        unsafe { with_utf16(env, value, String::from_utf16_lossy) }.map(Text)
+        unsafe { with_utf16(env, value, text_of_units) }.map(Text)
     }
+}
+
+/// UTF-16 units as text (unpaired surrogates become U+FFFD). Ids and kids are ASCII nearly
+/// always: those are narrowed in one plain byte loop, not decoded character by character.
+fn text_of_units(units: &[u16]) -> String {
+    if units.iter().all(|&unit| unit < 0x80) {
+        let bytes: Vec<u8> = units.iter().map(|&unit| unit as u8).collect();
+        return String::from_utf8(bytes).unwrap_or_default();
+    }
+    String::from_utf16_lossy(units)
 }
 
 impl Text {
