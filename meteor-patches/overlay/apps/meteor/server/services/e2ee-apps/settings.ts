@@ -1,9 +1,10 @@
 /**
  * rc-e2ee: the administrator's switch for E2EE for apps, in Rocket.Chat's End-to-end encryption
  * settings group (one hook line in `server/settings/e2e.ts`), and the check the host makes before
- * every flow. Off by default. Custody is configured beside it in the environment, not here:
- * `RC_E2EE_KEK_FILE` names the key-encryption key's file, so an admin who can edit settings can
- * turn the feature off but never point the key store at a key of their choosing.
+ * every flow. Off by default. Custody is configured beside it in the environment, not here
+ * (`RC_E2EE_KEK_FILE`, or `RC_E2EE_CUSTODY` and a PKCS#11 token; see `host.ts`), so an admin who
+ * can edit settings can turn the feature off but never point the key store at a key of their
+ * choosing.
  */
 import { settings } from '../../../app/settings/server';
 
