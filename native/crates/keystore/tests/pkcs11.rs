@@ -137,18 +137,7 @@ fn the_kek_never_leaves_the_token_and_an_extractable_one_is_refused() {
         let config = token_config(module);
         let custody = Pkcs11Custody::generate(&config).unwrap();
         // What an attacker holding the PIN would try, through the module directly.
-        let pkcs11 = Pkcs11::new(module).unwrap();
-        // The custody initialized this module in this process already.
-        let _ = pkcs11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK));
-        let slot = pkcs11
-            .get_slots_with_initialized_token()
-            .unwrap()
-            .into_iter()
-            .find(|slot| pkcs11.get_token_info(*slot).unwrap().label() == "rc-e2ee-test")
-            .unwrap();
-        let session = pkcs11.open_rw_session(slot).unwrap();
-        let pin = std::fs::read_to_string(&hsm.pin_file).unwrap();
-        let _ = session.login(UserType::User, Some(&AuthPin::new(pin.trim().into())));
+        let session = login(module, &hsm.pin_file);
         let key = session.find_objects(&[Attribute::Label(config.key_label.as_bytes().to_vec())]).unwrap()[0];
         let value = session.get_attributes(key, &[AttributeType::Value]).unwrap();
         assert!(!value.iter().any(|a| matches!(a, Attribute::Value(_))), "CKA_VALUE readable in {module:?}");
