@@ -7,16 +7,11 @@
  * this app's id only.
  */
 import { execFileSync } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { AppKeyStore, E2EEHostService, type MessagePayload } from '../../native';
-import { mongoUrl } from '../keystore/backends';
-import { RocketChat } from './rocketchat';
-
-const url = mongoUrl();
-const describeOnMongo = url ? describe : describe.skip;
+import type { MessagePayload } from '../../native';
+import { describeOnMongo, hostScenario } from './harness';
 
 const EXAMPLES = join(__dirname, '..', '..', 'examples');
 
@@ -60,6 +55,7 @@ jest.mock(
 );
 
 describeOnMongo('examples/e2ee-bot on the host service', () => {
+  const scenario = hostScenario('rc_example');
   // Inside examples/, so the compiled app resolves @rocket.chat/apps-engine from its packages.
   const out = join(EXAMPLES, '.run', 'example-app');
 
@@ -74,96 +70,80 @@ describeOnMongo('examples/e2ee-bot on the host service', () => {
   });
 
   test('a mention in an encrypted room is read through the host and answered encrypted', async () => {
-    const database = `rc_example_${randomUUID().replace(/-/g, '')}`;
-    const rc = await RocketChat.connect(url!, database);
-    const store = await AppKeyStore.open({ url: url!, database, kek: randomBytes(32).toString('base64') });
-    try {
-      const service = new E2EEHostService(store, rc.ports());
-      rc.service = service;
-      const app = await rc.installApp();
-      const alice = await rc.browser('alice');
-      const bob = await rc.browser('bob');
-      const roomId = await rc.encryptedRoom(alice, [bob.userId]);
-      await rc.provideKeys(alice, roomId);
-      await rc.acceptAsBrowser(bob, roomId);
-      await service.enableApp(app.appId);
-      await service.authorizeRoom(app.appId, roomId, alice.userId);
-      await rc.join(roomId, app.appUserId);
-      await rc.provideKeys(alice, roomId);
+    const { rc, service } = scenario;
+    const app = await rc.installApp();
+    const { alice, bob, roomId } = await scenario.roomOfAliceAndBob();
+    await scenario.admitApp(app, roomId, alice);
+    await rc.provideKeys(alice, roomId);
 
-      // eslint-disable-next-line @typescript-eslint/no-require-imports -- the app's compiled module, loaded as the runtime loads it
-      const { E2eeBotApp } = require(join(out, 'e2ee-bot', 'E2eeBotApp.js'));
-      const logs: string[] = [];
-      const logger = {
-        debug: () => undefined,
-        info: (text: string) => logs.push(text),
-        warn: (text: string) => logs.push(text),
-        error: () => undefined,
-      };
-      const info = {
-        id: app.appId,
-        name: 'e2ee-bot',
-        version: '0.1.0',
-        requiredApiVersion: '^1.66.0',
-        author: { name: 'rc-e2ee' },
-      };
-      const bot = new E2eeBotApp(info, logger, {});
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the app's compiled module, loaded as the runtime loads it
+    const { E2eeBotApp } = require(join(out, 'e2ee-bot', 'E2eeBotApp.js'));
+    const logs: string[] = [];
+    const logger = {
+      debug: () => undefined,
+      info: (text: string) => logs.push(text),
+      warn: (text: string) => logs.push(text),
+      error: () => undefined,
+    };
+    const info = {
+      id: app.appId,
+      name: 'e2ee-bot',
+      version: '0.1.0',
+      requiredApiVersion: '^1.66.0',
+      author: { name: 'rc-e2ee' },
+    };
+    const bot = new E2eeBotApp(info, logger, {});
 
-      // The accessors the host builds for this app: every call carries the app's own id.
-      const reader = {
-        isAuthorized: (rid: string) => service.isAuthorized(app.appId, rid),
-        getEncryptedRoomKey: (rid: string, kid?: string) => service.getEncryptedRoomKey(app.appId, rid, kid),
-        getKeyHistory: (rid: string) => service.getKeyHistory(app.appId, rid),
-        decryptMessage: (message: { id?: string; room: { id: string } }) =>
-          service.decryptMessage(app.appId, { roomId: message.room.id, messageId: message.id }),
-      };
-      const modifier = {
-        encryptContent: (rid: string, payload: MessagePayload) => service.encryptContent(app.appId, rid, payload),
-        sendEncryptedMessage: (rid: string, payload: MessagePayload, options?: { threadId?: string }) =>
-          service.sendEncryptedMessage(app.appId, rid, payload, options),
-      };
-      const read = {
-        getUserReader: () => ({ getAppUser: async () => ({ id: app.appUserId, username: 'e2ee-bot.bot' }) }),
-        getE2EEReader: () => reader,
-      };
-      const modify = { getE2EE: () => modifier };
+    // The accessors the host builds for this app: every call carries the app's own id.
+    const reader = {
+      isAuthorized: (rid: string) => service.isAuthorized(app.appId, rid),
+      getEncryptedRoomKey: (rid: string, kid?: string) => service.getEncryptedRoomKey(app.appId, rid, kid),
+      getKeyHistory: (rid: string) => service.getKeyHistory(app.appId, rid),
+      decryptMessage: (message: { id?: string; room: { id: string } }) =>
+        service.decryptMessage(app.appId, { roomId: message.room.id, messageId: message.id }),
+    };
+    const modifier = {
+      encryptContent: (rid: string, payload: MessagePayload) => service.encryptContent(app.appId, rid, payload),
+      sendEncryptedMessage: (rid: string, payload: MessagePayload, options?: { threadId?: string }) =>
+        service.sendEncryptedMessage(app.appId, rid, payload, options),
+    };
+    const read = {
+      getUserReader: () => ({ getAppUser: async () => ({ id: app.appUserId, username: 'e2ee-bot.bot' }) }),
+      getE2EEReader: () => reader,
+    };
+    const modify = { getE2EE: () => modifier };
 
-      const question = await rc.send(bob, roomId, { msg: 'hey @e2ee-bot.bot, is the launch still on Thursday?' });
-      // The message as the Apps-Engine converter hands it to an app with e2ee.read.
-      const message = {
-        id: question._id,
-        room: { id: roomId },
-        sender: { id: bob.userId, username: 'bob' },
-        type: 'e2e',
-        encryptedContent: question.content,
-      };
-      expect(await bot.checkPostMessageSent(message)).toBe(true);
-      await bot.executePostMessageSent(message, read, {}, {}, modify);
+    const question = await rc.send(bob, roomId, { msg: 'hey @e2ee-bot.bot, is the launch still on Thursday?' });
+    // The message as the Apps-Engine converter hands it to an app with e2ee.read.
+    const message = {
+      id: question._id,
+      room: { id: roomId },
+      sender: { id: bob.userId, username: 'bob' },
+      type: 'e2e',
+      encryptedContent: question.content,
+    };
+    expect(await bot.checkPostMessageSent(message)).toBe(true);
+    await bot.executePostMessageSent(message, read, {}, {}, modify);
 
-      const replies = (await rc.db
-        .collection('rocketchat_message')
-        .find({ rid: roomId, 'u._id': app.appUserId })
-        .toArray()) as unknown as Array<{ _id: string }>;
-      expect(replies).toHaveLength(1);
-      expect(await rc.read(bob, replies[0]._id)).toEqual({
-        msg: '@bob I read your encrypted message: "hey @e2ee-bot.bot, is the launch still on Thursday?"',
-      });
-      // A message that does not mention it gets no answer.
-      const chatter = await rc.send(bob, roomId, { msg: 'unrelated' });
-      await bot.executePostMessageSent(
-        { ...message, id: chatter._id, encryptedContent: chatter.content },
-        read,
-        {},
-        {},
-        modify,
-      );
-      expect(await rc.db.collection('rocketchat_message').countDocuments({ rid: roomId, 'u._id': app.appUserId })).toBe(
-        1,
-      );
-    } finally {
-      await store.close();
-      await rc.db.dropDatabase();
-      await rc.close();
-    }
+    const replies = (await rc.db
+      .collection('rocketchat_message')
+      .find({ rid: roomId, 'u._id': app.appUserId })
+      .toArray()) as unknown as Array<{ _id: string }>;
+    expect(replies).toHaveLength(1);
+    expect(await rc.read(bob, replies[0]._id)).toEqual({
+      msg: '@bob I read your encrypted message: "hey @e2ee-bot.bot, is the launch still on Thursday?"',
+    });
+    // A message that does not mention it gets no answer.
+    const chatter = await rc.send(bob, roomId, { msg: 'unrelated' });
+    await bot.executePostMessageSent(
+      { ...message, id: chatter._id, encryptedContent: chatter.content },
+      read,
+      {},
+      {},
+      modify,
+    );
+    expect(await rc.db.collection('rocketchat_message').countDocuments({ rid: roomId, 'u._id': app.appUserId })).toBe(
+      1,
+    );
   });
 });

@@ -6,66 +6,24 @@
  * Rocket.Chat's client flows) play the humans. Attackers first; after each scenario no collection
  * holds a message's plaintext.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 
-import { AppKeyStore, E2EEHostService, type HostPorts } from '../../native';
+import { E2EEHostService, type AppKeyStore, type HostPorts } from '../../native';
 import * as client from '../native/webcrypto-client';
-import { code, mongoUrl } from '../keystore/backends';
-import { RocketChat, type Browser, type InstalledApp } from './rocketchat';
-
-const url = mongoUrl();
-const describeOnMongo = url ? describe : describe.skip;
+import { code } from '../keystore/backends';
+import { describeOnMongo, hostScenario } from './harness';
+import type { RocketChat } from './rocketchat';
 
 describeOnMongo('room state and identity rotation on Rocket.Chat-shaped FerretDB', () => {
+  const scenario = hostScenario('rc_state');
+  const { secret, roomOfAliceAndBob, admitApp, roomWithApp, roomWithAppHoldingKey } = scenario;
+  // The current test's instances, which the harness opens before each test, under short names.
   let rc: RocketChat;
   let store: AppKeyStore;
   let service: E2EEHostService;
-  let database: string;
-  const secrets: string[] = [];
-
-  /** A payload whose text must never appear in storage. */
-  const secret = (label: string) => {
-    const text = `${label} ${randomUUID()}`;
-    secrets.push(text);
-    return { msg: text };
-  };
-
-  beforeEach(async () => {
-    database = `rc_state_${randomUUID().replace(/-/g, '')}`;
-    rc = await RocketChat.connect(url!, database);
-    store = await AppKeyStore.open({
-      url: url!,
-      database,
-      kek: randomBytes(32).toString('base64'),
-      authorizationTtlMs: 1000,
-    });
-    service = new E2EEHostService(store, rc.ports());
-    rc.service = service;
-    secrets.length = 0;
+  beforeEach(() => {
+    ({ rc, store, service } = scenario);
   });
-
-  afterEach(async () => {
-    await store.close().catch(() => undefined);
-    const dump = await rc.dump();
-    for (const text of secrets) expect(dump).not.toContain(text);
-    await rc.db.dropDatabase();
-    await rc.close();
-  });
-
-  /** Alice owns an encrypted room with Bob; the app is enabled, authorized, a member, and holds the key. */
-  async function keyedRoom(app: InstalledApp): Promise<{ alice: Browser; bob: Browser; roomId: string }> {
-    const alice = await rc.browser('alice');
-    const bob = await rc.browser('bob');
-    const roomId = await rc.encryptedRoom(alice, [bob.userId]);
-    await rc.provideKeys(alice, roomId);
-    await rc.acceptAsBrowser(bob, roomId);
-    await service.enableApp(app.appId);
-    await service.authorizeRoom(app.appId, roomId, alice.userId);
-    await rc.join(roomId, app.appUserId);
-    await rc.provideKeys(alice, roomId);
-    expect((await rc.subscription(roomId, app.appUserId))?.E2EKey).toBeDefined();
-    return { alice, bob, roomId };
-  }
 
   /** Rocket.Chat's own collections, as text: what a refused flow must leave as it was. */
   async function rocketChatState(): Promise<string[]> {
@@ -80,7 +38,7 @@ describeOnMongo('room state and identity rotation on Rocket.Chat-shaped FerretDB
 
   test('a member who is not an owner cannot switch encryption off: refused before any write, the app keeps its key', async () => {
     const app = await rc.installApp();
-    const { bob, roomId } = await keyedRoom(app);
+    const { bob, roomId } = await roomWithAppHoldingKey(app);
     const note = await rc.send(bob, roomId, secret('still encrypted'));
     const mallory = await rc.browser('mallory');
     await rc.join(roomId, mallory.userId);
@@ -97,7 +55,7 @@ describeOnMongo('room state and identity rotation on Rocket.Chat-shaped FerretDB
 
   test('a stale or forged hook call changes nothing: the service reads the room, never the caller', async () => {
     const app = await rc.installApp();
-    const { bob, roomId } = await keyedRoom(app);
+    const { bob, roomId } = await roomWithAppHoldingKey(app);
     const note = await rc.send(bob, roomId, secret('untouched'));
     const before = await rc.subscription(roomId, app.appUserId);
 
@@ -121,7 +79,7 @@ describeOnMongo('room state and identity rotation on Rocket.Chat-shaped FerretDB
 
   test('a second setRoomKeyID is refused by Rocket.Chat and queues nobody', async () => {
     const app = await rc.installApp();
-    const { bob, roomId } = await keyedRoom(app);
+    const { bob, roomId } = await roomWithAppHoldingKey(app);
     const kid = (await rc.room(roomId))?.e2eKeyId;
     await expect(rc.setRoomKeyID(bob, roomId)).rejects.toThrow('error-room-e2e-key-already-exists');
     expect((await rc.room(roomId))?.e2eKeyId).toBe(kid);
@@ -130,15 +88,9 @@ describeOnMongo('room state and identity rotation on Rocket.Chat-shaped FerretDB
 
   test('a rotation racing a suggested key: the suggestion wrapped to the old key is refused, the app user waits, the next one opens', async () => {
     const app = await rc.installApp();
-    const alice = await rc.browser('alice');
-    const bob = await rc.browser('bob');
-    const roomId = await rc.encryptedRoom(alice, [bob.userId]);
-    await rc.provideKeys(alice, roomId);
-    await rc.acceptAsBrowser(bob, roomId);
+    const { alice, bob, roomId } = await roomOfAliceAndBob();
     const early = await rc.send(bob, roomId, secret('before the rotation'));
-    await service.enableApp(app.appId);
-    await service.authorizeRoom(app.appId, roomId, alice.userId);
-    await rc.join(roomId, app.appUserId);
+    await admitApp(app, roomId, alice);
     const oldPublicKey = await rc.publicKeyOf(app.appUserId);
 
     // Alice's browser wraps the key to the old public key; the hook has not run yet.
@@ -163,7 +115,7 @@ describeOnMongo('room state and identity rotation on Rocket.Chat-shaped FerretDB
 
   test('a stale compare-and-set write writes nothing; a reset landing mid-rotation is kept and the next pass re-wraps it', async () => {
     const app = await rc.installApp();
-    const { alice, bob, roomId } = await keyedRoom(app);
+    const { alice, bob, roomId } = await roomWithAppHoldingKey(app);
     const before = await rc.send(bob, roomId, secret('under the first key'));
     const sub = await rc.subscription(roomId, app.appUserId);
 
@@ -217,14 +169,7 @@ describeOnMongo('room state and identity rotation on Rocket.Chat-shaped FerretDB
 
   test('a key planted before anyone wrote stays provisional through a rotation, and the next honest message finds it out', async () => {
     const app = await rc.installApp();
-    const alice = await rc.browser('alice');
-    const bob = await rc.browser('bob');
-    const roomId = await rc.encryptedRoom(alice, [bob.userId]);
-    await rc.provideKeys(alice, roomId);
-    await rc.acceptAsBrowser(bob, roomId);
-    await service.enableApp(app.appId);
-    await service.authorizeRoom(app.appId, roomId, alice.userId);
-    await rc.join(roomId, app.appUserId);
+    const { alice, bob, roomId } = await roomWithApp(app);
     const mallory = await rc.browser('mallory');
     await rc.join(roomId, mallory.userId);
     const planted = { ...(await client.generateRoomKey()), kid: alice.rooms.get(roomId)!.kid };
@@ -250,7 +195,7 @@ describeOnMongo('room state and identity rotation on Rocket.Chat-shaped FerretDB
   test('nothing is rotated for an app that is not installed, nor for a revoked identity, and nothing is written', async () => {
     expect(await code(service.rotateAppIdentity(randomUUID()))).toBe('HOST_NOT_INSTALLED');
     const app = await rc.installApp();
-    const { alice, roomId } = await keyedRoom(app);
+    const { alice, roomId } = await roomWithAppHoldingKey(app);
     await service.revokeApp(app.appId, alice.userId);
     const before = await rocketChatState();
     expect(await code(service.rotateAppIdentity(app.appId))).toBe('KEYSTORE_REVOKED');
@@ -262,7 +207,7 @@ describeOnMongo('room state and identity rotation on Rocket.Chat-shaped FerretDB
 
   test('a rotation cut short by a failing port resumes on the next call and loses no key', async () => {
     const app = await rc.installApp();
-    const { bob, roomId } = await keyedRoom(app);
+    const { bob, roomId } = await roomWithAppHoldingKey(app);
     const note = await rc.send(bob, roomId, secret('through the outage'));
     const ports = rc.ports();
     const failing: HostPorts = {
@@ -288,7 +233,7 @@ describeOnMongo('room state and identity rotation on Rocket.Chat-shaped FerretDB
 
   test("a provisional key re-wrapped by a rotation keeps its trust and the room's old keys", async () => {
     const app = await rc.installApp();
-    const { alice, bob, roomId } = await keyedRoom(app);
+    const { alice, bob, roomId } = await roomWithAppHoldingKey(app);
     const first = await rc.send(bob, roomId, secret('under the first key'));
     const { next } = await rc.resetRoomKey(alice, roomId);
     // Nobody wrote under the new key yet: the app holds it provisionally, beside the first one.
@@ -311,7 +256,7 @@ describeOnMongo('room state and identity rotation on Rocket.Chat-shaped FerretDB
 
   test('after a room key reset the replaced key opens old messages but is no longer current: no encrypting under it', async () => {
     const app = await rc.installApp();
-    const { alice, bob, roomId } = await keyedRoom(app);
+    const { alice, bob, roomId } = await roomWithAppHoldingKey(app);
     const before = await rc.send(bob, roomId, secret('before the reset'));
     // Answered once from memory, so the old key is this instance's current key.
     expect((await decrypt(app.appId, roomId, before._id)).msg).toMatch(/^before the reset/);
@@ -331,7 +276,7 @@ describeOnMongo('room state and identity rotation on Rocket.Chat-shaped FerretDB
 
   test('switched off: the app loses its keys, is told, and reads nothing; switched on: it waits and gets the key again', async () => {
     const app = await rc.installApp();
-    const { alice, bob, roomId } = await keyedRoom(app);
+    const { alice, bob, roomId } = await roomWithAppHoldingKey(app);
     const kid = alice.rooms.get(roomId)!.kid;
     const note = await rc.send(bob, roomId, secret('before the switch'));
     expect((await decrypt(app.appId, roomId, note._id)).msg).toMatch(/^before the switch/);
@@ -386,7 +331,7 @@ describeOnMongo('room state and identity rotation on Rocket.Chat-shaped FerretDB
 
   test("the app user's own key reset rotates the identity, publishes the new key, and the app waits for its keys", async () => {
     const app = await rc.installApp();
-    const { alice, bob, roomId } = await keyedRoom(app);
+    const { alice, bob, roomId } = await roomWithAppHoldingKey(app);
     // A room the app user is in but the app is not authorized for: the reset queues it there too.
     const elsewhere = await rc.encryptedRoom(bob, [app.appUserId]);
     await rc.unqueue(elsewhere, app.appUserId);
@@ -421,7 +366,7 @@ describeOnMongo('room state and identity rotation on Rocket.Chat-shaped FerretDB
 
   test('an admin rotates the identity: every room key re-wrapped, old and new messages readable here and on another instance', async () => {
     const app = await rc.installApp();
-    const { alice, bob, roomId } = await keyedRoom(app);
+    const { alice, bob, roomId } = await roomWithAppHoldingKey(app);
     const first = await rc.send(bob, roomId, secret('under the first key'));
     await rc.resetRoomKey(alice, roomId);
     await rc.provideKeys(alice, roomId);

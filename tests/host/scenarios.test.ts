@@ -4,66 +4,24 @@
  * same database as Rocket.Chat's collections. After each scenario no collection holds a
  * message's plaintext.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 
-import { AppKeyStore, E2EEError, E2EEHostService, MAX_BATCH_MESSAGES } from '../../native';
+import { E2EEError, E2EEHostService, MAX_BATCH_MESSAGES, type AppKeyStore } from '../../native';
 import * as client from '../native/webcrypto-client';
-import { code, mongoUrl } from '../keystore/backends';
-import { RocketChat, type Browser, type InstalledApp } from './rocketchat';
-
-const url = mongoUrl();
-const describeOnMongo = url ? describe : describe.skip;
+import { code } from '../keystore/backends';
+import { describeOnMongo, hostScenario } from './harness';
+import type { RocketChat } from './rocketchat';
 
 describeOnMongo('the host service on Rocket.Chat-shaped FerretDB', () => {
+  const scenario = hostScenario('rc_host');
+  const { secret, openService, roomWithApp } = scenario;
+  // The current test's instances, which the harness opens before each test, under short names.
   let rc: RocketChat;
   let store: AppKeyStore;
   let service: E2EEHostService;
-  let database: string;
-  let kek: string;
-  const secrets: string[] = [];
-
-  /** A payload whose text must never appear in storage. */
-  const secret = (label: string) => {
-    const text = `${label} ${randomUUID()}`;
-    secrets.push(text);
-    return { msg: text };
-  };
-
-  async function openService(): Promise<{ store: AppKeyStore; service: E2EEHostService }> {
-    const opened = await AppKeyStore.open({ url: url!, database, kek, authorizationTtlMs: 1000 });
-    const host = new E2EEHostService(opened, rc.ports());
-    return { store: opened, service: host };
-  }
-
-  beforeEach(async () => {
-    database = `rc_host_${randomUUID().replace(/-/g, '')}`;
-    kek = randomBytes(32).toString('base64');
-    rc = await RocketChat.connect(url!, database);
-    ({ store, service } = await openService());
-    rc.service = service;
-    secrets.length = 0;
+  beforeEach(() => {
+    ({ rc, store, service } = scenario);
   });
-
-  afterEach(async () => {
-    await store.close().catch(() => undefined);
-    const dump = await rc.dump();
-    for (const text of secrets) expect(dump).not.toContain(text);
-    await rc.db.dropDatabase();
-    await rc.close();
-  });
-
-  /** Alice owns an encrypted room with Bob, Bob holds the key, and the app is enabled, authorized and a member. */
-  async function room(app: InstalledApp): Promise<{ alice: Browser; bob: Browser; roomId: string }> {
-    const alice = await rc.browser('alice');
-    const bob = await rc.browser('bob');
-    const roomId = await rc.encryptedRoom(alice, [bob.userId]);
-    await rc.provideKeys(alice, roomId);
-    await rc.acceptAsBrowser(bob, roomId);
-    await service.enableApp(app.appId);
-    await service.authorizeRoom(app.appId, roomId, alice.userId);
-    await rc.join(roomId, app.appUserId);
-    return { alice, bob, roomId };
-  }
 
   test('the whole happy path: enable, authorize, key delivered by a browser, read, answer', async () => {
     const app = await rc.installApp();
@@ -71,7 +29,7 @@ describeOnMongo('the host service on Rocket.Chat-shaped FerretDB', () => {
     expect(await rc.publicKeyOf(app.appUserId)).toBe(report.publicKey);
     expect(JSON.parse(report.publicKey)).not.toHaveProperty('d');
 
-    const { alice, bob, roomId } = await room(app);
+    const { alice, bob, roomId } = await roomWithApp(app);
     const hello = await rc.send(bob, roomId, secret('hello from Bob'));
     expect(await rc.waiting(roomId)).toEqual([app.appUserId]);
     expect(await code(service.decryptMessage(app.appId, { roomId, messageId: hello._id }))).toBe(
@@ -111,7 +69,7 @@ describeOnMongo('the host service on Rocket.Chat-shaped FerretDB', () => {
 
   test('a member plants a key with a forged proof: refused and cleared; her garbage blocks keys until a reset', async () => {
     const app = await rc.installApp();
-    const { alice, bob, roomId } = await room(app);
+    const { alice, bob, roomId } = await roomWithApp(app);
     await rc.send(bob, roomId, secret('under the real key'));
     const mallory = await rc.browser('mallory');
     await rc.join(roomId, mallory.userId);
@@ -143,7 +101,7 @@ describeOnMongo('the host service on Rocket.Chat-shaped FerretDB', () => {
 
   test('a provisional key is settled by the next message of another sender', async () => {
     const app = await rc.installApp();
-    const { alice, bob, roomId } = await room(app);
+    const { alice, bob, roomId } = await roomWithApp(app);
     // No message yet: nobody can vouch for the key, so it is provisional.
     await rc.provideKeys(alice, roomId);
     await rc.send(bob, roomId, secret('first message'));
@@ -153,7 +111,7 @@ describeOnMongo('the host service on Rocket.Chat-shaped FerretDB', () => {
 
   test('rotation: the app is told, gets the new key like anyone, and reads old and new messages', async () => {
     const app = await rc.installApp();
-    const { alice, bob, roomId } = await room(app);
+    const { alice, bob, roomId } = await roomWithApp(app);
     const before = await rc.send(bob, roomId, secret('before the reset'));
     await rc.provideKeys(alice, roomId);
     const { previous, next } = await rc.resetRoomKey(alice, roomId);
@@ -184,7 +142,7 @@ describeOnMongo('the host service on Rocket.Chat-shaped FerretDB', () => {
 
   test('an app without the gates reads and writes nothing', async () => {
     const reader = await rc.installApp(['e2ee.read']);
-    const { alice, bob, roomId } = await room(reader);
+    const { alice, bob, roomId } = await roomWithApp(reader);
     await rc.provideKeys(alice, roomId);
     const message = await rc.send(bob, roomId, secret('for readers'));
     expect(await code(service.sendEncryptedMessage(reader.appId, roomId, { msg: 'x' }))).toBe('HOST_NO_PERMISSION');
@@ -215,7 +173,7 @@ describeOnMongo('the host service on Rocket.Chat-shaped FerretDB', () => {
 
   test('a revoked app can neither decrypt nor send, and its copies of the keys are gone', async () => {
     const app = await rc.installApp();
-    const { alice, bob, roomId } = await room(app);
+    const { alice, bob, roomId } = await roomWithApp(app);
     await rc.provideKeys(alice, roomId);
     const message = await rc.send(bob, roomId, secret('before revocation'));
     expect((await service.decryptMessage(app.appId, { roomId, content: message.content })).msg).toMatch(
@@ -240,7 +198,7 @@ describeOnMongo('the host service on Rocket.Chat-shaped FerretDB', () => {
 
   test('a thread reply carries tmid and is readable by the humans', async () => {
     const app = await rc.installApp();
-    const { alice, bob, roomId } = await room(app);
+    const { alice, bob, roomId } = await roomWithApp(app);
     await rc.provideKeys(alice, roomId);
     const parent = await rc.send(bob, roomId, secret('thread parent'));
     const answer = secret('in the thread');
@@ -251,7 +209,7 @@ describeOnMongo('the host service on Rocket.Chat-shaped FerretDB', () => {
 
   test('two server instances share the database: accepted on one, read on the other; a restart reloads keys', async () => {
     const app = await rc.installApp();
-    const { alice, bob, roomId } = await room(app);
+    const { alice, bob, roomId } = await roomWithApp(app);
     await rc.provideKeys(alice, roomId);
     const message = await rc.send(bob, roomId, secret('for both instances'));
     const second = await openService();
@@ -264,9 +222,8 @@ describeOnMongo('the host service on Rocket.Chat-shaped FerretDB', () => {
       await second.store.close();
     }
     // A restart: the new instance reloads every authorized room's keys when the app is enabled.
-    await store.close();
-    ({ store, service } = await openService());
-    rc.service = service;
+    await scenario.restart();
+    ({ store, service } = scenario);
     const report = await service.enableApp(app.appId);
     expect(report.loaded).toBe(1);
     expect((await service.decryptMessage(app.appId, { roomId, content: message.content })).msg).toMatch(
@@ -276,7 +233,7 @@ describeOnMongo('the host service on Rocket.Chat-shaped FerretDB', () => {
 
   test('a room key reset on one instance races reads and sends on another: never a stale key, never a wrong text', async () => {
     const app = await rc.installApp();
-    const { alice, bob, roomId } = await room(app);
+    const { alice, bob, roomId } = await roomWithApp(app);
     await rc.provideKeys(alice, roomId);
     const before = await rc.send(bob, roomId, secret('under the first key'));
     const second = await openService();
@@ -346,7 +303,7 @@ describeOnMongo('the host service on Rocket.Chat-shaped FerretDB', () => {
 
   test('what an app hands the bridge is checked: every bad room, message or envelope is a typed refusal that writes nothing', async () => {
     const app = await rc.installApp();
-    const { alice, bob, roomId } = await room(app);
+    const { alice, bob, roomId } = await roomWithApp(app);
     await rc.provideKeys(alice, roomId);
     const message = await rc.send(bob, roomId, secret('the real message'));
     const content = { ...message.content } as Record<string, unknown>;
@@ -531,7 +488,7 @@ describeOnMongo('the host service on Rocket.Chat-shaped FerretDB', () => {
 
   test('an archiver reads a page of history in one call: old and new keys, one bad message alone, a refusal whole', async () => {
     const app = await rc.installApp(['e2ee.read']);
-    const { alice, bob, roomId } = await room(app);
+    const { alice, bob, roomId } = await roomWithApp(app);
     await rc.provideKeys(alice, roomId);
     const first = await rc.send(bob, roomId, secret('history under the first key'));
     await rc.resetRoomKey(alice, roomId);
@@ -578,7 +535,7 @@ describeOnMongo('the host service on Rocket.Chat-shaped FerretDB', () => {
 
   test('a key planted before anyone wrote is provisional, and the next honest message finds it out', async () => {
     const app = await rc.installApp();
-    const { alice, bob, roomId } = await room(app);
+    const { alice, bob, roomId } = await roomWithApp(app);
     const mallory = await rc.browser('mallory');
     await rc.join(roomId, mallory.userId);
     const planted = { ...(await client.generateRoomKey()), kid: alice.rooms.get(roomId)!.kid };
@@ -602,7 +559,7 @@ describeOnMongo('the host service on Rocket.Chat-shaped FerretDB', () => {
 
   test('a key planted on one instance is found out by an honest message saved on another, and the first drops it', async () => {
     const app = await rc.installApp();
-    const { alice, bob, roomId } = await room(app);
+    const { alice, bob, roomId } = await roomWithApp(app);
     const mallory = await rc.browser('mallory');
     await rc.join(roomId, mallory.userId);
     const planted = { ...(await client.generateRoomKey()), kid: alice.rooms.get(roomId)!.kid };
@@ -658,7 +615,7 @@ describeOnMongo('the host service on Rocket.Chat-shaped FerretDB', () => {
 
   test('a malformed suggestion is cleared, not retried forever', async () => {
     const app = await rc.installApp();
-    const { alice, roomId } = await room(app);
+    const { alice, roomId } = await roomWithApp(app);
     await rc.db
       .collection('rocketchat_subscription')
       .updateOne({ rid: roomId, 'u._id': app.appUserId }, { $set: { E2ESuggestedKey: 'not a wrapped key' } });
@@ -669,7 +626,7 @@ describeOnMongo('the host service on Rocket.Chat-shaped FerretDB', () => {
 
   test("revoking the app's identity ends access in every room and tells the app per room", async () => {
     const app = await rc.installApp();
-    const { alice, bob, roomId } = await room(app);
+    const { alice, bob, roomId } = await roomWithApp(app);
     await rc.provideKeys(alice, roomId);
     const message = await rc.send(bob, roomId, secret('before the identity went'));
     expect(await service.revokeApp(app.appId, alice.userId)).toEqual([roomId]);
@@ -692,7 +649,7 @@ describeOnMongo('the host service on Rocket.Chat-shaped FerretDB', () => {
 
   test('an app user that leaves the room loses access at once', async () => {
     const app = await rc.installApp();
-    const { alice, bob, roomId } = await room(app);
+    const { alice, bob, roomId } = await roomWithApp(app);
     await rc.provideKeys(alice, roomId);
     const message = await rc.send(bob, roomId, secret('members only'));
     expect((await service.decryptMessage(app.appId, { roomId, content: message.content })).msg).toMatch(
