@@ -121,10 +121,15 @@ export class HostScenario implements HostInstance {
     // Closing flushes the store's audit, so the scan reads that too; a close that fails (closing
     // twice is fine) must not skip the scan.
     await this.store.close().catch(() => undefined);
-    const dump = await this.rc.dump();
-    for (const text of this.secrets) expect(dump).not.toContain(text);
-    await this.rc.db.dropDatabase();
-    await this.rc.close();
+    try {
+      const dump = await this.rc.dump();
+      for (const text of this.secrets) expect(dump).not.toContain(text);
+    } finally {
+      // A scan that finds plaintext fails the test; the database and its client must go anyway,
+      // or Jest waits on the open connection instead of reporting the failure.
+      await this.rc.db.dropDatabase();
+      await this.rc.close();
+    }
   }
 }
 
