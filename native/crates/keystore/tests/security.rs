@@ -338,9 +338,12 @@ async fn finding_5_unknown_room_ids_cost_no_audit_document(backend: &Backend) {
     }
     store.flush_audit().await.unwrap();
     let counted = records(&store, &app, actions::MESSAGE_DECRYPT).await;
-    assert_eq!(counted.len(), 1, "one counter per app, not one per invented room");
-    assert_eq!((counted[0].room_id.as_deref(), counted[0].count), (None, Some(40)));
-    assert_eq!(counted[0].outcome, "KEYSTORE_NOT_AUTHORIZED");
+    // Counters are per minute: a slow run may cross one minute boundary, never one per room.
+    let minutes: std::collections::BTreeSet<i64> = counted.iter().map(|record| record.ts).collect();
+    assert_eq!(counted.len(), minutes.len(), "one counter per app and minute, not one per invented room");
+    assert!(counted.len() <= 2, "{} counters for 40 calls", counted.len());
+    assert!(counted.iter().all(|r| r.room_id.is_none() && r.outcome == "KEYSTORE_NOT_AUTHORIZED"), "{counted:?}");
+    assert_eq!(counted.iter().filter_map(|record| record.count).sum::<i64>(), 40);
 }
 
 async fn finding_5_rekey_keeps_every_instance_opening(backend: &Backend) {
