@@ -52,8 +52,19 @@ export declare class AppKeyStore {
   provisionalKeys(roomId: string): Promise<Array<ProvisionalKey>>
   /** Refills the cache from the app user's subscription (after a restart). */
   loadRoomKeys(appId: string, roomId: string, keys: SubscriptionKeys): Promise<LoadedKeys>
-  /** Decrypts a message of the room for the app; returns the payload text. */
-  decryptMessage(appId: string, roomId: string, message: MessageFields): Promise<string>
+  /**
+   * Decrypts a message of the room for the app; returns the payload text, or for a large
+   * payload the text split for parsing (see `payload`), its long strings crossing without a
+   * copy on the JS thread.
+   */
+  decryptMessage(appId: string, roomId: string, message: MessageFields): Promise<string | SplitPayload>
+  /**
+   * [`decrypt_message`](Self::decrypt_message) with the ciphertext of the envelope it reads
+   * staged by the facade (see `staging`): `ciphertext` is `pinnedContent.ciphertext` when
+   * `pinned`, else `content.ciphertext`, whatever `message` holds there. Nothing of it is
+   * read on the JS thread now; its bytes move to the worker, and the call is the same.
+   */
+  decryptMessageStaged(appId: string, roomId: string, message: MessageFields, ciphertext: JsStaged, pinned: boolean): Promise<string | SplitPayload>
   /**
    * The same without leaving the JS thread when the store can answer from memory: the
    * authorization was checked within its TTL, the key is cached and the ciphertext is small.
@@ -315,7 +326,14 @@ export declare function decryptFileStaged(keyJwk: string, iv: string, data: JsSt
 export declare function decryptMessageFields(ring: RoomKeyRing, message: MessageFields): string
 
 /** [`decrypt_message_fields`] of any size on the thread pool. */
-export declare function decryptMessageFieldsAsync(ring: RoomKeyRing, message: MessageFields): Promise<string>
+export declare function decryptMessageFieldsAsync(ring: RoomKeyRing, message: MessageFields): Promise<string | SplitPayload>
+
+/**
+ * [`decrypt_message_fields_async`] with the ciphertext of the envelope it reads staged by the
+ * facade (see `staging`): `pinnedContent.ciphertext` when `pinned`, else `content.ciphertext`,
+ * whatever `message` holds there.
+ */
+export declare function decryptMessageFieldsStagedAsync(ring: RoomKeyRing, message: MessageFields, ciphertext: JsStaged, pinned: boolean): Promise<string | SplitPayload>
 
 /**
  * Encrypts a payload text (EJSON) under the room key; a legacy CBC key is refused. A payload
@@ -412,6 +430,9 @@ export interface OldRoomKey {
   e2eKey: string
 }
 
+/** The prefix of the placeholders, for the facade to read. */
+export declare function payloadPartPrefix(): string
+
 /** A message of the room offered as evidence about a suggested key. */
 export interface Proof {
   /** The message's sender (`u._id`). */
@@ -437,6 +458,15 @@ export interface RotationReport {
   roomsRewritten: number
   keysRewrapped: number
   keysUnreadable: number
+}
+
+/**
+ * A payload split for parsing: `JSON.parse(skeleton)` with each placeholder string replaced by
+ * its part is `EJSON.parse` of the payload text.
+ */
+export interface SplitPayload {
+  skeleton: string
+  parts: Array<string>
 }
 
 /** Options of `AppKeyStore.open`. */

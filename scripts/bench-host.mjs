@@ -42,6 +42,10 @@ export async function hostReadPath(roomKey, text) {
   if ((await read()).msg !== text) throw new Error('the host read path does not read the message');
   return {
     read,
+    /** The app's read of an envelope it holds, encrypted under `roomKey`. */
+    readContent: (content) => service.decryptMessage(app.appId, { roomId: 'bench', content }),
+    /** The app's read of a page of envelopes it holds. */
+    readContents: (contents) => service.decryptMessages(app.appId, 'bench', contents),
     message,
     close: async () => {
       await store.close();

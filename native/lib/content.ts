@@ -136,6 +136,36 @@ export function parsePayload(plaintext: string): MessagePayload {
   } catch {
     throw new E2EEError('E2EE_BAD_PAYLOAD', 'decrypted payload is not a JSON object');
   }
+  return payloadRecord(payload);
+}
+
+/** What a placeholder of a split payload starts with (see `native/crates/node/src/payload.rs`). */
+const PART_PREFIX = native.payloadPartPrefix();
+
+/**
+ * The payload of an async decrypt's result: its text, or a large payload the addon split so
+ * that its long strings need no parse or copy here (`JSON.parse` of the small skeleton, each
+ * placeholder replaced by its part: the value `parsePayload` gives for the whole text).
+ * @internal facade plumbing, not part of the package's API
+ */
+export function parseDecrypted(decrypted: string | native.SplitPayload): MessagePayload {
+  if (typeof decrypted === 'string') return parsePayload(decrypted);
+  const { skeleton, parts } = decrypted;
+  let payload: unknown;
+  try {
+    payload = JSON.parse(skeleton, (_key, value: unknown) =>
+      typeof value === 'string' && value.startsWith(PART_PREFIX)
+        ? parts[Number(value.slice(PART_PREFIX.length))]
+        : value,
+    );
+  } catch {
+    throw new E2EEError('E2EE_BAD_PAYLOAD', 'decrypted payload is not a JSON object');
+  }
+  return payloadRecord(payload);
+}
+
+/** The parsed payload as Rocket.Chat takes it: an object, `text` moved to `msg`. */
+function payloadRecord(payload: unknown): MessagePayload {
   if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {
     throw new E2EEError('E2EE_BAD_PAYLOAD', 'decrypted payload is not a JSON object');
   }
@@ -276,7 +306,32 @@ export function decryptMessage(keys: RoomKeys, message: unknown): MessagePayload
 export async function decryptMessageAsync(keys: RoomKeys, message: unknown): Promise<MessagePayload> {
   const fields = messageFields(message);
   const ring = ringHandle(keys);
-  return parsePayload(await callAsync(() => native.decryptMessageFieldsAsync(ring, fields)));
+  const large = stagedEnvelope(fields);
+  if (large) {
+    const staged = await stageText(large.ciphertext);
+    return parseDecrypted(
+      await callAsync(() => native.decryptMessageFieldsStagedAsync(ring, large.rest, staged, large.pinned)),
+    );
+  }
+  return parseDecrypted(await callAsync(() => native.decryptMessageFieldsAsync(ring, fields)));
+}
+
+/**
+ * The ciphertext of the envelope a decrypt of `fields` reads (`attachments[0].content` of a
+ * pinned message, else `content`) when it is long enough to cross a slice per event-loop turn
+ * (see `staging`): that text, and the fields without it. `undefined` when it is short.
+ * @internal facade plumbing, not part of the package's API
+ */
+export function stagedEnvelope(
+  fields: native.MessageFields,
+): { ciphertext: string; rest: native.MessageFields; pinned: boolean } | undefined {
+  const pinned = fields.t === 'message_pinned_e2e';
+  const envelope = pinned ? fields.pinnedContent : fields.content;
+  const ciphertext = envelope?.ciphertext;
+  if (!envelope || ciphertext === undefined || !stagesText(ciphertext.length)) return undefined;
+  const without = { ...envelope, ciphertext: undefined };
+  const rest = pinned ? { ...fields, pinnedContent: without } : { ...fields, content: without };
+  return { ciphertext, rest, pinned };
 }
 
 /**

@@ -7,9 +7,19 @@ import { inspect } from 'node:util';
 
 import native = require('./binding');
 import type { EncryptedContent, MessagePayload } from './content';
-import { contentFields, messageFields, parsePayload, payloadText, str } from './content';
+import {
+  contentFields,
+  MAX_SYNC_CIPHERTEXT_CHARS,
+  messageFields,
+  parseDecrypted,
+  parsePayload,
+  payloadText,
+  stagedEnvelope,
+  str,
+} from './content';
 import { badInput, call, callAsync, E2EEError, errorOfCode, fail, isOwnError, reading } from './errors';
 import { requireString } from './keys';
+import { nextTurn, STAGE_SLICE, stageText } from './staging';
 
 /** Most messages one {@link AppKeyStore.decryptMessages} call takes; read a longer history in pages. */
 export const MAX_BATCH_MESSAGES = 1000;
@@ -512,6 +522,45 @@ function fromNative(keys: native.SubscriptionKeys): SubscriptionRoomKeys {
   };
 }
 
+/** Most messages one piece of a {@link AppKeyStore.decryptMessages} page holds. */
+const PIECE_MESSAGES = 256;
+
+/**
+ * `[start, end)` ranges of `fields`, in order, each at most {@link PIECE_MESSAGES} messages
+ * whose ciphertexts total at most a staging slice (a longer message is a piece alone); one
+ * empty piece for no messages, so that the store still judges the call.
+ */
+function batchPieces(fields: readonly native.MessageFields[]): Array<[number, number]> {
+  const pieces: Array<[number, number]> = [];
+  let start = 0;
+  let chars = 0;
+  for (let index = 0; index < fields.length; index++) {
+    const size = longestCiphertext(fields[index]);
+    if (index > start && (index - start >= PIECE_MESSAGES || chars + size > STAGE_SLICE)) {
+      pieces.push([start, index]);
+      start = index;
+      chars = 0;
+    }
+    chars += size;
+  }
+  pieces.push([start, fields.length]);
+  return pieces;
+}
+
+/**
+ * The most characters a decrypt of `fields` may read, as the store measures them for its
+ * synchronous bound: the longest of the envelopes' ciphertexts and `msg`. The store counts
+ * bytes, never fewer than the UTF-16 units counted here, so a message over the bound here is
+ * over it there too.
+ */
+function longestCiphertext(fields: native.MessageFields): number {
+  return Math.max(
+    fields.content?.ciphertext?.length ?? 0,
+    fields.pinnedContent?.ciphertext?.length ?? 0,
+    fields.msg?.length ?? 0,
+  );
+}
+
 /**
  * An app's membership in encrypted rooms, kept on the server: each Apps-Engine app's identity
  * (an RSA key pair whose private half is sealed under the KEK and never leaves the addon), its
@@ -821,8 +870,17 @@ export class AppKeyStore {
   async decryptMessage(appId: string, roomId: string, message: unknown): Promise<MessagePayload> {
     const fields = this.#messageArgument(appId, roomId, message);
     const cached = this.#fromMemory(appId, roomId, fields);
-    const text = cached ?? (await callAsync(() => this.#native.decryptMessage(appId, roomId, fields)));
-    return parsePayload(text);
+    if (cached !== null) return parsePayload(cached);
+    // A large ciphertext crosses a slice per event-loop turn, never in one long copy; a large
+    // payload comes back split, its long strings neither parsed nor copied here.
+    const large = stagedEnvelope(fields);
+    if (large) {
+      const staged = await stageText(large.ciphertext);
+      return parseDecrypted(
+        await callAsync(() => this.#native.decryptMessageStaged(appId, roomId, large.rest, staged, large.pinned)),
+      );
+    }
+    return parseDecrypted(await callAsync(() => this.#native.decryptMessage(appId, roomId, fields)));
   }
 
   /**
@@ -844,12 +902,16 @@ export class AppKeyStore {
    * decrypt, fewer conversions.
    */
   #fromMemory(appId: string, roomId: string, fields: native.MessageFields): string | null {
+    // Over the synchronous bound the store answers `null` before anything else: said here, so
+    // that a large ciphertext is not read whole on the JS thread only to be refused.
     const content = fields.content;
     if (fields.t === 'e2e' && !fields.pinnedContent && content?.algorithm === 'rc.v2.aes-sha2') {
+      if ((content.ciphertext?.length ?? 0) > MAX_SYNC_CIPHERTEXT_CHARS) return null;
       return call(() =>
         this.#native.decryptV2MessageCached(appId, roomId, content.kid, content.iv, content.ciphertext),
       );
     }
+    if (longestCiphertext(fields) > MAX_SYNC_CIPHERTEXT_CHARS) return null;
     return call(() => this.#native.decryptMessageCached(appId, roomId, fields));
   }
 
@@ -867,8 +929,12 @@ export class AppKeyStore {
    * indexer reading `read.getRoomReader().getMessages()`): at most
    * {@link MAX_BATCH_MESSAGES} messages, each the payload or an `E2EEError` for that message
    * alone (a message that cannot be read as one, a missing key, a tampered ciphertext). The
-   * authorization and identity are checked once: a refused batch rejects whole, and nothing is
-   * decrypted. Each message is counted in the audit like a single decrypt.
+   * authorization and identity are checked before anything is decrypted: a refused batch
+   * rejects whole, and nothing is decrypted. Each message is counted in the audit like a single
+   * decrypt. So that the event loop never reads or parses much in one turn, a page crosses in
+   * pieces of at most 256 messages and about 128 Ki ciphertext characters (a longer message
+   * alone), each checked in the same way from memory: a revocation that lands while a page is
+   * being read rejects the call.
    */
   decryptMessages(
     appId: string,
@@ -896,18 +962,37 @@ export class AppKeyStore {
           out[index] = error as E2EEError;
         }
       }
-      const batch = await this.#native.decryptMessages(appId, roomId, fields);
-      batch.plaintexts.forEach((text, i) => {
-        if (text === null) return;
-        try {
-          out[positions[i]] = parsePayload(text);
-        } catch (error) {
-          out[positions[i]] = error as E2EEError;
+      // A page crosses in pieces, so that no turn of the event loop reads (or parses) more
+      // than about a slice of ciphertext: each piece is one call, the next one sent while the
+      // worker decrypts this one (both cores work), its results parsed when it settles.
+      const pieces = batchPieces(fields);
+      const send = (piece: number): Promise<native.BatchResult> => {
+        const [start, end] = pieces[piece];
+        return this.#native.decryptMessages(appId, roomId, fields.slice(start, end));
+      };
+      let next = send(0);
+      for (let piece = 0; piece < pieces.length; piece++) {
+        const settling = next;
+        if (piece + 1 < pieces.length) {
+          await nextTurn();
+          next = send(piece + 1);
+          // Observed now: a refusal of this piece rejects the call when it is awaited below.
+          next.catch(() => undefined);
         }
-      });
-      batch.failed.forEach((i, n) => {
-        out[positions[i]] = errorOfCode(batch.codes[n], 'the message could not be decrypted');
-      });
+        const batch = await settling;
+        const offset = pieces[piece][0];
+        batch.plaintexts.forEach((text, i) => {
+          if (text === null) return;
+          try {
+            out[positions[offset + i]] = parsePayload(text);
+          } catch (error) {
+            out[positions[offset + i]] = error as E2EEError;
+          }
+        });
+        batch.failed.forEach((i, n) => {
+          out[positions[offset + i]] = errorOfCode(batch.codes[n], 'the message could not be decrypted');
+        });
+      }
       return out;
     });
   }

@@ -16,7 +16,8 @@ export const STAGE_SLICE = 128 * 1024;
 /** Largest text staged: the codec's cap, so that a longer one is refused as it always was. */
 const MAX_STAGED_CHARS = 64 * 1024 * 1024;
 
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+/** Resolves on the next turn of the event loop (after pending I/O callbacks). */
+export const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** Whether a text argument of `length` characters is staged rather than passed whole. */
 export function stagesText(length: number): boolean {

@@ -14,7 +14,7 @@ import type { RocketChat } from './rocketchat';
 
 describeOnMongo('the host service on Rocket.Chat-shaped FerretDB', () => {
   const scenario = hostScenario('rc_host');
-  const { secret, openService, roomWithApp } = scenario;
+  const { secret, openService, roomWithApp, roomWithAppHoldingKey } = scenario;
   // The current test's instances, which the harness opens before each test, under short names.
   let rc: RocketChat;
   let store: AppKeyStore;
@@ -484,6 +484,39 @@ describeOnMongo('the host service on Rocket.Chat-shaped FerretDB', () => {
     expect((await service.decryptMessage(app.appId, { roomId, messageId: message._id })).msg).toMatch(
       /^the real message/,
     );
+  });
+
+  test('a message of 4 MiB reads exactly, stored or handed in, on a fresh instance too; tampering is refused', async () => {
+    const app = await rc.installApp(['e2ee.read']);
+    const { bob, roomId } = await roomWithAppHoldingKey(app);
+    // Over the staging slice and the synchronous bound: the ciphertext crosses a slice per turn,
+    // the payload comes back split on the worker.
+    const payload = {
+      msg: `${secret('large message').msg}\n${'ü€ x"'.repeat(512 * 1024)}`,
+      attachments: [{ description: 'd'.repeat(300_000), title: 'a long one' }],
+    };
+    const large = await rc.send(bob, roomId, payload);
+    const content = large.content as unknown as Record<string, string>;
+    expect(content.ciphertext.length).toBeGreaterThan(4 * 1024 * 1024);
+    expect(await client.decryptPayload(bob.rooms.get(roomId)!, content as never)).toBe(JSON.stringify(payload));
+    expect(await service.decryptMessage(app.appId, { roomId, messageId: large._id })).toEqual(payload);
+    expect(await service.decryptMessage(app.appId, { roomId, content })).toEqual(payload);
+    // A fresh instance holds no key: the read loads the subscription and stages the text again.
+    const fresh = await openService();
+    try {
+      expect(await fresh.service.decryptMessage(app.appId, { roomId, content })).toEqual(payload);
+      expect(await fresh.service.decryptMessages(app.appId, roomId, [content, content])).toEqual([payload, payload]);
+    } finally {
+      await fresh.store.close();
+    }
+    const flipped = `${content.ciphertext[0] === 'A' ? 'B' : 'A'}${content.ciphertext.slice(1)}`;
+    expect(
+      await code(service.decryptMessage(app.appId, { roomId, content: { ...content, ciphertext: flipped } })),
+    ).toBe('E2EE_DECRYPT_FAILED');
+    const accented = `${content.ciphertext.slice(0, 200_000)}é${content.ciphertext.slice(200_001)}`;
+    expect(
+      await code(service.decryptMessage(app.appId, { roomId, content: { ...content, ciphertext: accented } })),
+    ).toBe('E2EE_BAD_ENVELOPE');
   });
 
   test('an archiver reads a page of history in one call: old and new keys, one bad message alone, a refusal whole', async () => {

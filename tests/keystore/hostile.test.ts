@@ -291,6 +291,14 @@ describe("finding 5: the key store's raw binding never crashes and never returns
     ['confirmRoomKey', () => [BOT_APP, 'room1', proof]],
     ['loadRoomKeys', () => [BOT_APP, 'room1', { roomId: 'room1', oldRoomKeys: [] }]],
     ['decryptMessage', () => [BOT_APP, 'room1', { t: 'e2e', content: proof.content }]],
+    [
+      'decryptMessageStaged',
+      () => {
+        const staged = binding.Staged.withLength(4);
+        staged.appendText('AAAA');
+        return [BOT_APP, 'room1', { t: 'e2e', content: { ...proof.content, ciphertext: undefined } }, staged, false];
+      },
+    ],
     ['encryptContent', () => [BOT_APP, 'room1', '{}']],
     ['audit', () => [{}]],
   ];

@@ -267,6 +267,48 @@ describe('large arguments cross a slice per event-loop turn', () => {
     expect(await outcome(() => decryptContentAsync(key, tampered))).toMatch(/^E2EE_DECRYPT_FAILED/);
   });
 
+  test('decryptMessageAsync stages the envelope it reads: the same payloads and errors', async () => {
+    const text = JSON.stringify({ msg: 'm'.repeat(2 * slice), attachments: [{ description: 'd'.repeat(slice) }] });
+    const sealed = await encryptContentAsync(key, text);
+    const payload = JSON.parse(text);
+    expect(await decryptMessageAsync(key, { t: 'e2e', content: sealed })).toEqual(payload);
+    expect(await decryptMessageAsync([key], { t: 'message_pinned_e2e', attachments: [{ content: sealed }] })).toEqual(
+      payload,
+    );
+    // The envelope the message's type does not read stays unread, as before.
+    const unread = { ...sealed, ciphertext: 'é'.repeat(2 * slice) };
+    expect(await decryptMessageAsync(key, { t: 'e2e', content: sealed, attachments: [{ content: unread }] })).toEqual(
+      payload,
+    );
+    const small = encryptContent(key, '{"msg":"s"}');
+    const flipped = (c: { ciphertext: string }) => ({
+      ciphertext: `${c.ciphertext[0] === 'A' ? 'B' : 'A'}${c.ciphertext.slice(1)}`,
+    });
+    const changes: Array<(c: typeof sealed) => Record<string, unknown>> = [
+      () => ({ algorithm: 'rc.v9' }),
+      () => ({ iv: undefined }),
+      () => ({ kid: '' }),
+      () => ({ iv: 'not base64!' }),
+      flipped,
+      (c) => ({ ciphertext: `é${c.ciphertext.slice(1)}` }),
+      (c) => ({ ciphertext: c.ciphertext.slice(0, -4) }),
+    ];
+    for (const change of changes) {
+      for (const t of ['e2e', 'message_pinned_e2e']) {
+        const message = (c: typeof sealed) => {
+          const content = { ...c, ...change(c) };
+          return t === 'e2e' ? { t, content } : { t, attachments: [{ content }] };
+        };
+        const expected = (await outcome(() => decryptMessageAsync(key, message(small)))).split(':')[0];
+        expect(expected).not.toBe('ok');
+        expect((await outcome(() => decryptMessageAsync(key, message(sealed)))).split(':')[0]).toBe(expected);
+      }
+    }
+    expect(
+      await outcome(() => decryptMessageAsync(key, { t: 'e2e', content: { ...sealed, ...flipped(sealed) } })),
+    ).toMatch(/^E2EE_DECRYPT_FAILED/);
+  });
+
   test('a large file round-trips through its staged copy', async () => {
     for (const size of [slice - 1, slice, slice + 1, 3 * slice + 17]) {
       const data = randomBytes(size);

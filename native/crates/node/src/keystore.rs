@@ -23,7 +23,9 @@ use crate::keystore_types::{
     LoadedKeys, Proof, ProvisionalKey, RekeyReport, RotationReport, StoreOptions, SubscriptionKeys,
 };
 use crate::messages::{BatchResult, EncryptedContent, MessageFields};
-use crate::wire::{Ascii, Guarded, Id, List, PlainText, Secret, Str, Text};
+use crate::payload::{self, SplitPayload};
+use crate::staging::{into_ascii, JsStaged};
+use crate::wire::{Ascii, Guarded, Id, List, OwnedText, PlainText, Secret, Str, Text};
 
 /// Most messages one `decryptMessages` call takes (the key store's bound, checked before reading).
 const MAX_BATCH: u32 = keystore::MAX_BATCH_MESSAGES as u32;
@@ -417,18 +419,45 @@ impl JsAppKeyStore {
         promise(env, async move { store.load_room_keys(&app_id.0, &room_id.0, &keys).await.map(Into::into) })
     }
 
-    /// Decrypts a message of the room for the app; returns the payload text.
-    #[napi(catch_unwind, ts_return_type = "Promise<string>")]
+    /// Decrypts a message of the room for the app; returns the payload text, or for a large
+    /// payload the text split for parsing (see `payload`), its long strings crossing without a
+    /// copy on the JS thread.
+    #[napi(catch_unwind, ts_return_type = "Promise<string | SplitPayload>")]
     pub fn decrypt_message<'env>(
         &self,
         env: &'env Env,
         #[napi(ts_arg_type = "string")] app_id: Str,
         #[napi(ts_arg_type = "string")] room_id: Str,
         message: MessageFields,
-    ) -> Pending<'env, PlainText> {
+    ) -> Pending<'env, Either<OwnedText, SplitPayload>> {
         let store = self.inner.clone();
         let fields: keystore::MessageFields = message.into();
-        promise(env, async move { store.decrypt_message(&app_id.0, &room_id.0, &fields).await.map(PlainText) })
+        promise(env, async move { store.decrypt_message(&app_id.0, &room_id.0, &fields).await.map(payload::prepare) })
+    }
+
+    /// [`decrypt_message`](Self::decrypt_message) with the ciphertext of the envelope it reads
+    /// staged by the facade (see `staging`): `ciphertext` is `pinnedContent.ciphertext` when
+    /// `pinned`, else `content.ciphertext`, whatever `message` holds there. Nothing of it is
+    /// read on the JS thread now; its bytes move to the worker, and the call is the same.
+    #[napi(catch_unwind, ts_return_type = "Promise<string | SplitPayload>")]
+    pub fn decrypt_message_staged<'env>(
+        &self,
+        env: &'env Env,
+        #[napi(ts_arg_type = "string")] app_id: Str,
+        #[napi(ts_arg_type = "string")] room_id: Str,
+        message: MessageFields,
+        ciphertext: &JsStaged,
+        pinned: bool,
+    ) -> Pending<'env, Either<OwnedText, SplitPayload>> {
+        let store = self.inner.clone();
+        let mut fields: keystore::MessageFields = message.into();
+        let staged = ciphertext.take();
+        promise(env, async move {
+            let text = into_ascii(staged?)?;
+            let slot = if pinned { &mut fields.pinned_content } else { &mut fields.content };
+            slot.get_or_insert_with(Default::default).ciphertext = Some(text);
+            store.decrypt_message(&app_id.0, &room_id.0, &fields).await.map(payload::prepare)
+        })
     }
 
     /// The same without leaving the JS thread when the store can answer from memory: the

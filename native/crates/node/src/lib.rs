@@ -17,6 +17,7 @@ mod keys;
 mod keystore;
 mod keystore_types;
 mod messages;
+mod payload;
 mod staging;
 mod wire;
 

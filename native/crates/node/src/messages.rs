@@ -17,6 +17,7 @@ use zeroize::Zeroizing;
 
 use crate::errors::{guard, sync, Background, Code};
 use crate::keys::{JsRoomKey, JsRoomKeyRing};
+use crate::payload::{self, SplitPayload};
 use crate::staging::{into_ascii, JsStaged};
 use crate::wire::{Ascii, AsciiColumn, OwnedText, PlainText, Sealed, Secret, Text, TextList};
 
@@ -38,6 +39,11 @@ pub struct ContentFields {
 }
 
 impl ContentFields {
+    /// A `content` with no members, for a staged ciphertext to fill.
+    fn absent() -> Self {
+        ContentFields { algorithm: None, kid: None, iv: None, ciphertext: None }
+    }
+
     fn as_ref(&self) -> ContentRef<'_> {
         ContentRef {
             algorithm: self.algorithm.as_deref(),
@@ -235,14 +241,41 @@ pub fn decrypt_content_with_ring_async(
     Background::new(move || decrypt_fields(&refs(&keys), &fields, None).map(OwnedText::prepare), Ok)
 }
 
+/// What the async message decrypts return: the payload text, or a large payload split for
+/// parsing (see `payload`).
+type Payload = Either<OwnedText, SplitPayload>;
+
 /// [`decrypt_message_fields`] of any size on the thread pool.
-#[napi(catch_unwind, ts_return_type = "Promise<string>")]
+#[napi(catch_unwind, ts_return_type = "Promise<string | SplitPayload>")]
 pub fn decrypt_message_fields_async(
     ring: &JsRoomKeyRing,
     message: MessageFields,
-) -> AsyncTask<Background<OwnedText, OwnedText>> {
+) -> AsyncTask<Background<Payload, Payload>> {
     let keys = ring.keys().to_vec();
-    Background::new(move || decrypt_fields_of_message(&refs(&keys), &message, None).map(OwnedText::prepare), Ok)
+    Background::new(move || decrypt_fields_of_message(&refs(&keys), &message, None).map(payload::prepare), Ok)
+}
+
+/// [`decrypt_message_fields_async`] with the ciphertext of the envelope it reads staged by the
+/// facade (see `staging`): `pinnedContent.ciphertext` when `pinned`, else `content.ciphertext`,
+/// whatever `message` holds there.
+#[napi(catch_unwind, ts_return_type = "Promise<string | SplitPayload>")]
+pub fn decrypt_message_fields_staged_async(
+    ring: &JsRoomKeyRing,
+    mut message: MessageFields,
+    ciphertext: &JsStaged,
+    pinned: bool,
+) -> AsyncTask<Background<Payload, Payload>> {
+    let keys = ring.keys().to_vec();
+    let staged = ciphertext.take();
+    Background::new(
+        move || {
+            let text = into_ascii(staged?)?;
+            let slot = if pinned { &mut message.pinned_content } else { &mut message.content };
+            slot.get_or_insert_with(ContentFields::absent).ciphertext = Some(text);
+            decrypt_fields_of_message(&refs(&keys), &message, None).map(payload::prepare)
+        },
+        Ok,
+    )
 }
 
 /// A v2 envelope, as stored in a message's `content`.

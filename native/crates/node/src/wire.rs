@@ -349,6 +349,23 @@ impl OwnedText {
         units.extend(text.encode_utf16());
         OwnedText::Utf16(units)
     }
+
+    /// Text decoded on a worker as UTF-16 units (a JSON string's escapes, see `payload`): as
+    /// [`prepare`](Self::prepare) would hold it, or as those units when they hold a lone
+    /// surrogate, which no Rust string can.
+    pub fn from_units(units: Zeroizing<Vec<u16>>) -> Self {
+        let mut bytes = 0usize;
+        for decoded in char::decode_utf16(units.iter().copied()) {
+            match decoded {
+                Ok(c) => bytes += c.len_utf8(),
+                Err(_) => return OwnedText::Utf16(units),
+            }
+        }
+        // Sized first so the string never reallocates (which would leave unzeroized pieces).
+        let mut text = Zeroizing::new(String::with_capacity(bytes));
+        text.extend(char::decode_utf16(units.iter().copied()).flatten());
+        Self::prepare(text)
+    }
 }
 
 impl ToNapiValue for OwnedText {
