@@ -83,7 +83,7 @@ export declare class AppKeyStore {
    * gates are checked once, then each message alone; one that fails is `null` in
    * `plaintexts`, with its index in `failed` and its code in `codes`. A refused batch rejects.
    */
-  decryptMessages(appId: string, roomId: string, messages: Array<MessageFields>): Promise<BatchResult>
+  decryptMessages(appId: string, roomId: string, messages: Array<MessageFields>): Promise<PayloadBatch>
   /** Encrypts a payload text for the room with its current key. */
   encryptContent(appId: string, roomId: string, plaintext: string, expectedKid?: string | undefined | null): Promise<EncryptedContent>
   /** Audit records, newest first. */
@@ -428,6 +428,18 @@ export interface OldRoomKey {
   /** Milliseconds since the epoch. */
   ts: number
   e2eKey: string
+}
+
+/**
+ * Outcome of the key store's batch read: each message's payload as the single read returns it
+ * (a large one split, see `payload`), or `null` where it failed, with the failures listed apart.
+ */
+export interface PayloadBatch {
+  payloads: Array<string | SplitPayload | null>
+  /** Indexes of the failed items, in order. */
+  failed: Array<number>
+  /** The error code of each failed item, parallel to `failed`. */
+  codes: Array<string>
 }
 
 /** The prefix of the placeholders, for the facade to read. */

@@ -966,7 +966,7 @@ export class AppKeyStore {
       // than about a slice of ciphertext: each piece is one call, the next one sent while the
       // worker decrypts this one (both cores work), its results parsed when it settles.
       const pieces = batchPieces(fields);
-      const send = (piece: number): Promise<native.BatchResult> => {
+      const send = (piece: number): Promise<native.PayloadBatch> => {
         const [start, end] = pieces[piece];
         return this.#native.decryptMessages(appId, roomId, fields.slice(start, end));
       };
@@ -981,10 +981,10 @@ export class AppKeyStore {
         }
         const batch = await settling;
         const offset = pieces[piece][0];
-        batch.plaintexts.forEach((text, i) => {
-          if (text === null) return;
+        batch.payloads.forEach((decrypted, i) => {
+          if (decrypted === null) return;
           try {
-            out[positions[offset + i]] = parsePayload(text);
+            out[positions[offset + i]] = parseDecrypted(decrypted);
           } catch (error) {
             out[positions[offset + i]] = error as E2EEError;
           }

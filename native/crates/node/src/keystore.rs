@@ -22,7 +22,7 @@ use crate::keystore_types::{
     audit_query, AcceptRequest, AcceptResult, AuditFilter, AuditRecord, Authorization, CustodyOptions, IdentityInfo,
     LoadedKeys, Proof, ProvisionalKey, RekeyReport, RotationReport, StoreOptions, SubscriptionKeys,
 };
-use crate::messages::{BatchResult, EncryptedContent, MessageFields};
+use crate::messages::{EncryptedContent, MessageFields};
 use crate::payload::{self, SplitPayload};
 use crate::staging::{into_ascii, JsStaged};
 use crate::wire::{Ascii, Guarded, Id, List, OwnedText, PlainText, Secret, Str, Text};
@@ -153,6 +153,18 @@ impl RoomKeyWriter for JsWriter {
         self.publish.call_async(public_key.to_owned()).await.map_err(host_failed)?.await.map_err(host_failed)?;
         Ok(())
     }
+}
+
+/// Outcome of the key store's batch read: each message's payload as the single read returns it
+/// (a large one split, see `payload`), or `null` where it failed, with the failures listed apart.
+#[napi(object, object_from_js = false)]
+pub struct PayloadBatch {
+    #[napi(ts_type = "Array<string | SplitPayload | null>")]
+    pub payloads: Vec<Option<Either<OwnedText, SplitPayload>>>,
+    /// Indexes of the failed items, in order.
+    pub failed: Vec<u32>,
+    /// The error code of each failed item, parallel to `failed`.
+    pub codes: Vec<&'static str>,
 }
 
 /// App identities, authorizations, verified room keys and audit, on MongoDB or a local file.
@@ -501,25 +513,25 @@ impl JsAppKeyStore {
     /// Decrypts a page of the room's history (at most 1000 messages) on the thread pool: the
     /// gates are checked once, then each message alone; one that fails is `null` in
     /// `plaintexts`, with its index in `failed` and its code in `codes`. A refused batch rejects.
-    #[napi(catch_unwind, ts_return_type = "Promise<BatchResult>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<PayloadBatch>")]
     pub fn decrypt_messages<'env>(
         &self,
         env: &'env Env,
         #[napi(ts_arg_type = "string")] app_id: Str,
         #[napi(ts_arg_type = "string")] room_id: Str,
         #[napi(ts_arg_type = "Array<MessageFields>")] messages: List<MessageFields, MAX_BATCH>,
-    ) -> Pending<'env, BatchResult> {
+    ) -> Pending<'env, PayloadBatch> {
         let store = self.inner.clone();
         let fields: Vec<keystore::MessageFields> = messages.0.into_iter().map(Into::into).collect();
         promise(env, async move {
             let outcomes = store.decrypt_messages(&app_id.0, &room_id.0, fields).await?;
             let mut result =
-                BatchResult { plaintexts: Vec::with_capacity(outcomes.len()), failed: Vec::new(), codes: Vec::new() };
+                PayloadBatch { payloads: Vec::with_capacity(outcomes.len()), failed: Vec::new(), codes: Vec::new() };
             for (index, outcome) in outcomes.into_iter().enumerate() {
                 match outcome {
-                    Ok(text) => result.plaintexts.push(Some(PlainText(text))),
+                    Ok(text) => result.payloads.push(Some(payload::prepare(text))),
                     Err(error) => {
-                        result.plaintexts.push(None);
+                        result.payloads.push(None);
                         result.failed.push(u32::try_from(index).unwrap_or(u32::MAX));
                         result.codes.push(error.code());
                     }
