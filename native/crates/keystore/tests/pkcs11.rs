@@ -142,19 +142,7 @@ fn the_kek_never_leaves_the_token_and_an_extractable_one_is_refused() {
         let value = session.get_attributes(key, &[AttributeType::Value]).unwrap();
         assert!(!value.iter().any(|a| matches!(a, Attribute::Value(_))), "CKA_VALUE readable in {module:?}");
         // Wrapping it out under a key the attacker made is refused too.
-        let attacker = session
-            .generate_key(
-                &Mechanism::AesKeyGen,
-                &[
-                    Attribute::Class(ObjectClass::SECRET_KEY),
-                    Attribute::KeyType(KeyType::AES),
-                    Attribute::ValueLen(32.into()),
-                    Attribute::Token(false),
-                    Attribute::Wrap(true),
-                    Attribute::Extractable(true),
-                ],
-            )
-            .unwrap();
+        let attacker = attacker_wrapping_key(&session);
         assert!(session.wrap_key(&Mechanism::AesKeyWrapPad, attacker, key).is_err(), "wrapped out of {module:?}");
 
         // A KEK object someone made extractable is refused at open.
@@ -296,18 +284,7 @@ async fn rsa_mode_keys_cannot_leave_the_token_and_revocation_destroys_them() {
     let flags = session.get_attributes(private[0], &[AttributeType::Sensitive, AttributeType::Extractable]).unwrap();
     assert!(flags.contains(&Attribute::Sensitive(true)) && flags.contains(&Attribute::Extractable(false)));
     // Wrapping out under a key the attacker made is refused too.
-    let attacker = session
-        .generate_key(
-            &Mechanism::AesKeyGen,
-            &[
-                Attribute::Class(ObjectClass::SECRET_KEY),
-                Attribute::KeyType(KeyType::AES),
-                Attribute::ValueLen(32.into()),
-                Attribute::Token(false),
-                Attribute::Wrap(true),
-            ],
-        )
-        .unwrap();
+    let attacker = attacker_wrapping_key(&session);
     assert!(session.wrap_key(&Mechanism::AesKeyWrapPad, attacker, private[0]).is_err());
     // Rocket.Chat's public-key string is the token's public key.
     let public = session.find_objects(&[Attribute::Class(ObjectClass::PUBLIC_KEY), id.clone()]).unwrap();
@@ -442,6 +419,20 @@ fn key_objects_are_created_and_destroyed_from_many_threads() {
     for thread in workers.into_iter().chain(readers) {
         thread.join().unwrap();
     }
+}
+
+/// A session AES key the attacker may wrap with and read back: what they would wrap a token
+/// key out under.
+fn attacker_wrapping_key(session: &Session) -> cryptoki::object::ObjectHandle {
+    let template = [
+        Attribute::Class(ObjectClass::SECRET_KEY),
+        Attribute::KeyType(KeyType::AES),
+        Attribute::ValueLen(32.into()),
+        Attribute::Token(false),
+        Attribute::Wrap(true),
+        Attribute::Extractable(true),
+    ];
+    session.generate_key(&Mechanism::AesKeyGen, &template).unwrap()
 }
 
 /// A logged-in session on the test token of `module`, as an attacker holding the PIN has.
